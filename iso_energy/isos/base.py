@@ -1,0 +1,430 @@
+"""The converter contract every market operator follows.
+
+An operator module declares *data*: its identity (``iso_id``, ``timezone``) and, per dataset, a
+:class:`DatasetFormat` (the columns of the operator's export, how its header is recognised, and
+the SQL that maps one source row to the normalised schema). This base class does the rest, the
+same way for every operator:
+
+    sniff headers (Python, a few KB per file) -> read with DuckDB, typed and strict
+    -> normalise (operator SQL) -> keep the operating year -> drop superseded revisions and
+    duplicates -> write one parquet file atomically.
+
+Memory is bounded by DuckDB's ``memory_limit`` and ``temp_directory`` (see
+:class:`memsafe.budget.Budget`): every operator in the pipeline streams or spills, none
+materialises a file in Python.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import time
+from abc import ABC
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import ClassVar
+
+import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from memsafe.atomic import atomic_path, remove_stale_temps
+from memsafe.budget import Budget
+from memsafe.memory import MemoryReport, PeakMemory, duckdb_probe
+
+# One schema for every operator's LMP. Prices in USD/MWh; a component an operator does not
+# publish is null. `operating_date` is the operator's local operating day, which decides the year
+# partition (so a year holds exactly its operating days).
+LMP_SCHEMA = pa.schema(
+    [
+        pa.field("iso", pa.string(), nullable=False),
+        pa.field("market", pa.string(), nullable=False),  # "DA" day-ahead, "RT" real-time
+        pa.field("interval_start_utc", pa.timestamp("us", tz="UTC"), nullable=False),
+        pa.field("interval_end_utc", pa.timestamp("us", tz="UTC"), nullable=False),
+        pa.field("operating_date", pa.date32(), nullable=False),
+        pa.field("location_id", pa.string(), nullable=False),  # pnode id / settlement point
+        pa.field("location_name", pa.string()),
+        pa.field("location_type", pa.string()),  # HUB, ZONE, GEN, LOAD_ZONE, ... as published
+        pa.field("lmp_usd_per_mwh", pa.float64()),
+        pa.field("energy_usd_per_mwh", pa.float64()),
+        pa.field("congestion_usd_per_mwh", pa.float64()),
+        pa.field("loss_usd_per_mwh", pa.float64()),
+    ]
+)
+# Identifies one price: unique in every partition (asset check `unique_key`).
+LMP_KEY = ("location_id", "location_type", "interval_start_utc")
+
+# Lines scanned for a header before a file is declared not to be the expected format.
+HEADER_SCAN_LINES = 50
+HEADER_SCAN_BYTES = 64 * 1024
+
+
+class RawFileError(ValueError):
+    """A raw file that is not what its dataset expects. Names the file, the line and the problem."""
+
+    def __init__(self, path: os.PathLike[str] | str, problem: str, line: int | None = None,
+                 expected: str | None = None) -> None:
+        self.path = str(path)
+        self.line = line
+        self.problem = problem
+        where = f"{self.path}" + (f", line {line}" if line else "")
+        msg = f"{where}: {problem}"
+        if expected:
+            msg += f" (expected {expected})"
+        super().__init__(msg)
+
+
+class NoInputError(FileNotFoundError):
+    """No raw file can hold the requested partition."""
+
+
+@dataclass(frozen=True)
+class DatasetFormat:
+    """How one operator publishes one dataset, and how a row maps to :data:`LMP_SCHEMA`.
+
+    Attributes:
+        market: ``"DA"`` or ``"RT"``.
+        source: the operator's name for the report (docs and errors).
+        columns: source column -> DuckDB type, read by header name (order-free). Timestamps
+            typed here are parsed by the CSV reader with ``timestampformat``/``dateformat``, so a
+            bad value is reported with its file and line.
+        required: columns that must be present; others of ``columns`` may be absent (null).
+        select_sql: SELECT list over ``src`` yielding every :data:`LMP_SCHEMA` column except
+            ``iso`` and ``market`` plus ``_version`` (higher wins on duplicate keys).
+        where_sql: row filter applied before normalising (e.g. superseded revisions).
+        group_by_sql: for long formats (one row per price component), the GROUP BY that pivots
+            the components into one row; ``select_sql`` then uses aggregates.
+        allow_extra_columns: whether columns outside ``columns`` are accepted (as VARCHAR).
+        timestampformat / dateformat: strptime formats for TIMESTAMP / DATE columns.
+        interval_minutes: interval length (documentation and the hour-count check).
+    """
+
+    market: str
+    source: str
+    columns: dict[str, str]
+    required: tuple[str, ...]
+    select_sql: str
+    where_sql: str | None = None
+    group_by_sql: str | None = None
+    allow_extra_columns: bool = True
+    timestampformat: str | None = None
+    dateformat: str | None = None
+    interval_minutes: int = 60
+    file_glob: str = "*.csv"
+
+
+@dataclass
+class ConversionStats:
+    """What one conversion did. Sizes in bytes, times in seconds, memory in MiB."""
+
+    iso: str
+    dataset: str
+    year: int
+    output: Path
+    files_read: int
+    bytes_read: int
+    rows_read: int  # all data rows in the files read (every year, superseded included)
+    rows_in_year: int  # current rows of this operating year, before dropping duplicates
+    rows_out: int
+    bytes_out: int
+    started_at: float
+    seconds: float
+    memory: MemoryReport
+    stale_temps_removed: int = 0
+    files: list[str] = field(default_factory=list)
+
+    @property
+    def duplicates_dropped(self) -> int:
+        return self.rows_in_year - self.rows_out
+
+    def as_metadata(self) -> dict[str, object]:
+        return {
+            "iso": self.iso, "dataset": self.dataset, "year": self.year,
+            "path": str(self.output), "files_read": self.files_read,
+            "bytes_read": self.bytes_read, "rows_read": self.rows_read,
+            "rows_in_year": self.rows_in_year, "rows_out": self.rows_out,
+            "duplicates_dropped": self.duplicates_dropped, "bytes_out": self.bytes_out,
+            "started_at": round(self.started_at, 3), "seconds": round(self.seconds, 3),
+            **self.memory.as_metadata(),
+        }
+
+
+@dataclass(frozen=True)
+class SniffedFile:
+    """A raw file whose header was found: ``skip`` lines precede the header line."""
+
+    path: Path
+    header: tuple[str, ...]
+    skip: int
+
+
+def _sql_str(value: str) -> str:
+    """A SQL string literal for identifiers/formats declared in code (never user data)."""
+    return "'" + value.replace("'", "''") + "'"
+
+
+class IsoConverter(ABC):
+    """Base of every market operator's converter. Subclasses declare class attributes only,
+    plus :meth:`prepare_file` where a format needs more than a header scan (e.g. ISO-NE's
+    record-type prefixes)."""
+
+    iso_id: ClassVar[str]  # lower-case, used in paths and partition keys: "pjm"
+    name: ClassVar[str]
+    timezone: ClassVar[str]  # IANA zone of the operating day ("America/New_York")
+    datasets: ClassVar[dict[str, DatasetFormat]]
+
+    # -- files -----------------------------------------------------------------------------
+    def raw_files(self, raw_root: Path, dataset: str) -> list[Path]:
+        """Files of ``dataset`` under ``<raw_root>/<iso>/<dataset>/`` (recursive), sorted."""
+        folder = raw_root / self.iso_id / dataset
+        if not folder.is_dir():
+            return []
+        pattern = self.datasets[dataset].file_glob
+        return sorted(p for p in folder.rglob(pattern) if p.is_file() and not p.name.startswith("."))
+
+    def sniff(self, path: Path, dataset: str) -> SniffedFile:
+        """Find the header line of ``path`` and check it against the dataset's columns.
+
+        Reads at most :data:`HEADER_SCAN_BYTES`. Raises :class:`RawFileError` for an empty
+        file, an HTML page, an error text saved as CSV, or a header lacking required columns.
+        """
+        fmt = self.datasets[dataset]
+        with open(path, "rb") as fh:
+            head = fh.read(HEADER_SCAN_BYTES)
+        if not head.strip():
+            raise RawFileError(path, "file is empty", expected=f"a {fmt.source} CSV export")
+        text = head.decode("utf-8-sig", errors="replace")
+        lowered = text.lstrip().lower()
+        if lowered.startswith(("<!doctype", "<html", "<?xml")) or "<html" in lowered[:512]:
+            raise RawFileError(path, "is an HTML/XML page, not a CSV export (a failed download?)",
+                               line=1, expected=f"a {fmt.source} CSV export")
+        lines = text.splitlines()
+        if len(head) == HEADER_SCAN_BYTES and lines:
+            lines = lines[:-1]  # the last line of the sample may be cut
+        required = set(fmt.required)
+        for i, line in enumerate(lines[:HEADER_SCAN_LINES]):
+            if not line.strip():
+                continue
+            fields = tuple(f.strip() for f in next(csv.reader(io.StringIO(line))))
+            if required.issubset(fields):
+                unknown = [f for f in fields if f not in fmt.columns]
+                if unknown and not fmt.allow_extra_columns:
+                    raise RawFileError(path, f"unknown column(s) {unknown}", line=i + 1,
+                                       expected=f"only the {fmt.source} columns {sorted(fmt.columns)}")
+                return SniffedFile(path=path, header=fields, skip=i)
+        first = next((ln.strip() for ln in lines if ln.strip()), "")
+        raise RawFileError(
+            path, f"no {fmt.source} header found in the first {HEADER_SCAN_LINES} lines; "
+            f"first line is {first[:120]!r}", line=1,
+            expected=f"a header with the columns {sorted(fmt.required)}",
+        )
+
+    # -- SQL -------------------------------------------------------------------------------
+    def _read_sql(self, fmt: DatasetFormat, group: Sequence[SniffedFile], param: str) -> str:
+        """One ``read_csv`` over files sharing a header; the file list is bound as ``param``."""
+        header, skip = group[0].header, group[0].skip
+        cols = ", ".join(f"{_sql_str(c)}: {_sql_str(fmt.columns.get(c, 'VARCHAR'))}" for c in header)
+        opts = [
+            "header = true", f"skip = {int(skip)}", f"columns = {{{cols}}}", "auto_detect = false",
+            "delim = ','", "quote = '\"'", "escape = '\"'", "strict_mode = true",
+            "filename = '_file'",
+        ]
+        if fmt.timestampformat:
+            opts.append(f"timestampformat = {_sql_str(fmt.timestampformat)}")
+        if fmt.dateformat:
+            opts.append(f"dateformat = {_sql_str(fmt.dateformat)}")
+        # Columns of `fmt.columns` absent from this header are added as NULL so every group
+        # has the same columns for UNION ALL BY NAME.
+        missing = [c for c in fmt.columns if c not in header]
+        extra = "".join(f", CAST(NULL AS {fmt.columns[c]}) AS \"{c}\"" for c in missing)
+        return f"SELECT *{extra} FROM read_csv(${param}, {', '.join(opts)})"
+
+    def normalised_sql(self, dataset: str, groups: Sequence[Sequence[SniffedFile]]) -> str:
+        """SQL yielding :data:`LMP_SCHEMA` columns plus ``_version`` and ``_file``; the file
+        lists are bound as ``$files0``, ``$files1``, ..."""
+        fmt = self.datasets[dataset]
+        src = "\nUNION ALL BY NAME\n".join(
+            self._read_sql(fmt, g, f"files{i}") for i, g in enumerate(groups)
+        )
+        where = f"WHERE {fmt.where_sql}" if fmt.where_sql else ""
+        group = f"GROUP BY {fmt.group_by_sql}" if fmt.group_by_sql else ""
+        return (
+            f"WITH src AS ({src})\n"
+            f"SELECT {_sql_str(self.iso_id)} AS iso, {_sql_str(fmt.market)} AS market, "
+            f"{fmt.select_sql}\nFROM src {where} {group}"
+        )
+
+    # -- the steps -------------------------------------------------------------------------
+    def sniff_all(self, files: Iterable[Path], dataset: str) -> list[list[SniffedFile]]:
+        """Sniff every file, grouped by (header, skip) in first-seen order."""
+        groups: dict[tuple[tuple[str, ...], int], list[SniffedFile]] = {}
+        for path in files:
+            s = self.sniff(path, dataset)
+            groups.setdefault((s.header, s.skip), []).append(s)
+        return list(groups.values())
+
+    def _params(self, groups: Sequence[Sequence[SniffedFile]]) -> dict[str, list[str]]:
+        return {f"files{i}": [str(s.path) for s in g] for i, g in enumerate(groups)}
+
+    def _run(self, con: duckdb.DuckDBPyConnection, sql: str, groups, dataset: str, **params):
+        """Execute ``sql``; on an engine error, name the file at fault (re-checked file by file)."""
+        try:
+            return con.execute(sql, {**self._params(groups), **params})
+        except duckdb.Error as exc:
+            raise self._locate_error(con, groups, dataset, exc) from exc
+
+    def _locate_error(self, con, groups, dataset: str, exc: duckdb.Error) -> Exception:
+        text = str(exc)
+        for g in groups:
+            for s in g:
+                if str(s.path) in text:
+                    return RawFileError(s.path, _engine_problem(text), line=_engine_line(text))
+        # The message did not name a file (e.g. an error in the normalising SQL): run each
+        # file alone to find the one at fault. Only on the error path.
+        for g in groups:
+            for s in g:
+                sql = f"SELECT count(*) FROM ({self.normalised_sql(dataset, [[s]])})"
+                try:
+                    con.execute(sql, self._params([[s]])).fetchone()
+                except duckdb.Error as inner:
+                    return RawFileError(s.path, _engine_problem(str(inner)),
+                                        line=_engine_line(str(inner)))
+        return exc
+
+    def file_year_counts(self, con: duckdb.DuckDBPyConnection, path: Path, dataset: str) -> dict:
+        """Scan one file: ``{"rows": all data rows, "years": {year: current rows}}``.
+
+        The file index (:mod:`iso_energy.file_index`) caches this per file version, so a
+        conversion reads only the files that can hold its year, and the sensor knows which
+        partitions a new file affects.
+        """
+        groups = self.sniff_all([path], dataset)
+        fmt = self.datasets[dataset]
+        src = self._read_sql(fmt, groups[0], "files0")
+        norm = self.normalised_sql(dataset, groups)
+        total = self._run(con, f"SELECT count(*) FROM ({src})", groups, dataset).fetchone()[0]
+        rows = self._run(
+            con, f"SELECT year(operating_date) AS y, count(*) FROM ({norm}) GROUP BY y ORDER BY y",
+            groups, dataset,
+        ).fetchall()
+        return {"rows": int(total), "years": {str(int(y)): int(n) for y, n in rows}}
+
+    def convert_year(self, files: Sequence[Path], dataset: str, year: int, output: Path,
+                     budget: Budget, *, rows_read: int = 0, rows_in_year: int | None = None,
+                     log=None) -> ConversionStats:
+        """Convert the rows of operating ``year`` found in ``files`` to one parquet file.
+
+        Args:
+            files: raw CSV exports that may hold ``year`` (see :mod:`iso_energy.file_index`).
+            dataset: a key of :attr:`datasets` (``"lmp_da"``, ``"lmp_rt"``).
+            year: the operator's local operating year.
+            output: the final parquet path; written atomically (temporary name, then rename),
+                so on any error the previous output stays in place.
+            budget: memory/threads/spill folder for DuckDB.
+            rows_read / rows_in_year: figures from the file index, for the metadata; when
+                ``rows_in_year`` is ``None`` it is counted here (one more pass).
+
+        Returns:
+            :class:`ConversionStats`; ``memory`` holds the step's peak RSS and DuckDB's figure.
+
+        Raises:
+            NoInputError: ``files`` is empty, or none holds a row of ``year``.
+            RawFileError: a file is not the operator's format (names file, line, problem).
+        """
+        if not files:
+            raise NoInputError(f"no {self.iso_id} {dataset} raw file holds operating year {year}")
+        started = time.time()
+        groups = self.sniff_all(files, dataset)
+        norm = self.normalised_sql(dataset, groups)
+        cols = ", ".join(f'"{f.name}"' for f in LMP_SCHEMA)
+        key = ", ".join(LMP_KEY)
+        # Duplicates (overlapping exports, re-published revisions): keep the highest _version,
+        # then the last file in name order, so the result does not depend on read order.
+        # Rows are written in time order, so row-group statistics prune time ranges.
+        query = (
+            f"SELECT {cols} FROM ({norm}) WHERE year(operating_date) = $year "
+            f"QUALIFY row_number() OVER (PARTITION BY {key} ORDER BY _version DESC, _file DESC) = 1 "
+            f"ORDER BY interval_start_utc, location_id"
+        )
+        removed = remove_stale_temps(output.parent)
+        con = budget.connect()
+        try:
+            if rows_in_year is None:
+                rows_in_year = self._run(
+                    con, f"SELECT count(*) FROM ({norm}) WHERE year(operating_date) = $year",
+                    groups, dataset, year=year,
+                ).fetchone()[0]
+            with PeakMemory(engine_probe=duckdb_probe(con)) as pm, atomic_path(output) as tmp:
+                params = {**self._params(groups), "year": year, "out": str(tmp)}
+                try:
+                    con.execute(
+                        f"COPY ({query}) TO $out (FORMAT parquet, COMPRESSION zstd, "
+                        f"ROW_GROUP_SIZE {max(budget.batch_rows, 10_000)})", params,
+                    )
+                except duckdb.Error as exc:
+                    raise self._locate_error(con, groups, dataset, exc) from exc
+                rows_out = pq.ParquetFile(tmp).metadata.num_rows
+                if rows_out == 0:
+                    raise NoInputError(
+                        f"no {self.iso_id} {dataset} row of operating year {year} in "
+                        f"{len(files)} file(s): {[str(f) for f in files][:5]}"
+                    )
+        finally:
+            con.close()
+        return ConversionStats(
+            iso=self.iso_id, dataset=dataset, year=year, output=output,
+            files_read=len(files), bytes_read=sum(f.stat().st_size for f in files),
+            rows_read=rows_read, rows_in_year=int(rows_in_year), rows_out=int(rows_out),
+            bytes_out=output.stat().st_size, started_at=started,
+            seconds=time.time() - started, memory=pm.report, stale_temps_removed=removed,
+            files=[str(f) for f in files],
+        )
+
+
+def _engine_line(text: str) -> int | None:
+    """The CSV line number DuckDB reports (``CSV Error on Line: N``), if any."""
+    marker = "Line: "
+    i = text.find(marker)
+    if i < 0:
+        return None
+    digits = "".join(ch for ch in text[i + len(marker): i + len(marker) + 12] if ch.isdigit())
+    return int(digits) if digits else None
+
+
+def _engine_problem(text: str) -> str:
+    """The useful first lines of a DuckDB error, without its dialect dump."""
+    keep = []
+    for line in text.splitlines():
+        if not line.strip() or line.startswith(("  ", "*", "Possible fixes", "This type was")):
+            continue
+        keep.append(line.strip())
+        if len(keep) == 3:
+            break
+    return " | ".join(keep) or text[:300]
+
+
+def dumps_stats(stats: ConversionStats) -> str:
+    """JSON of a conversion's metadata (used by the CLI and the benchmarks)."""
+    return json.dumps(stats.as_metadata(), sort_keys=True)
+
+
+def local_to_utc_sql(local: str, tz: str, repeated: str | None = None) -> str:
+    """SQL turning a naive local prevailing-time TIMESTAMP expression into TIMESTAMPTZ (UTC).
+
+    DuckDB's ICU resolves a fall-back (ambiguous) local time to its *second*, standard-time
+    occurrence. Operators mark the repeated hour themselves (ERCOT ``DSTFlag='Y'``, ISO-NE
+    ``02X``): ``repeated`` is a boolean SQL expression true on those rows. A row in an ambiguous
+    hour that is *not* marked repeated is the first occurrence, one hour earlier in UTC.
+    Ambiguity is detected as a two-hour UTC gap across one local hour.
+    """
+    utc = f"timezone({_sql_str(tz)}, {local})"
+    if repeated is None:
+        return utc
+    before = f"timezone({_sql_str(tz)}, {local} - INTERVAL 1 HOUR)"
+    return (
+        f"({utc} - CASE WHEN NOT ({repeated}) AND {utc} - {before} > INTERVAL 1 HOUR "
+        f"THEN INTERVAL 1 HOUR ELSE INTERVAL 0 HOUR END)"
+    )
