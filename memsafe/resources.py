@@ -46,3 +46,10 @@ class MemoryBudgetResource(dg.ConfigurableResource):
             memory_mb=self.memory_mb, threads=self.threads, batch_rows=self.batch_rows,
             spill_dir=spill,
         )
+
+
+# Shared singletons: `Definitions.merge` requires the *same object* per resource key, so every
+# definitions module binds these under the keys "data" and "budget".
+DATA = DataDirResource()
+BUDGET = MemoryBudgetResource()
+SHARED_RESOURCES = {"data": DATA, "budget": BUDGET}
