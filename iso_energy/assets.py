@@ -1,0 +1,67 @@
+"""LMP assets, one per dataset, built from the operator registry.
+
+Modelling choice: one asset per dataset (``lmp_da``, ``lmp_rt``) partitioned by operator x year,
+rather than one asset per operator and dataset. The UI then shows one grid of operators by years
+per dataset, "backfill 2024" is one selection across operators, and adding an operator adds a
+partition row, not new assets. Every partition is one run step in the ``iso_conversion`` pool.
+"""
+
+
+import dagster as dg
+
+from iso_energy.checks import lmp_checks
+from iso_energy.convert import convert_partition
+from iso_energy.isos import ISOS, isos_with
+from iso_energy.partitions import iso_year_partitions
+from iso_energy.resources import POOL, ConversionBudgetResource
+from memsafe.resources import DataDirResource
+
+LMP_DATASETS = {
+    "lmp_da": "Day-ahead (DA) locational marginal prices",
+    "lmp_rt": "Real-time (RT) locational marginal prices",
+}
+CHECK_NAMES = ("unique_key", "no_null_lmp", "hours_per_operating_day", "peak_within_budget")
+
+
+def build_lmp_asset(dataset: str, description: str) -> dg.AssetsDefinition:
+    """The asset converting ``dataset`` for every operator that publishes it."""
+    isos = isos_with(dataset)
+
+    @dg.asset(
+        name=dataset,
+        partitions_def=iso_year_partitions(isos),
+        pool=POOL,
+        group_name="iso_energy",
+        kinds={"duckdb", "parquet"},
+        check_specs=[dg.AssetCheckSpec(name, asset=dataset) for name in CHECK_NAMES],
+        description=(
+            f"{description}, normalised to one schema. One parquet file per operator and operating "
+            f"year (parquet/dataset={dataset}/iso=<iso>/year=<year>/data.parquet); one row per "
+            f"interval and pricing location, keyed on UTC; prices in USD/MWh."
+        ),
+    )
+    def _lmp(context: dg.AssetExecutionContext, data: DataDirResource,
+             conversion: ConversionBudgetResource) -> dg.MaterializeResult:
+        keys = context.partition_key.keys_by_dimension
+        converter, year = ISOS[keys["iso"]], int(keys["year"])
+        root = data.root()
+        budget = conversion.budget(root)
+        stats = convert_partition(converter, dataset, year, root, budget, log=context.log.info)
+        outcomes = lmp_checks(stats.output, converter.timezone, budget)
+        peak = stats.memory.peak_rss_mb
+        checks = [dg.AssetCheckResult(check_name=o.name, passed=o.passed, metadata=o.metadata)
+                  for o in outcomes]
+        checks.append(dg.AssetCheckResult(
+            check_name="peak_within_budget", passed=peak <= budget.memory_mb,
+            severity=dg.AssetCheckSeverity.WARN,
+            metadata={"peak_rss_mb": peak, "memory_budget_mb": budget.memory_mb}))
+        meta = stats.as_metadata()
+        meta["path"] = dg.MetadataValue.path(str(stats.output))
+        meta["memory_budget_mb"] = budget.memory_mb
+        meta["rows_per_second"] = round(stats.rows_out / stats.seconds) if stats.seconds else None
+        return dg.MaterializeResult(metadata=meta, check_results=checks)
+
+    return _lmp
+
+
+LMP_ASSETS = [build_lmp_asset(ds, desc) for ds, desc in LMP_DATASETS.items()]

@@ -1,0 +1,99 @@
+"""Convert one (operator, dataset, year) partition: the one call an asset makes.
+
+Also runnable as a command, for benchmarks and for converting without Dagster::
+
+    python -m iso_energy.convert --iso pjm --dataset lmp_da --year 2024 \
+        [--data-dir DIR] [--output FILE] [--memory-mb 2048] [--threads 2]
+
+prints one JSON line of :class:`~iso_energy.isos.base.ConversionStats` metadata.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from iso_energy import file_index
+from iso_energy.isos import ISOS
+from iso_energy.isos.base import ConversionStats, IsoConverter, NoInputError, dumps_stats
+from memsafe.budget import Budget
+from memsafe.settings import data_dir, output_dir, raw_dir
+
+
+def partition_path(root: Path, dataset: str, iso: str, year: int) -> Path:
+    """``<root>/parquet/dataset=<dataset>/iso=<iso>/year=<year>/data.parquet`` (hive layout)."""
+    return output_dir(root, f"dataset={dataset}", f"iso={iso}", f"year={year}", "data.parquet")
+
+
+def convert_partition(converter: IsoConverter, dataset: str, year: int, root: Path, budget: Budget,
+                      *, output: Path | None = None,
+                      log: Callable[[str], None] = lambda _msg: None) -> ConversionStats:
+    """Convert the operating ``year`` of ``dataset`` from ``<root>/raw/<iso>/<dataset>/``.
+
+    Steps: list raw files -> refresh the file index (scans only new or changed files) ->
+    convert the files holding ``year`` -> write ``output`` (default :func:`partition_path`)
+    atomically. A rerun replaces exactly this partition's file.
+
+    Raises:
+        NoInputError: the raw folder is empty or missing, or no file holds ``year``.
+        RawFileError: a file is not the operator's format (file, line and problem named);
+            the previous output of the partition is left in place.
+    """
+    folder = raw_dir(root, converter.iso_id, dataset)
+    files = converter.raw_files(root / "raw", dataset)
+    if not files:
+        raise NoInputError(
+            f"no raw {converter.iso_id} {dataset} files under {folder} "
+            f"(expected {converter.datasets[dataset].source} CSV exports)"
+        )
+    stale = file_index.stale_files(root, converter.iso_id, dataset, files)
+    log(f"{len(files)} raw file(s) under {folder}; indexing {len(stale)} new or changed")
+    con = budget.connect()
+    try:
+        entries = file_index.refresh(root, converter, dataset, files, con)
+    finally:
+        con.close()
+    chosen = file_index.files_for_year(entries, year)
+    if not chosen:
+        years = sorted({y for e in entries.values() for y in e.years})
+        raise NoInputError(
+            f"no {converter.iso_id} {dataset} raw file under {folder} holds operating year "
+            f"{year}; the files hold {years or 'no rows'}"
+        )
+    log(f"converting {len(chosen)} file(s) holding {year} "
+        f"({sum(e.size for e in chosen) / 1e6:.1f} MB) under a {budget.memory_mb} MB budget")
+    stats = converter.convert_year(
+        [e.path for e in chosen], dataset, year,
+        output or partition_path(root, dataset, converter.iso_id, year), budget,
+        rows_read=sum(e.rows for e in chosen),
+        rows_in_year=sum(e.years[str(year)] for e in chosen),
+    )
+    log(f"wrote {stats.rows_out:,} rows ({stats.bytes_out / 1e6:.1f} MB) in {stats.seconds:.2f} s, "
+        f"peak RSS {stats.memory.peak_rss_mb:.0f} MB, DuckDB {stats.memory.engine_peak_mb or 0:.0f} MB")
+    return stats
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--iso", required=True, choices=sorted(ISOS))
+    p.add_argument("--dataset", required=True)
+    p.add_argument("--year", required=True, type=int)
+    p.add_argument("--data-dir", default=None, help="data root (default $MEMSAFE_DATA_DIR or ./data)")
+    p.add_argument("--output", type=Path, default=None)
+    p.add_argument("--memory-mb", type=int, default=2048)
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--spill-dir", default=None)
+    args = p.parse_args(argv)
+    root = data_dir(args.data_dir)
+    budget = Budget(memory_mb=args.memory_mb, threads=args.threads,
+                    spill_dir=args.spill_dir or str(root / "spill"))
+    stats = convert_partition(ISOS[args.iso], args.dataset, args.year, root, budget, output=args.output,
+                              log=lambda m: print(m, file=sys.stderr))
+    print(dumps_stats(stats))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

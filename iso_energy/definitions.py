@@ -1,0 +1,29 @@
+"""The ``iso_energy`` code location: market-operator CSVs to yearly parquet.
+
+The only place its ``Definitions`` are built and resources bound. ``CONVERSION`` is the single
+source of truth for the conversion memory budget and for the ``iso_conversion`` pool limit
+(applied to the instance by ``python -m iso_energy.instance``).
+"""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from iso_energy.assets import LMP_ASSETS
+from iso_energy.resources import ConversionBudgetResource
+from memsafe.resources import SHARED_RESOURCES
+
+# 2 GB per conversion x 2 at once + ~1 GB for Dagster fits a 8 GB machine with room to spare.
+CONVERSION = ConversionBudgetResource(memory_mb=2048, threads=2, batch_rows=100_000, max_concurrent=2)
+
+# One run per (operator, year) partition, both LMP datasets; the job a backfill launches.
+lmp_job = dg.define_asset_job(
+    "lmp_job", selection=dg.AssetSelection.assets(*LMP_ASSETS),
+    description="Convert day-ahead and real-time LMP for one operator and operating year.",
+)
+
+defs = dg.Definitions(
+    assets=LMP_ASSETS,
+    jobs=[lmp_job],
+    resources={**SHARED_RESOURCES, "conversion": CONVERSION},
+)

@@ -1,0 +1,51 @@
+"""The conversion budget: memory of one conversion and how many may run at once.
+
+One source of truth: ``max_concurrent`` here is what :func:`iso_energy.instance.apply_pool_limit`
+writes into the instance as the limit of the ``iso_conversion`` pool (Dagster enforces it for
+backfills, multi-operator runs and ``dagster asset materialize`` alike), and every run checks the
+instance still agrees before converting.
+"""
+
+from __future__ import annotations
+
+import dagster as dg
+from pydantic import Field
+
+from memsafe.budget import check_fits_machine
+from memsafe.resources import MemoryBudgetResource
+
+POOL = "iso_conversion"
+
+
+def pool_limit(instance: dg.DagsterInstance) -> int | None:
+    """The instance's explicit slot count for :data:`POOL`, or ``None`` if never set."""
+    storage = instance.event_log_storage
+    if not storage.supports_global_concurrency_limits:
+        return None
+    if POOL not in storage.get_concurrency_keys():
+        return None
+    return storage.get_concurrency_info(POOL).slot_count
+
+
+class ConversionBudgetResource(MemoryBudgetResource):
+    """Memory budget of one market-operator conversion, and the number allowed at once.
+
+    At run start it refuses a configuration whose ``memory_mb x max_concurrent`` plus Dagster's
+    own ~1 GB does not fit this machine (:class:`memsafe.budget.BudgetError`), and it re-applies
+    ``max_concurrent`` to the instance's pool if someone changed or never set it.
+    """
+
+    max_concurrent: int = Field(default=2, description=f"Conversions at once (limit of pool '{POOL}')")
+
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        check_fits_machine(self.memory_mb, self.max_concurrent)
+        instance = context.instance
+        if instance is None or not instance.event_log_storage.supports_global_concurrency_limits:
+            return
+        current = pool_limit(instance)
+        if current != self.max_concurrent:
+            instance.event_log_storage.set_concurrency_slots(POOL, self.max_concurrent)
+            context.log.warning(
+                f"pool '{POOL}' limit was {current}, set to {self.max_concurrent} from the conversion "
+                f"budget; run `make instance` before launching work so the first runs are limited too"
+            )

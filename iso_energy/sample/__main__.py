@@ -1,0 +1,3 @@
+from iso_energy.sample import main
+
+raise SystemExit(main())
