@@ -1,0 +1,44 @@
+# The README's commands. Everything runs from the project's own .venv, created on first use.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+export DAGSTER_HOME := $(abspath dagster_home)
+export MEMSAFE_DATA_DIR ?= $(abspath data)
+
+.PHONY: setup demo test instance ui bench sample clean
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[dev,bench]'
+	touch $@
+
+setup: $(VENV)/.installed
+
+## demo: generate sample data and run every location's assets through Dagster, then a summary table
+demo: setup
+	$(PY) -m memsafe.demo
+
+## test: the whole test suite (about ten minutes on 2 cores at most)
+test: setup
+	$(PY) -m pytest
+
+## instance: apply the conversion budget's pool limit to the instance in dagster_home/
+instance: setup
+	$(PY) -m iso_energy.instance
+
+## ui: the Dagster UI and daemon for the three code locations on http://127.0.0.1:3000
+ui: instance
+	$(VENV)/bin/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
+
+## sample: only write the sample market-operator files
+sample: setup
+	$(PY) -m iso_energy.sample
+
+## bench: benchmarks against the tools a user would pick instead (see bench/README.md)
+bench: setup
+	$(PY) -m bench $(BENCH_ARGS)
+
+clean:
+	rm -rf data dagster_home/storage dagster_home/history dagster_home/logs dagster_home/schedules \
+	       dagster_home/.logs_queue dagster_home/.telemetry

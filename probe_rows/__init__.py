@@ -1,0 +1,1 @@
+"""The probe_rows code location."""

@@ -1,0 +1,5 @@
+"""The tabular code location (its assets land with their own issue)."""
+
+import dagster as dg
+
+defs = dg.Definitions()
