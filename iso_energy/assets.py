@@ -7,6 +7,8 @@ partition row, not new assets. Every partition is one run step in the ``iso_conv
 """
 
 
+import time
+
 import dagster as dg
 
 from iso_energy.checks import lmp_checks
@@ -42,6 +44,7 @@ def build_lmp_asset(dataset: str, description: str) -> dg.AssetsDefinition:
     )
     def _lmp(context: dg.AssetExecutionContext, data: DataDirResource,
              conversion: ConversionBudgetResource) -> dg.MaterializeResult:
+        step_started = time.time()
         keys = context.partition_key.keys_by_dimension
         converter, year = ISOS[keys["iso"]], int(keys["year"])
         root = data.root()
@@ -59,6 +62,8 @@ def build_lmp_asset(dataset: str, description: str) -> dg.AssetsDefinition:
         meta["path"] = dg.MetadataValue.path(str(stats.output))
         meta["memory_budget_mb"] = budget.memory_mb
         meta["rows_per_second"] = round(stats.rows_out / stats.seconds) if stats.seconds else None
+        # The window this step held its pool slot, for overlap audits from the instance's records.
+        meta["step_started_at"], meta["step_finished_at"] = step_started, time.time()
         return dg.MaterializeResult(metadata=meta, check_results=checks)
 
     return _lmp

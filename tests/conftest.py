@@ -1,0 +1,27 @@
+"""Shared fixtures: paths to the real samples in ../shared, and isolated data roots."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+REAL = REPO.parent / "shared" / "data" / "real"
+
+
+@pytest.fixture
+def data_root(tmp_path, monkeypatch) -> Path:
+    """An empty data root, also exported as MEMSAFE_DATA_DIR (for spawned run workers)."""
+    root = tmp_path / "data"
+    root.mkdir()
+    monkeypatch.setenv("MEMSAFE_DATA_DIR", str(root))
+    return root
+
+
+def place(root: Path, src: Path, *parts: str) -> Path:
+    """Copy one real sample into ``<root>/raw/<parts...>/`` (the tmp data root, never the repo)."""
+    folder = root.joinpath("raw", *parts)
+    folder.mkdir(parents=True, exist_ok=True)
+    return Path(shutil.copy2(src, folder / src.name))
