@@ -62,8 +62,13 @@ def run(instance: dg.DagsterInstance, root: Path) -> list[dict]:
         files = generate(root, SAMPLE_START, SAMPLE_END, isos=missing)
         print(f"generated {len(files)} sample files for {', '.join(missing)} under {root / 'raw'}")
     apply_pool_limit(instance, CONVERSION)
-    keys = [f"{iso}|{year}" for iso in ISOS for year in SAMPLE_YEARS]
+    return run_partitions(instance, [f"{iso}|{year}" for iso in ISOS for year in SAMPLE_YEARS])
+
+
+def run_partitions(instance: dg.DagsterInstance, keys: list[str], workers: int = WORKERS) -> list[dict]:
+    """One ``lmp_job`` run per ``"<iso>|<year>"`` key, from ``workers`` spawned processes sharing
+    ``instance`` (which must be persistent: pools are not enforced on an ephemeral instance)."""
     ctx = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(WORKERS, mp_context=ctx) as pool:
+    with ProcessPoolExecutor(workers, mp_context=ctx) as pool:
         futures = [pool.submit(_run_partition, instance.get_ref(), k) for k in keys]
         return [row for f in futures for row in f.result()]

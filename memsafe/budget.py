@@ -21,6 +21,9 @@ PROCESS_BASELINE_MB = 256
 # about 1 GB, measured in ../shared/notes/dagster-1.13.md section 8.
 DAGSTER_OVERHEAD_MB = 1024
 MIN_ENGINE_MB = 128
+# DuckDB's sorts and windows need working memory per thread: with less than this per thread a
+# small budget runs out of memory instead of spilling, so threads are reduced to fit.
+MIN_MB_PER_THREAD = 128
 
 
 class BudgetError(ValueError):
@@ -48,6 +51,11 @@ class Budget:
         """The DuckDB ``memory_limit`` in MiB: the budget less the process baseline."""
         return max(MIN_ENGINE_MB, self.memory_mb - PROCESS_BASELINE_MB)
 
+    @property
+    def engine_threads(self) -> int:
+        """Threads DuckDB gets: ``threads``, reduced so each has ``MIN_MB_PER_THREAD``."""
+        return max(1, min(self.threads, self.engine_memory_mb // MIN_MB_PER_THREAD))
+
     def spill_path(self) -> Path:
         """The spill folder, created if absent."""
         path = Path(self.spill_dir) if self.spill_dir else Path(tempfile.gettempdir()) / "memsafe_spill"
@@ -57,7 +65,7 @@ class Budget:
     def connect(self, database: str = ":memory:") -> duckdb.DuckDBPyConnection:
         """Open a DuckDB connection bounded by this budget.
 
-        Sets ``memory_limit``, ``threads``, ``temp_directory`` (spilling goes there, not to RAM)
+        Sets ``memory_limit``, ``threads`` (see :attr:`engine_threads`), ``temp_directory`` (spilling goes there, not to RAM)
         and ``preserve_insertion_order=false`` (lets DuckDB stream without buffering for order).
         Timestamps are handled in UTC whatever the machine's zone.
         """
@@ -65,12 +73,13 @@ class Budget:
             database,
             config={
                 "memory_limit": f"{self.engine_memory_mb}MB",
-                "threads": self.threads,
+                "threads": self.engine_threads,
                 "temp_directory": str(self.spill_path()),
                 "preserve_insertion_order": False,
             },
         )
         con.execute("SET TimeZone = 'UTC'")
+        con.execute("SET enable_progress_bar = false")  # a session setting; logs, not bars
         return con
 
 

@@ -1,14 +1,19 @@
-"""Daylight-saving days: rows keyed on UTC, 25-hour fall-back and 23-hour spring-forward days,
-and the year partition following the operator's local operating day."""
+"""The operator contract and daylight-saving days: rows keyed on UTC, 25-hour fall-back and
+23-hour spring-forward days, and the year partition following the operator's local operating day.
+Parametrised over every registered operator (iso_energy.isos.ISOS)."""
 
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
+from zoneinfo import ZoneInfo
 
 import duckdb
+import pyarrow.parquet as pq
 import pytest
 
-from iso_energy.isos.base import local_to_utc_sql
+from iso_energy.convert import partition_path
+from iso_energy.isos import ISOS
+from iso_energy.isos.base import LMP_SCHEMA, local_to_utc_sql
 from iso_energy.sample import generate
 from tests.iso_energy.helpers import checks, materialize_lmp, query
 
@@ -48,13 +53,21 @@ def dst_root(tmp_path_factory):
 HOURS_PER_DAY = "SELECT operating_date, count(*) FROM p WHERE location_id = $loc GROUP BY 1 ORDER BY 1"
 
 
-@pytest.mark.parametrize("iso", ["pjm", "caiso", "ercot"])
-@pytest.mark.parametrize("dataset", ["lmp_da", "lmp_rt"])
-def test_fall_back_and_spring_forward_days(dst_root, iso, dataset):
+CONTRACT = [(iso, ds) for iso, conv in ISOS.items() for ds in conv.datasets if ds in ("lmp_da", "lmp_rt")]
+
+
+@pytest.mark.parametrize(("iso", "dataset"), CONTRACT, ids=[f"{i}-{d}" for i, d in CONTRACT])
+def test_operator_contract_across_dst_and_new_year(dst_root, iso, dataset):
+    """The contract every registered operator meets: its sample files convert to exactly the LMP
+    schema, with unique UTC keys, 25/23-hour DST days, and the local operating year."""
+    assert ZoneInfo(ISOS[iso].timezone)  # a valid IANA zone
     r23 = materialize_lmp(dst_root, dataset, f"{iso}|2023")
     r24 = materialize_lmp(dst_root, dataset, f"{iso}|2024")
     assert all(checks(r23).values()) and all(checks(r24).values())
-    per_hour = {"lmp_da": 1, "lmp_rt": {"pjm": 1, "caiso": 12, "ercot": 4}[iso]}[dataset]
+    for year in (2023, 2024):
+        schema = pq.read_schema(partition_path(dst_root, dataset, iso, year))
+        assert [(f.name, f.type) for f in schema] == [(f.name, f.type) for f in LMP_SCHEMA]
+    per_hour = 60 // ISOS[iso].datasets[dataset].interval_minutes
     loc = query(dst_root, dataset, iso, 2023, "SELECT min(location_id) FROM p")[0][0]
     days23 = dict(query(dst_root, dataset, iso, 2023, HOURS_PER_DAY, {"loc": loc}))
     days24 = dict(query(dst_root, dataset, iso, 2024, HOURS_PER_DAY, {"loc": loc}))

@@ -1,0 +1,71 @@
+"""Every code location loads, with the expected assets, partitions and pools; the instance
+configuration agrees with the conversion budget (one source of truth)."""
+
+from __future__ import annotations
+
+import importlib
+import os
+import subprocess
+import sys
+
+import dagster as dg
+import pytest
+import yaml
+
+from iso_energy.definitions import CONVERSION
+from iso_energy.instance import apply_pool_limit
+from iso_energy.isos import ISOS
+from iso_energy.resources import POOL, ConversionBudgetResource, pool_limit
+from memsafe.budget import BudgetError
+from tests.conftest import REPO
+
+LOCATIONS = ["iso_energy", "probe_rows", "tabular"]
+
+
+@pytest.mark.parametrize("location", LOCATIONS)
+def test_location_loads(location):
+    defs = importlib.import_module(f"{location}.definitions").defs
+    assert isinstance(defs, dg.Definitions)
+    defs.resolve_all_job_defs()  # resolves every job and its resources
+
+
+def test_iso_energy_assets_partitions_and_pool():
+    defs = importlib.import_module("iso_energy.definitions").defs
+    graph = defs.resolve_asset_graph()
+    keys = {k.to_user_string() for k in graph.get_all_asset_keys()}
+    assert {"lmp_da", "lmp_rt"} <= keys
+    for name in ("lmp_da", "lmp_rt"):
+        asset = defs.resolve_assets_def(name)
+        pdef = asset.partitions_def
+        assert isinstance(pdef, dg.MultiPartitionsDefinition)
+        dims = {d.name: d.partitions_def for d in pdef.partitions_defs}
+        assert dims["iso"].get_partition_keys() == list(ISOS)
+        assert {"2015", "2023", "2024"} <= set(dims["year"].get_partition_keys())
+        assert asset.op.pool == POOL
+        assert {c.name for c in asset.check_specs} >= {"unique_key", "no_null_lmp", "hours_per_operating_day"}
+    assert defs.resolve_job_def("lmp_job").partitions_def is not None
+
+
+def test_instance_yaml_agrees_with_the_conversion_budget():
+    config = yaml.safe_load((REPO / "dagster_home" / "dagster.yaml").read_text())
+    assert config["concurrency"]["pools"]["granularity"] == "op"  # `run` would bypass CLI runs
+    assert config["concurrency"]["pools"]["default_limit"] == CONVERSION.max_concurrent == 2
+
+
+def test_pool_limit_applied_from_the_resource_and_oversized_budget_refused():
+    with dg.instance_for_test() as instance:
+        assert pool_limit(instance) is None
+        assert apply_pool_limit(instance, CONVERSION) == 2 and pool_limit(instance) == 2
+        with pytest.raises(BudgetError, match="this machine has"):
+            apply_pool_limit(instance, ConversionBudgetResource(memory_mb=1_000_000, max_concurrent=2))
+        assert pool_limit(instance) == 2  # a refused configuration changes nothing
+
+
+def test_workspace_loads_every_location_with_the_dagster_cli(tmp_path):
+    env = {**os.environ, "DAGSTER_HOME": str(tmp_path)}
+    (tmp_path / "dagster.yaml").write_text((REPO / "dagster_home" / "dagster.yaml").read_text())
+    out = subprocess.run([sys.executable, "-m", "dagster", "definitions", "validate", "-w", "workspace.yaml"],
+                         cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stdout + out.stderr
+    for location in LOCATIONS:
+        assert f"Validation successful for code location {location}" in out.stdout + out.stderr
