@@ -65,8 +65,9 @@ class Budget:
     def connect(self, database: str = ":memory:") -> duckdb.DuckDBPyConnection:
         """Open a DuckDB connection bounded by this budget.
 
-        Sets ``memory_limit``, ``threads`` (see :attr:`engine_threads`), ``temp_directory`` (spilling goes there, not to RAM)
-        and ``preserve_insertion_order=false`` (lets DuckDB stream without buffering for order).
+        Sets ``memory_limit``, ``threads`` (see :attr:`engine_threads`), ``temp_directory``
+        (spilling goes there, not to RAM) and ``preserve_insertion_order=false`` (lets DuckDB
+        stream without buffering for order).
         Timestamps are handled in UTC whatever the machine's zone.
         """
         con = duckdb.connect(

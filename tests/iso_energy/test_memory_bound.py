@@ -34,6 +34,7 @@ def test_four_times_the_input_keeps_peak_flat(tmp_path):
     s, big = convert(small), convert(large)
     assert big["bytes_read"] > 3.9 * s["bytes_read"] and big["rows_out"] == 4 * s["rows_out"]
     print(f"1x: {s['bytes_read'] / 1e6:.0f} MB in, peak RSS {s['peak_rss_mb']} MB; "
-          f"4x: {big['bytes_read'] / 1e6:.0f} MB in, peak RSS {big['peak_rss_mb']} MB, spilled {big['spill_peak_mb']} MB")
+          f"4x: {big['bytes_read'] / 1e6:.0f} MB in, peak RSS {big['peak_rss_mb']} MB, "
+          f"spilled {big['spill_peak_mb']} MB")
     assert big["peak_rss_mb"] - s["peak_rss_mb"] < 64, (s, big)
     assert big["peak_rss_mb"] <= BUDGET_MB
