@@ -21,7 +21,11 @@ def temp_name(final: Path) -> Path:
 
 
 def remove_stale_temps(folder: Path) -> int:
-    """Delete temporary files a killed writer left in ``folder``; return how many."""
+    """Delete temporary files a killed writer left in ``folder``; return how many.
+
+    Call it only while holding :func:`partition_lock` on ``folder``: otherwise it would delete
+    the temporary file of a writer still at work.
+    """
     if not folder.is_dir():
         return 0
     removed = 0
@@ -48,3 +52,23 @@ def atomic_path(final: Path) -> Iterator[Path]:
         os.replace(tmp, final)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+@contextmanager
+def partition_lock(folder: Path) -> Iterator[None]:
+    """Hold an exclusive lock on one output folder (``.<name>.lock`` beside it, ``fcntl.flock``).
+
+    Two writers of the same partition (a sensor run and a backfill, say) then take turns instead
+    of deleting each other's temporary files; writers of other partitions are not affected. The
+    lock is released by the kernel if the holder dies, so a killed writer never blocks the next.
+    """
+    import fcntl
+
+    folder.mkdir(parents=True, exist_ok=True)
+    # Beside the folder, not in it: the partition folder holds only its published file.
+    with open(folder.parent / f".{folder.name}.lock", "a") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)

@@ -16,6 +16,7 @@ materialises a file in Python.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
@@ -31,7 +32,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from memsafe.atomic import atomic_path, remove_stale_temps
+from memsafe.atomic import atomic_path, partition_lock, remove_stale_temps
 from memsafe.budget import Budget
 from memsafe.memory import MemoryReport, PeakMemory, duckdb_probe
 
@@ -349,9 +350,10 @@ class IsoConverter(ABC):
             f"QUALIFY row_number() OVER (PARTITION BY {key} ORDER BY _version DESC, _file DESC) = 1 "
             f"ORDER BY interval_start_utc, location_id"
         )
-        removed = remove_stale_temps(output.parent)
         con = budget.connect()
-        try:
+        # One writer per partition at a time; leftovers of a killed writer are removed under the lock.
+        with partition_lock(output.parent), contextlib.closing(con):
+            removed = remove_stale_temps(output.parent)
             if rows_in_year is None:
                 rows_in_year = self._run(
                     con, f"SELECT count(*) FROM ({norm}) WHERE year(operating_date) = $year",
@@ -372,8 +374,6 @@ class IsoConverter(ABC):
                         f"no {self.iso_id} {dataset} row of operating year {year} in "
                         f"{len(files)} file(s): {[str(f) for f in files][:5]}"
                     )
-        finally:
-            con.close()
         return ConversionStats(
             iso=self.iso_id, dataset=dataset, year=year, output=output,
             files_read=len(files), bytes_read=sum(f.stat().st_size for f in files),

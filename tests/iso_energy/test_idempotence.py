@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import time
 from datetime import date
 
 import pyarrow.parquet as pq
 
 from iso_energy.convert import partition_path
 from iso_energy.sample import generate
+from tests.conftest import REPO
 from tests.iso_energy.helpers import materialize_lmp, metadata
 
 
@@ -34,3 +38,22 @@ def test_identical_rerun_gives_identical_rows(data_root):
     md = metadata(materialize_lmp(data_root, "lmp_rt", "ercot|2024"))
     assert pq.read_table(path).equals(first)  # ordered output: the same rows in the same order
     assert md["files_read"] == 1
+
+
+def test_two_writers_of_one_partition_take_turns(data_root):
+    """A sensor run and a backfill converting the same partition must not delete each other's
+    temporary file: the second writer starts while the first is writing; both succeed."""
+    generate(data_root, date(2024, 1, 1), date(2024, 2, 1), nodes=500, isos=["pjm"], datasets=["lmp_rt"])
+    cmd = [sys.executable, "-m", "iso_energy.convert", "--iso", "pjm", "--dataset", "lmp_rt", "--year", "2024",
+           "--data-dir", str(data_root), "--memory-mb", "512", "--threads", "1"]
+    folder = partition_path(data_root, "lmp_rt", "pjm", 2024).parent
+    first = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while not (folder.is_dir() and any(p.name.endswith(".tmp") for p in folder.iterdir())):
+        assert first.poll() is None and time.monotonic() < deadline, "the first writer never started writing"
+        time.sleep(0.005)
+    second = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    outs = [p.communicate(timeout=300) for p in (first, second)]
+    assert [first.returncode, second.returncode] == [0, 0], [e[-800:] for _, e in outs]
+    assert pq.read_metadata(folder / "data.parquet").num_rows == 31 * 24 * 500
+    assert sorted(p.name for p in folder.iterdir()) == ["data.parquet"]
