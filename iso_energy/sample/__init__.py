@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable
 from datetime import date
 from pathlib import Path
 
-from iso_energy.sample import caiso, ercot, pjm
+from iso_energy.sample import caiso, ercot, isone, miso, nyiso, pjm, spp
 from memsafe.settings import data_dir
 
 # iso -> writer(raw_root, dataset, start, end, n_nodes, seed) -> files written
@@ -22,6 +22,10 @@ WRITERS: dict[str, Callable[..., list[Path]]] = {
     "pjm": pjm.write,
     "caiso": caiso.write,
     "ercot": ercot.write,
+    "miso": miso.write,
+    "nyiso": nyiso.write,
+    "isone": isone.write,
+    "spp": spp.write,
 }
 DATASETS = ("lmp_da", "lmp_rt")
 
