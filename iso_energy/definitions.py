@@ -11,6 +11,7 @@ import dagster as dg
 
 from iso_energy.assets import LMP_ASSETS
 from iso_energy.resources import ConversionBudgetResource
+from iso_energy.sensors import build_raw_files_sensor
 from memsafe.resources import SHARED_RESOURCES
 
 # 2 GB per conversion x 2 at once + ~1 GB for Dagster fits a 8 GB machine with room to spare.
@@ -22,8 +23,12 @@ lmp_job = dg.define_asset_job(
     description="Convert day-ahead and real-time LMP for one operator and operating year.",
 )
 
+# New or changed raw files -> the partitions they affect (dataset -> the job converting it).
+raw_files_sensor = build_raw_files_sensor({"lmp_da": "lmp_job", "lmp_rt": "lmp_job"}, jobs=[lmp_job])
+
 defs = dg.Definitions(
     assets=LMP_ASSETS,
     jobs=[lmp_job],
+    sensors=[raw_files_sensor],
     resources={**SHARED_RESOURCES, "conversion": CONVERSION},
 )
