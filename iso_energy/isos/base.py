@@ -59,6 +59,28 @@ LMP_SCHEMA = pa.schema(
 # Identifies one price: unique in every partition (asset check `unique_key`).
 LMP_KEY = ("location_id", "location_type", "interval_start_utc")
 
+# Ancillary-service (AS) clearing prices, the second normalised schema: one price per market,
+# region and product and interval, in USD/MW (of capacity, per interval hour as published).
+# `product` is normalised (see AS_PRODUCTS); `product_name` is the operator's own code.
+AS_SCHEMA = pa.schema(
+    [
+        pa.field("iso", pa.string(), nullable=False),
+        pa.field("market", pa.string(), nullable=False),  # "DA" day-ahead, "RT" real-time
+        pa.field("interval_start_utc", pa.timestamp("us", tz="UTC"), nullable=False),
+        pa.field("interval_end_utc", pa.timestamp("us", tz="UTC"), nullable=False),
+        pa.field("operating_date", pa.date32(), nullable=False),
+        pa.field("region", pa.string(), nullable=False),  # AS zone/region as published, or the system
+        pa.field("product", pa.string(), nullable=False),  # one of AS_PRODUCTS
+        pa.field("product_name", pa.string()),  # the operator's code, e.g. ERCOT "REGDN"
+        pa.field("price_usd_per_mw", pa.float64()),
+    ]
+)
+AS_KEY = ("market", "region", "product", "interval_start_utc")
+# Normalised AS products. Operators map their own codes onto these; a product with no common
+# equivalent keeps an operator-specific name (ERCOT RRS, ECRS) rather than a misleading one.
+AS_PRODUCTS = ("REG_UP", "REG_DOWN", "REG", "REG_MILEAGE_UP", "REG_MILEAGE_DOWN", "SPIN", "NON_SPIN",
+               "SUPPLEMENTAL", "RRS", "ECRS")
+
 # Lines scanned for a header before a file is declared not to be the expected format.
 HEADER_SCAN_LINES = 50
 HEADER_SCAN_BYTES = 64 * 1024
@@ -85,17 +107,20 @@ class NoInputError(FileNotFoundError):
 
 @dataclass(frozen=True)
 class DatasetFormat:
-    """How one operator publishes one dataset, and how a row maps to :data:`LMP_SCHEMA`.
+    """How one operator publishes one dataset, and how a row maps to its normalised schema.
 
     Attributes:
-        market: ``"DA"`` or ``"RT"``.
+        market: ``"DA"`` or ``"RT"``; ``None`` when rows of both markets share the dataset
+            (ancillary services): ``select_sql`` then yields ``market`` itself.
         source: the operator's name for the report (docs and errors).
         columns: source column -> DuckDB type, read by header name (order-free). Timestamps
             typed here are parsed by the CSV reader with ``timestampformat``/``dateformat``, so a
             bad value is reported with its file and line.
         required: columns that must be present; others of ``columns`` may be absent (null).
-        select_sql: SELECT list over ``src`` yielding every :data:`LMP_SCHEMA` column except
-            ``iso`` and ``market`` plus ``_version`` (higher wins on duplicate keys).
+        select_sql: SELECT list over ``src`` yielding every ``schema`` column except ``iso``
+            and ``market`` plus ``_version`` (higher wins on duplicate keys) and ``_file``.
+        schema / key: the normalised schema written and the columns unique in a partition:
+            :data:`LMP_SCHEMA`/:data:`LMP_KEY` (default) or :data:`AS_SCHEMA`/:data:`AS_KEY`.
         where_sql: row filter applied before normalising (e.g. superseded revisions).
         group_by_sql: for long formats (one row per price component), the GROUP BY that pivots
             the components into one row; ``select_sql`` then uses aggregates.
@@ -116,7 +141,7 @@ class DatasetFormat:
             malformed cases. See :meth:`IsoConverter.prepared`.
     """
 
-    market: str
+    market: str | None
     source: str
     columns: dict[str, str]
     required: tuple[str, ...]
@@ -130,6 +155,8 @@ class DatasetFormat:
     file_glob: str = "*.csv"
     from_sql: str = "src"
     prepare: Callable[[Path, Path], int | None] | None = None
+    schema: pa.Schema = LMP_SCHEMA
+    key: tuple[str, ...] = LMP_KEY
 
 
 @dataclass
@@ -284,7 +311,7 @@ class IsoConverter(ABC):
         return f"SELECT *{extra} FROM read_csv(${param}, {', '.join(opts)})"
 
     def normalised_sql(self, dataset: str, groups: Sequence[Sequence[SniffedFile]]) -> str:
-        """SQL yielding :data:`LMP_SCHEMA` columns plus ``_version`` and ``_file``; the file
+        """SQL yielding the dataset's schema columns plus ``_version`` and ``_file``; the file
         lists are bound as ``$files0``, ``$files1``, ..."""
         fmt = self.datasets[dataset]
         src = "\nUNION ALL BY NAME\n".join(
@@ -292,9 +319,10 @@ class IsoConverter(ABC):
         )
         where = f"WHERE {fmt.where_sql}" if fmt.where_sql else ""
         group = f"GROUP BY {fmt.group_by_sql}" if fmt.group_by_sql else ""
+        market = "" if fmt.market is None else f"{_sql_str(fmt.market)} AS market, "
         return (
             f"WITH src AS ({src})\n"
-            f"SELECT {_sql_str(self.iso_id)} AS iso, {_sql_str(fmt.market)} AS market, "
+            f"SELECT {_sql_str(self.iso_id)} AS iso, {market}"
             f"{fmt.select_sql}\nFROM {fmt.from_sql} {where} {group}"
         )
 
@@ -416,15 +444,17 @@ class IsoConverter(ABC):
                           rows_in_year: int | None) -> ConversionStats:
         groups = self.sniff_all(ready, dataset)
         norm = self.normalised_sql(dataset, groups)
-        cols = ", ".join(f'"{f.name}"' for f in LMP_SCHEMA)
-        key = ", ".join(LMP_KEY)
+        fmt = self.datasets[dataset]
+        cols = ", ".join(f'"{f.name}"' for f in fmt.schema)
+        key = ", ".join(fmt.key)
+        order = ", ".join(["interval_start_utc", *(k for k in fmt.key if k != "interval_start_utc")])
         # Duplicates (overlapping exports, re-published revisions): keep the highest _version,
         # then the last file in name order, so the result does not depend on read order.
         # Rows are written in time order, so row-group statistics prune time ranges.
         query = (
             f"SELECT {cols} FROM ({norm}) WHERE year(operating_date) = $year "
             f"QUALIFY row_number() OVER (PARTITION BY {key} ORDER BY _version DESC, _file DESC) = 1 "
-            f"ORDER BY interval_start_utc, location_id"
+            f"ORDER BY {order}"
         )
         removed = remove_stale_temps(output.parent)
         con = budget.connect()
