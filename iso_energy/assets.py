@@ -9,12 +9,14 @@ partition row, not new assets. Every partition is one run step in the ``iso_conv
 
 import dagster as dg
 
+from iso_energy.catalog import build_catalog
 from iso_energy.checks import lmp_checks
 from iso_energy.convert import convert_partition
 from iso_energy.isos import ISOS, isos_with
 from iso_energy.partitions import iso_year_partitions
-from iso_energy.resources import POOL, ConversionBudgetResource
+from iso_energy.resources import POOL, CatalogDuckDBResource, ConversionBudgetResource
 from memsafe.resources import DataDirResource
+from memsafe.settings import output_dir
 
 LMP_DATASETS = {
     "lmp_da": "Day-ahead (DA) locational marginal prices",
@@ -65,3 +67,27 @@ def build_lmp_asset(dataset: str, description: str) -> dg.AssetsDefinition:
 
 
 LMP_ASSETS = [build_lmp_asset(ds, desc) for ds, desc in LMP_DATASETS.items()]
+
+
+@dg.asset(
+    name="price_catalog",
+    deps=LMP_ASSETS,
+    group_name="iso_energy",
+    kinds={"duckdb"},
+    description=(
+        "A DuckDB database (<data root>/catalog.duckdb) with the views `lmp` and `ancillary_services` over "
+        "every parquet partition, hive-partitioned on dataset, iso and year so `WHERE iso = 'nyiso' AND "
+        "year = 2024` reads only that partition's files. Views glob at query time; rebuild after moving the "
+        "data root or when a dataset gets its first partition."
+    ),
+)
+def price_catalog(data: DataDirResource, catalog_db: CatalogDuckDBResource) -> dg.MaterializeResult:
+    root = data.root()
+    with catalog_db.get_connection(root) as con:
+        summary = build_catalog(con, output_dir(root))
+    meta: dict[str, object] = {"path": dg.MetadataValue.path(str(catalog_db.database_path(root)))}
+    for view, s in summary.items():
+        meta[f"{view}_files"] = s["files"]
+        meta[f"{view}_rows"] = s["rows"]
+        meta[f"{view}_isos"] = ", ".join(s["isos"]) or "-"
+    return dg.MaterializeResult(metadata=meta)

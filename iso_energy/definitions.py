@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import dagster as dg
 
-from iso_energy.assets import LMP_ASSETS
-from iso_energy.resources import ConversionBudgetResource
+from iso_energy.assets import LMP_ASSETS, price_catalog
+from iso_energy.resources import CatalogDuckDBResource, ConversionBudgetResource
 from iso_energy.sensors import build_raw_files_sensor
 from memsafe.resources import SHARED_RESOURCES
 
@@ -27,8 +27,8 @@ lmp_job = dg.define_asset_job(
 raw_files_sensor = build_raw_files_sensor({"lmp_da": "lmp_job", "lmp_rt": "lmp_job"}, jobs=[lmp_job])
 
 defs = dg.Definitions(
-    assets=LMP_ASSETS,
+    assets=[*LMP_ASSETS, price_catalog],
     jobs=[lmp_job],
     sensors=[raw_files_sensor],
-    resources={**SHARED_RESOURCES, "conversion": CONVERSION},
+    resources={**SHARED_RESOURCES, "conversion": CONVERSION, "catalog_db": CatalogDuckDBResource()},
 )
