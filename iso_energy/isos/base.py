@@ -78,8 +78,8 @@ AS_SCHEMA = pa.schema(
 AS_KEY = ("market", "region", "product", "interval_start_utc")
 # Normalised AS products. Operators map their own codes onto these; a product with no common
 # equivalent keeps an operator-specific name (ERCOT RRS, ECRS) rather than a misleading one.
-AS_PRODUCTS = ("REG_UP", "REG_DOWN", "REG", "REG_MILEAGE_UP", "REG_MILEAGE_DOWN", "SPIN", "NON_SPIN",
-               "SUPPLEMENTAL", "RRS", "ECRS")
+AS_PRODUCTS = ("REG_UP", "REG_DOWN", "REG", "REG_MILEAGE", "REG_MILEAGE_UP", "REG_MILEAGE_DOWN", "SPIN",
+               "NON_SPIN", "SUPPLEMENTAL", "PRIMARY", "RRS", "ECRS")
 
 # Lines scanned for a header before a file is declared not to be the expected format.
 HEADER_SCAN_LINES = 50
@@ -383,7 +383,9 @@ class IsoConverter(ABC):
         # file alone to find the one at fault. Only on the error path.
         for g in groups:
             for s in g:
-                sql = f"SELECT count(*) FROM ({self.normalised_sql(dataset, [[s]])})"
+                # hash of the whole row: every column is evaluated (count(*) alone would let
+                # DuckDB skip a failing expression in a column it does not need).
+                sql = f"SELECT count(*), max(hash(t)) FROM ({self.normalised_sql(dataset, [[s]])}) AS t"
                 try:
                     con.execute(sql, self._params([[s]])).fetchone()
                 except duckdb.Error as inner:
