@@ -23,12 +23,12 @@ SCAN_SECONDS_PER_TICK = 40.0  # Dagster gives a sensor evaluation 60 s
 SCAN_BUDGET = Budget(memory_mb=512, threads=1)  # the sensor runs in the code server: keep it small
 
 
-def build_raw_files_sensor(targets: Mapping[str, str], jobs: list, name: str = "raw_files_sensor",
+def build_raw_files_sensor(targets: Mapping[str, tuple[str, str]], jobs: list, name: str = "raw_files_sensor",
                            minimum_interval_seconds: int = 60) -> dg.SensorDefinition:
     """A sensor watching ``$MEMSAFE_DATA_DIR/raw/<iso>/<dataset>/`` for every dataset in ``targets``.
 
     Args:
-        targets: dataset (= asset name) -> name of the job in ``jobs`` that materialises it.
+        targets: raw dataset folder -> (name of the job in ``jobs``, asset converting the dataset).
         jobs: the jobs the sensor may launch.
     """
 
@@ -51,8 +51,8 @@ def build_raw_files_sensor(targets: Mapping[str, str], jobs: list, name: str = "
                                     f"({min(years)}..{max(years)}), not requested")
                 continue
             requests.append(dg.RunRequest(
-                run_key=result.run_key((dataset, iso, year)), job_name=targets[dataset],
-                partition_key=iso_year_key(iso, year), asset_selection=[dg.AssetKey(dataset)],
+                run_key=result.run_key((dataset, iso, year)), job_name=targets[dataset][0],
+                partition_key=iso_year_key(iso, year), asset_selection=[dg.AssetKey(targets[dataset][1])],
                 tags={"memsafe/trigger_files": ",".join(result.partitions[(dataset, iso, year)])[:1000]},
             ))
         context.log.info(f"{result.files} raw files, {result.scanned} new or changed scanned, "

@@ -15,7 +15,7 @@ from iso_energy import file_index
 from iso_energy.definitions import defs, raw_files_sensor
 from iso_energy.isos import ISOS
 from iso_energy.raw_watch import decode_state, encode_state, watch
-from iso_energy.sample import WRITERS
+from iso_energy.sample import WRITERS, ancillary
 from memsafe.budget import Budget
 from memsafe.resources import DataDirResource
 
@@ -29,8 +29,10 @@ def evaluate(instance, root: Path, cursor: str | None):
 def requested(result) -> set[tuple[str, str]]:
     out = set()
     for r in result.run_requests:
-        assert r.job_name == "lmp_job" and len(r.asset_selection) == 1
-        out.add((r.asset_selection[0].to_user_string(), str(r.partition_key)))
+        assert len(r.asset_selection) == 1
+        asset = r.asset_selection[0].to_user_string()
+        assert r.job_name == ("as_job" if asset == "as_prices" else "lmp_job")
+        out.add((asset, str(r.partition_key)))
     return out
 
 
@@ -38,10 +40,12 @@ def test_new_file_requests_exact_partitions_once(tmp_path: Path, capfd: pytest.C
     raw = tmp_path / "raw"
     WRITERS["pjm"](raw, "lmp_da", date(2023, 12, 30), date(2024, 1, 2), 1)     # 2023 and 2024
     WRITERS["isone"](raw, "lmp_rt", date(2024, 11, 2), date(2024, 11, 4), 1)   # 2024
+    ancillary.write("ercot", raw, date(2022, 12, 31), date(2023, 1, 1), 1)     # AS, 2022
     with dg.instance_for_test() as instance:
         first = evaluate(instance, tmp_path, None)
-        assert requested(first) == {("lmp_da", "pjm|2023"), ("lmp_da", "pjm|2024"), ("lmp_rt", "isone|2024")}
-        assert len({r.run_key for r in first.run_requests}) == 3
+        assert requested(first) == {("lmp_da", "pjm|2023"), ("lmp_da", "pjm|2024"), ("lmp_rt", "isone|2024"),
+                                    ("as_prices", "ercot|2022")}
+        assert len({r.run_key for r in first.run_requests}) == 4
 
         second = evaluate(instance, tmp_path, first.cursor)
         assert second.run_requests == []
