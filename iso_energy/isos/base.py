@@ -401,7 +401,10 @@ class IsoConverter(ABC):
         partitions a new file affects.
         """
         fmt = self.datasets[dataset]
-        with self.prepared([path], dataset) as ready:
+        # Prepared copies go to the connection's spill folder (a Budget's), not to /tmp, which
+        # may be a RAM-backed tmpfs; a bare connection's relative default is not used.
+        spill = Path(con.execute("SELECT current_setting('temp_directory')").fetchone()[0] or ".")
+        with self.prepared([path], dataset, spill if spill.is_absolute() else None) as ready:
             groups = self.sniff_all(ready, dataset)
             src = self._read_sql(fmt, groups[0], "files0")
             norm = self.normalised_sql(dataset, groups)

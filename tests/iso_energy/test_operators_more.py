@@ -255,3 +255,25 @@ def test_spp_real_sample_header_with_leading_spaces(tmp_path, budget):
     con = duckdb.connect()
     assert con.execute("SELECT min(operating_date), max(operating_date) FROM read_parquet($p)",
                        {"p": str(tmp_path / "mc.parquet")}).fetchone() == (date(2026, 1, 1), date(2026, 1, 1))
+
+
+def test_prepared_copies_go_to_the_spill_folder_and_are_removed(tmp_path, budget, monkeypatch):
+    # /tmp may be RAM-backed: a prepare step must write under the budget's spill folder.
+    from dataclasses import replace
+
+    from iso_energy.isos import miso
+
+    seen: list[Path] = []
+
+    def recording_prepare(raw: Path, clean: Path) -> int:
+        seen.append(clean)
+        return miso.prepare(raw, clean)
+
+    fmt = ISOS["miso"].datasets["lmp_da"]
+    monkeypatch.setitem(ISOS["miso"].datasets, "lmp_da", replace(fmt, prepare=recording_prepare))
+    raw_file(tmp_path, "miso", "lmp_da", "20240701_da_expost_lmp.csv", MISO_DA)
+    convert_partition(ISOS["miso"], "lmp_da", 2024, tmp_path, budget)
+    assert len(seen) == 2  # the file index scan, then the conversion
+    spill = Path(budget.spill_dir)
+    assert all(p.parent.parent == spill for p in seen), seen
+    assert not any(p.exists() or p.parent.exists() for p in seen)
