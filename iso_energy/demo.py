@@ -1,5 +1,4 @@
-"""The iso_energy part of the demo: sample files -> every operator's LMP partitions, the
-ancillary-service partitions of the operators publishing them, then the query catalog, via Dagster.
+"""The iso_energy part of the demo: sample files -> every operator's LMP partitions, via Dagster.
 
 Each (operator, year) partition is one run of ``lmp_job`` on the real instance, launched from a
 pool of more worker processes than the ``iso_conversion`` pool allows, so the demo itself shows
@@ -16,8 +15,8 @@ from pathlib import Path
 import dagster as dg
 
 from iso_energy.instance import apply_pool_limit
-from iso_energy.isos import ISOS, isos_with
-from iso_energy.sample import AS_DATASET, DATASETS, generate
+from iso_energy.isos import ISOS
+from iso_energy.sample import DATASETS, generate
 
 SAMPLE_START, SAMPLE_END = date(2023, 10, 15), date(2024, 3, 20)  # both DST transitions
 SAMPLE_YEARS = (2023, 2024)
@@ -31,20 +30,10 @@ def lmp_job_def() -> dg.JobDefinition:
     return defs.resolve_job_def("lmp_job")
 
 
-def as_job_def() -> dg.JobDefinition:
-    """Module-level job factory for ``dg.reconstructable``: the ancillary-service job."""
-    from iso_energy.definitions import defs
-
-    return defs.resolve_job_def("as_job")
-
-
-JOB_FACTORIES = {"lmp_job": lmp_job_def, "as_job": as_job_def}
-
-
-def _run_partition(instance_ref, key: str, job: str = "lmp_job") -> list[dict]:
+def _run_partition(instance_ref, key: str) -> list[dict]:
     with dg.DagsterInstance.from_ref(instance_ref) as instance:
         result = dg.execute_job(
-            dg.reconstructable(JOB_FACTORIES[job]), instance=instance,
+            dg.reconstructable(lmp_job_def), instance=instance,
             run_config={"execution": {"config": {"in_process": {}}},
                         "loggers": {"console": {"config": {"log_level": "WARNING"}}}},
             # The tags a backfill run carries for a multi-dimensional key.
@@ -59,7 +48,7 @@ def _run_partition(instance_ref, key: str, job: str = "lmp_job") -> list[dict]:
                          "partition": key, "rows": md.get("rows_out"), "bytes": md.get("bytes_out"),
                          "seconds": md.get("seconds"), "peak_rss_mb": md.get("peak_rss_mb")})
         if not result.success:
-            rows.append({"location": "iso_energy", "asset": job, "partition": key, "rows": None,
+            rows.append({"location": "iso_energy", "asset": "lmp_job", "partition": key, "rows": None,
                          "bytes": None, "seconds": None, "peak_rss_mb": None, "error": "run failed"})
         return rows
 
@@ -72,29 +61,9 @@ def run(instance: dg.DagsterInstance, root: Path) -> list[dict]:
     if missing:
         files = generate(root, SAMPLE_START, SAMPLE_END, isos=missing)
         print(f"generated {len(files)} sample files for {', '.join(missing)} under {root / 'raw'}")
-    missing_as = [iso for iso in isos_with(AS_DATASET) if not (root / "raw" / iso / AS_DATASET).is_dir()]
-    if missing_as:
-        files = generate(root, SAMPLE_START, SAMPLE_END, isos=missing_as, datasets=[AS_DATASET])
-        print(f"generated {len(files)} ancillary-service sample files for {', '.join(missing_as)}")
     apply_pool_limit(instance, CONVERSION)
-    runs = [(f"{iso}|{year}", "lmp_job") for iso in ISOS for year in SAMPLE_YEARS]
-    runs += [(f"{iso}|{year}", "as_job") for iso in isos_with(AS_DATASET) for year in SAMPLE_YEARS]
+    keys = [f"{iso}|{year}" for iso in ISOS for year in SAMPLE_YEARS]
     ctx = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(WORKERS, mp_context=ctx) as pool:
-        futures = [pool.submit(_run_partition, instance.get_ref(), k, job) for k, job in runs]
-        rows = [row for f in futures for row in f.result()]
-    return rows + _build_catalog(instance)
-
-
-def _build_catalog(instance: dg.DagsterInstance) -> list[dict]:
-    """Materialise ``price_catalog`` (views over every partition) and show it answers per operator."""
-    from iso_energy.assets import price_catalog
-    from iso_energy.definitions import defs
-
-    result = dg.materialize([price_catalog], instance=instance, resources=dict(defs.resources),
-                            run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}})
-    md = {k: v.value for k, v in result.get_asset_materialization_events()[0].materialization.metadata.items()}
-    print(f"catalog {md['path']}: lmp over {md['lmp_isos']}; ancillary_services over {md['ancillary_services_isos']}")
-    return [{"location": "iso_energy", "asset": "price_catalog", "partition": "-",
-             "rows": md["lmp_rows"] + md["ancillary_services_rows"], "bytes": None, "seconds": None,
-             "peak_rss_mb": None}]
+        futures = [pool.submit(_run_partition, instance.get_ref(), k) for k in keys]
+        return [row for f in futures for row in f.result()]
