@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import dagster as dg
 
-from iso_energy.assets import LMP_ASSETS
-from iso_energy.resources import ConversionBudgetResource
+from iso_energy.assets import LMP_ASSETS, as_prices, price_catalog
+from iso_energy.resources import CatalogDuckDBResource, ConversionBudgetResource
+from iso_energy.sensors import build_raw_files_sensor
 from memsafe.resources import SHARED_RESOURCES
 
 # 2 GB per conversion x 2 at once + ~1 GB for Dagster fits a 8 GB machine with room to spare.
@@ -22,8 +23,21 @@ lmp_job = dg.define_asset_job(
     description="Convert day-ahead and real-time LMP for one operator and operating year.",
 )
 
+# One run per (operator, year) partition of the ancillary-service prices (PJM, CAISO, ERCOT).
+as_job = dg.define_asset_job(
+    "as_job", selection=dg.AssetSelection.assets(as_prices),
+    description="Convert ancillary-service clearing prices for one operator and operating year.",
+)
+
+# New or changed raw files -> the partitions they affect (dataset -> the job converting it).
+raw_files_sensor = build_raw_files_sensor(
+    {"lmp_da": ("lmp_job", "lmp_da"), "lmp_rt": ("lmp_job", "lmp_rt"), "as": ("as_job", "as_prices")},
+    jobs=[lmp_job, as_job],
+)
+
 defs = dg.Definitions(
-    assets=LMP_ASSETS,
-    jobs=[lmp_job],
-    resources={**SHARED_RESOURCES, "conversion": CONVERSION},
+    assets=[*LMP_ASSETS, as_prices, price_catalog],
+    jobs=[lmp_job, as_job],
+    sensors=[raw_files_sensor],
+    resources={**SHARED_RESOURCES, "conversion": CONVERSION, "catalog_db": CatalogDuckDBResource()},
 )

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -53,6 +54,11 @@ def _signature(path: Path) -> tuple[int, int]:
     return st.st_size, st.st_mtime_ns
 
 
+def cached_years(root: Path, iso: str, dataset: str) -> dict[Path, set[int]]:
+    """The operating years each indexed file held when it was last scanned (no file is read)."""
+    return {Path(k): {int(y) for y in v["years"]} for k, v in _load(index_path(root, iso, dataset)).items()}
+
+
 def stale_files(root: Path, iso: str, dataset: str, files: Iterable[Path]) -> list[Path]:
     """Files whose cached entry is missing or older than the file (no file is read)."""
     cached = _load(index_path(root, iso, dataset))
@@ -65,20 +71,40 @@ def stale_files(root: Path, iso: str, dataset: str, files: Iterable[Path]) -> li
 
 
 def refresh(root: Path, converter: IsoConverter, dataset: str, files: Sequence[Path],
-            con: duckdb.DuckDBPyConnection) -> dict[Path, IndexedFile]:
+            con: duckdb.DuckDBPyConnection, *, errors: dict[Path, Exception] | None = None,
+            deadline: float | None = None) -> dict[Path, IndexedFile]:
     """Return the index entry of every file in ``files``, scanning only stale ones.
 
+    For the new-file sensor, which must carry on past a bad file and finish within its tick:
+    with ``errors`` given, a stale file that cannot be read is recorded there (and left out of
+    the result) instead of raising; with ``deadline`` (a ``time.monotonic()`` value), stale
+    files not reached by then are left out of the result, unscanned, for a later call.
+
     Raises:
-        RawFileError: a stale file is not the operator's format (it is not cached).
+        RawFileError: a stale file is not the operator's format (it is not cached); only
+            when ``errors`` is None.
     """
     ipath = index_path(root, converter.iso_id, dataset)
     cached = _load(ipath)
     changed = False
+    left_out: set[Path] = set()
     for f in files:
         size, mtime = _signature(f)
         entry = cached.get(str(f))
         if entry is None or (entry["size"], entry["mtime_ns"]) != (size, mtime):
-            counts = converter.file_year_counts(con, f, dataset)
+            if deadline is not None and time.monotonic() > deadline:
+                left_out.add(f)
+                continue
+            try:
+                counts = converter.file_year_counts(con, f, dataset)
+            except (ValueError, OSError, duckdb.Error) as exc:  # RawFileError is a ValueError
+                if errors is None:
+                    raise
+                errors[f] = exc
+                if cached.pop(str(f), None) is not None:
+                    changed = True
+                left_out.add(f)
+                continue
             cached[str(f)] = {"size": size, "mtime_ns": mtime, **counts}
             changed = True
     # Forget files that no longer exist, so the index does not grow without bound.
@@ -93,7 +119,7 @@ def refresh(root: Path, converter: IsoConverter, dataset: str, files: Sequence[P
     return {
         f: IndexedFile(path=f, size=cached[str(f)]["size"], mtime_ns=cached[str(f)]["mtime_ns"],
                        rows=cached[str(f)]["rows"], years=cached[str(f)]["years"])
-        for f in files
+        for f in files if f not in left_out
     }
 
 

@@ -8,11 +8,18 @@ instance still agrees before converting.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
 import dagster as dg
+import duckdb
+from dagster_duckdb import DuckDBResource
 from pydantic import Field
 
 from memsafe.budget import check_fits_machine
 from memsafe.resources import MemoryBudgetResource
+from memsafe.settings import data_dir
 
 POOL = "iso_conversion"
 
@@ -49,3 +56,26 @@ class ConversionBudgetResource(MemoryBudgetResource):
                 f"pool '{POOL}' limit was {current}, set to {self.max_concurrent} from the conversion "
                 f"budget; run `make instance` before launching work so the first runs are limited too"
             )
+
+
+CATALOG_FILE = "catalog.duckdb"
+
+
+class CatalogDuckDBResource(DuckDBResource):
+    """dagster-duckdb's :class:`DuckDBResource` for the query catalog (see :mod:`iso_energy.catalog`).
+
+    ``database`` defaults to ``<data root>/catalog.duckdb``, resolved when a run starts (the data
+    root is ``$MEMSAFE_DATA_DIR`` or the ``data`` resource's folder), never at import.
+    """
+
+    database: str = Field(default="", description=f"DuckDB file; default <data root>/{CATALOG_FILE}")
+
+    def database_path(self, root: Path | None = None) -> Path:
+        return Path(self.database) if self.database else (root or data_dir()) / CATALOG_FILE
+
+    @contextmanager
+    def get_connection(self, root: Path | None = None) -> Iterator[duckdb.DuckDBPyConnection]:
+        path = self.database_path(root)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with DuckDBResource(database=str(path), connection_config=self.connection_config).get_connection() as con:
+            yield con

@@ -9,9 +9,13 @@ from __future__ import annotations
 from iso_energy.isos.base import IsoConverter
 from iso_energy.isos.caiso import CAISO
 from iso_energy.isos.ercot import ERCOT
+from iso_energy.isos.isone import ISONE
+from iso_energy.isos.miso import MISO
+from iso_energy.isos.nyiso import NYISO
 from iso_energy.isos.pjm import PJM
+from iso_energy.isos.spp import SPP
 
-ISOS: dict[str, IsoConverter] = {c.iso_id: c() for c in (PJM, CAISO, ERCOT)}
+ISOS: dict[str, IsoConverter] = {c.iso_id: c() for c in (PJM, CAISO, ERCOT, MISO, NYISO, ISONE, SPP)}
 
 
 def isos_with(dataset: str) -> list[str]:

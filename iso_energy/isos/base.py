@@ -21,9 +21,11 @@ import csv
 import io
 import json
 import os
+import tempfile
 import time
 from abc import ABC
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar
@@ -58,6 +60,28 @@ LMP_SCHEMA = pa.schema(
 # Identifies one price: unique in every partition (asset check `unique_key`).
 LMP_KEY = ("location_id", "location_type", "interval_start_utc")
 
+# Ancillary-service (AS) clearing prices, the second normalised schema: one price per market,
+# region and product and interval, in USD/MW (of capacity, per interval hour as published).
+# `product` is normalised (see AS_PRODUCTS); `product_name` is the operator's own code.
+AS_SCHEMA = pa.schema(
+    [
+        pa.field("iso", pa.string(), nullable=False),
+        pa.field("market", pa.string(), nullable=False),  # "DA" day-ahead, "RT" real-time
+        pa.field("interval_start_utc", pa.timestamp("us", tz="UTC"), nullable=False),
+        pa.field("interval_end_utc", pa.timestamp("us", tz="UTC"), nullable=False),
+        pa.field("operating_date", pa.date32(), nullable=False),
+        pa.field("region", pa.string(), nullable=False),  # AS zone/region as published, or the system
+        pa.field("product", pa.string(), nullable=False),  # one of AS_PRODUCTS
+        pa.field("product_name", pa.string()),  # the operator's code, e.g. ERCOT "REGDN"
+        pa.field("price_usd_per_mw", pa.float64()),
+    ]
+)
+AS_KEY = ("market", "region", "product", "interval_start_utc")
+# Normalised AS products. Operators map their own codes onto these; a product with no common
+# equivalent keeps an operator-specific name (ERCOT RRS, ECRS) rather than a misleading one.
+AS_PRODUCTS = ("REG_UP", "REG_DOWN", "REG", "REG_MILEAGE", "REG_MILEAGE_UP", "REG_MILEAGE_DOWN", "SPIN",
+               "NON_SPIN", "SUPPLEMENTAL", "PRIMARY", "RRS", "ECRS")
+
 # Lines scanned for a header before a file is declared not to be the expected format.
 HEADER_SCAN_LINES = 50
 HEADER_SCAN_BYTES = 64 * 1024
@@ -84,26 +108,41 @@ class NoInputError(FileNotFoundError):
 
 @dataclass(frozen=True)
 class DatasetFormat:
-    """How one operator publishes one dataset, and how a row maps to :data:`LMP_SCHEMA`.
+    """How one operator publishes one dataset, and how a row maps to its normalised schema.
 
     Attributes:
-        market: ``"DA"`` or ``"RT"``.
+        market: ``"DA"`` or ``"RT"``; ``None`` when rows of both markets share the dataset
+            (ancillary services): ``select_sql`` then yields ``market`` itself.
         source: the operator's name for the report (docs and errors).
         columns: source column -> DuckDB type, read by header name (order-free). Timestamps
             typed here are parsed by the CSV reader with ``timestampformat``/``dateformat``, so a
             bad value is reported with its file and line.
         required: columns that must be present; others of ``columns`` may be absent (null).
-        select_sql: SELECT list over ``src`` yielding every :data:`LMP_SCHEMA` column except
-            ``iso`` and ``market`` plus ``_version`` (higher wins on duplicate keys).
+        select_sql: SELECT list over ``src`` yielding every ``schema`` column except ``iso``
+            and ``market`` plus ``_version`` (higher wins on duplicate keys) and ``_file``.
+        schema / key: the normalised schema written and the columns unique in a partition:
+            :data:`LMP_SCHEMA`/:data:`LMP_KEY` (default) or :data:`AS_SCHEMA`/:data:`AS_KEY`.
         where_sql: row filter applied before normalising (e.g. superseded revisions).
         group_by_sql: for long formats (one row per price component), the GROUP BY that pivots
             the components into one row; ``select_sql`` then uses aggregates.
         allow_extra_columns: whether columns outside ``columns`` are accepted (as VARCHAR).
         timestampformat / dateformat: strptime formats for TIMESTAMP / DATE columns.
         interval_minutes: interval length (documentation and the hour-count check).
+        file_glob: which files of the raw folder belong to the dataset.
+        from_sql: the relation ``select_sql`` reads; default ``src`` (the CSV rows). A wide
+            format can reshape it here, e.g. ``(UNPIVOT src ON COLUMNS('^HE ') INTO NAME he
+            VALUE price)`` for MISO's hour columns.
+        prepare: for a format DuckDB's CSV reader cannot express (record-type prefixes, the
+            operating day in a preamble line, a repeated hour told only by row order):
+            ``prepare(raw, clean)`` streams ``raw`` line by line into a plain CSV at ``clean``
+            (header + data lines; bounded memory, never the whole file) and returns the number
+            of raw lines dropped before the first data line, so engine errors still name the
+            raw file and its line; or returns ``None`` without writing when ``raw`` can be read
+            as it is. It raises :class:`RawFileError` (naming ``raw``) for the format's own
+            malformed cases. See :meth:`IsoConverter.prepared`.
     """
 
-    market: str
+    market: str | None
     source: str
     columns: dict[str, str]
     required: tuple[str, ...]
@@ -115,6 +154,10 @@ class DatasetFormat:
     dateformat: str | None = None
     interval_minutes: int = 60
     file_glob: str = "*.csv"
+    from_sql: str = "src"
+    prepare: Callable[[Path, Path], int | None] | None = None
+    schema: pa.Schema = LMP_SCHEMA
+    key: tuple[str, ...] = LMP_KEY
 
 
 @dataclass
@@ -154,12 +197,34 @@ class ConversionStats:
 
 
 @dataclass(frozen=True)
+class PreparedFile:
+    """A file to read: the raw file itself, or a clean copy of ``source`` from ``prepare``."""
+
+    path: Path
+    source: Path | None = None
+    line_offset: int = 0
+
+
+@dataclass(frozen=True)
 class SniffedFile:
-    """A raw file whose header was found: ``skip`` lines precede the header line."""
+    """A file whose header was found: ``skip`` lines precede the header line.
+
+    ``path`` is what DuckDB reads; ``source`` the raw file it came from when a format's
+    ``prepare`` step rewrote it (errors name ``source``, at raw line = line + ``line_offset``).
+    """
 
     path: Path
     header: tuple[str, ...]
     skip: int
+    source: Path | None = None
+    line_offset: int = 0
+
+    @property
+    def raw(self) -> Path:
+        return self.source or self.path
+
+    def raw_line(self, line: int | None) -> int | None:
+        return None if line is None else line + self.line_offset
 
 
 def _sql_str(value: str) -> str:
@@ -186,21 +251,24 @@ class IsoConverter(ABC):
         pattern = self.datasets[dataset].file_glob
         return sorted(p for p in folder.rglob(pattern) if p.is_file() and not p.name.startswith("."))
 
-    def sniff(self, path: Path, dataset: str) -> SniffedFile:
+    def sniff(self, path: Path, dataset: str, source: Path | None = None,
+              line_offset: int = 0) -> SniffedFile:
         """Find the header line of ``path`` and check it against the dataset's columns.
 
         Reads at most :data:`HEADER_SCAN_BYTES`. Raises :class:`RawFileError` for an empty
         file, an HTML page, an error text saved as CSV, or a header lacking required columns.
+        ``source``: the raw file ``path`` was prepared from (named in errors).
         """
         fmt = self.datasets[dataset]
+        origin = source or path
         with open(path, "rb") as fh:
             head = fh.read(HEADER_SCAN_BYTES)
         if not head.strip():
-            raise RawFileError(path, "file is empty", expected=f"a {fmt.source} CSV export")
+            raise RawFileError(origin, "file is empty", expected=f"a {fmt.source} CSV export")
         text = head.decode("utf-8-sig", errors="replace")
         lowered = text.lstrip().lower()
         if lowered.startswith(("<!doctype", "<html", "<?xml")) or "<html" in lowered[:512]:
-            raise RawFileError(path, "is an HTML/XML page, not a CSV export (a failed download?)",
+            raise RawFileError(origin, "is an HTML/XML page, not a CSV export (a failed download?)",
                                line=1, expected=f"a {fmt.source} CSV export")
         lines = text.splitlines()
         if len(head) == HEADER_SCAN_BYTES and lines:
@@ -213,12 +281,12 @@ class IsoConverter(ABC):
             if required.issubset(fields):
                 unknown = [f for f in fields if f not in fmt.columns]
                 if unknown and not fmt.allow_extra_columns:
-                    raise RawFileError(path, f"unknown column(s) {unknown}", line=i + 1,
+                    raise RawFileError(origin, f"unknown column(s) {unknown}", line=i + 1,
                                        expected=f"only the {fmt.source} columns {sorted(fmt.columns)}")
-                return SniffedFile(path=path, header=fields, skip=i)
+                return SniffedFile(path=path, header=fields, skip=i, source=source, line_offset=line_offset)
         first = next((ln.strip() for ln in lines if ln.strip()), "")
         raise RawFileError(
-            path, f"no {fmt.source} header found in the first {HEADER_SCAN_LINES} lines; "
+            origin, f"no {fmt.source} header found in the first {HEADER_SCAN_LINES} lines; "
             f"first line is {first[:120]!r}", line=1,
             expected=f"a header with the columns {sorted(fmt.required)}",
         )
@@ -244,7 +312,7 @@ class IsoConverter(ABC):
         return f"SELECT *{extra} FROM read_csv(${param}, {', '.join(opts)})"
 
     def normalised_sql(self, dataset: str, groups: Sequence[Sequence[SniffedFile]]) -> str:
-        """SQL yielding :data:`LMP_SCHEMA` columns plus ``_version`` and ``_file``; the file
+        """SQL yielding the dataset's schema columns plus ``_version`` and ``_file``; the file
         lists are bound as ``$files0``, ``$files1``, ..."""
         fmt = self.datasets[dataset]
         src = "\nUNION ALL BY NAME\n".join(
@@ -252,20 +320,48 @@ class IsoConverter(ABC):
         )
         where = f"WHERE {fmt.where_sql}" if fmt.where_sql else ""
         group = f"GROUP BY {fmt.group_by_sql}" if fmt.group_by_sql else ""
+        market = "" if fmt.market is None else f"{_sql_str(fmt.market)} AS market, "
         return (
             f"WITH src AS ({src})\n"
-            f"SELECT {_sql_str(self.iso_id)} AS iso, {_sql_str(fmt.market)} AS market, "
-            f"{fmt.select_sql}\nFROM src {where} {group}"
+            f"SELECT {_sql_str(self.iso_id)} AS iso, {market}"
+            f"{fmt.select_sql}\nFROM {fmt.from_sql} {where} {group}"
         )
 
     # -- the steps -------------------------------------------------------------------------
-    def sniff_all(self, files: Iterable[Path], dataset: str) -> list[list[SniffedFile]]:
+    def sniff_all(self, files: Iterable[Path | PreparedFile], dataset: str) -> list[list[SniffedFile]]:
         """Sniff every file, grouped by (header, skip) in first-seen order."""
         groups: dict[tuple[tuple[str, ...], int], list[SniffedFile]] = {}
-        for path in files:
-            s = self.sniff(path, dataset)
+        for f in files:
+            p = f if isinstance(f, PreparedFile) else PreparedFile(Path(f))
+            s = self.sniff(p.path, dataset, source=p.source, line_offset=p.line_offset)
             groups.setdefault((s.header, s.skip), []).append(s)
         return list(groups.values())
+
+    @contextmanager
+    def prepared(self, files: Sequence[Path], dataset: str,
+                 workdir: Path | None = None) -> Iterator[list[PreparedFile]]:
+        """Yield the files DuckDB should read for ``files``: themselves, or, for a format with a
+        ``prepare`` step, clean copies in a temporary folder (under ``workdir``, e.g. the spill
+        folder; removed on exit). Copies are named in input order, so ``_file`` order (the
+        tie-break among duplicates) is the raw files' order.
+
+        Raises:
+            RawFileError: from the format's ``prepare`` (names the raw file).
+        """
+        fmt = self.datasets[dataset]
+        if fmt.prepare is None:
+            yield [PreparedFile(Path(f)) for f in files]
+            return
+        if workdir is not None:
+            workdir.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(prefix=f"prepare_{self.iso_id}_{dataset}_", dir=workdir) as tmp:
+            out = []
+            for i, f in enumerate(files):
+                clean = Path(tmp) / f"{i:06d}_{Path(f).name}"  # keeps the name (NYISO types)
+                offset = fmt.prepare(Path(f), clean)
+                out.append(PreparedFile(Path(f)) if offset is None
+                           else PreparedFile(clean, source=Path(f), line_offset=offset))
+            yield out
 
     def _params(self, groups: Sequence[Sequence[SniffedFile]]) -> dict[str, list[str]]:
         return {f"files{i}": [str(s.path) for s in g] for i, g in enumerate(groups)}
@@ -282,17 +378,20 @@ class IsoConverter(ABC):
         for g in groups:
             for s in g:
                 if str(s.path) in text:
-                    return RawFileError(s.path, _engine_problem(text), line=_engine_line(text))
+                    return RawFileError(s.raw, _engine_problem(text.replace(str(s.path), str(s.raw))),
+                                        line=s.raw_line(_engine_line(text)))
         # The message did not name a file (e.g. an error in the normalising SQL): run each
         # file alone to find the one at fault. Only on the error path.
         for g in groups:
             for s in g:
-                sql = f"SELECT count(*) FROM ({self.normalised_sql(dataset, [[s]])})"
+                # hash of the whole row: every column is evaluated (count(*) alone would let
+                # DuckDB skip a failing expression in a column it does not need).
+                sql = f"SELECT count(*), max(hash(t)) FROM ({self.normalised_sql(dataset, [[s]])}) AS t"
                 try:
                     con.execute(sql, self._params([[s]])).fetchone()
                 except duckdb.Error as inner:
-                    return RawFileError(s.path, _engine_problem(str(inner)),
-                                        line=_engine_line(str(inner)))
+                    return RawFileError(s.raw, _engine_problem(str(inner).replace(str(s.path), str(s.raw))),
+                                        line=s.raw_line(_engine_line(str(inner))))
         return exc
 
     def file_year_counts(self, con: duckdb.DuckDBPyConnection, path: Path, dataset: str) -> dict:
@@ -302,15 +401,19 @@ class IsoConverter(ABC):
         conversion reads only the files that can hold its year, and the sensor knows which
         partitions a new file affects.
         """
-        groups = self.sniff_all([path], dataset)
         fmt = self.datasets[dataset]
-        src = self._read_sql(fmt, groups[0], "files0")
-        norm = self.normalised_sql(dataset, groups)
-        total = self._run(con, f"SELECT count(*) FROM ({src})", groups, dataset).fetchone()[0]
-        rows = self._run(
-            con, f"SELECT year(operating_date) AS y, count(*) FROM ({norm}) GROUP BY y ORDER BY y",
-            groups, dataset,
-        ).fetchall()
+        # Prepared copies go to the connection's spill folder (a Budget's), not to /tmp, which
+        # may be a RAM-backed tmpfs; a bare connection's relative default is not used.
+        spill = Path(con.execute("SELECT current_setting('temp_directory')").fetchone()[0] or ".")
+        with self.prepared([path], dataset, spill if spill.is_absolute() else None) as ready:
+            groups = self.sniff_all(ready, dataset)
+            src = self._read_sql(fmt, groups[0], "files0")
+            norm = self.normalised_sql(dataset, groups)
+            total = self._run(con, f"SELECT count(*) FROM ({src})", groups, dataset).fetchone()[0]
+            rows = self._run(
+                con, f"SELECT year(operating_date) AS y, count(*) FROM ({norm}) GROUP BY y ORDER BY y",
+                groups, dataset,
+            ).fetchall()
         return {"rows": int(total), "years": {str(int(y)): int(n) for y, n in rows}}
 
     def convert_year(self, files: Sequence[Path], dataset: str, year: int, output: Path,
@@ -338,17 +441,26 @@ class IsoConverter(ABC):
         if not files:
             raise NoInputError(f"no {self.iso_id} {dataset} raw file holds operating year {year}")
         started = time.time()
-        groups = self.sniff_all(files, dataset)
+        with self.prepared(files, dataset, budget.spill_path()) as ready:
+            return self._convert_prepared(ready, files, dataset, year, output, budget, started,
+                                          rows_read=rows_read, rows_in_year=rows_in_year)
+
+    def _convert_prepared(self, ready: Sequence[PreparedFile], files: Sequence[Path], dataset: str,
+                          year: int, output: Path, budget: Budget, started: float, *, rows_read: int,
+                          rows_in_year: int | None) -> ConversionStats:
+        groups = self.sniff_all(ready, dataset)
         norm = self.normalised_sql(dataset, groups)
-        cols = ", ".join(f'"{f.name}"' for f in LMP_SCHEMA)
-        key = ", ".join(LMP_KEY)
+        fmt = self.datasets[dataset]
+        cols = ", ".join(f'"{f.name}"' for f in fmt.schema)
+        key = ", ".join(fmt.key)
+        order = ", ".join(["interval_start_utc", *(k for k in fmt.key if k != "interval_start_utc")])
         # Duplicates (overlapping exports, re-published revisions): keep the highest _version,
         # then the last file in name order, so the result does not depend on read order.
         # Rows are written in time order, so row-group statistics prune time ranges.
         query = (
             f"SELECT {cols} FROM ({norm}) WHERE year(operating_date) = $year "
             f"QUALIFY row_number() OVER (PARTITION BY {key} ORDER BY _version DESC, _file DESC) = 1 "
-            f"ORDER BY interval_start_utc, location_id"
+            f"ORDER BY {order}"
         )
         con = budget.connect()
         # One writer per partition at a time; leftovers of a killed writer are removed under the lock.

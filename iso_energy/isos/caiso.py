@@ -16,6 +16,7 @@ The components are pivoted to one row per node and interval; CAISO publishes no 
 
 from __future__ import annotations
 
+from iso_energy.isos.ancillary import caiso_as
 from iso_energy.isos.base import DatasetFormat, IsoConverter
 
 OASIS_COLUMNS = {
@@ -62,4 +63,5 @@ class CAISO(IsoConverter):
     datasets = {
         "lmp_da": _oasis_lmp("DA", "PRC_LMP", 60),
         "lmp_rt": _oasis_lmp("RT", "PRC_INTVL_LMP", 5),
+        "as": caiso_as(),  # ancillary-service prices, see iso_energy.isos.ancillary
     }

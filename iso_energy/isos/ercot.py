@@ -23,6 +23,7 @@ using ERCOT's real-time codes (``HB_`` -> ``HU``, ``LZ_`` -> ``LZ``, otherwise `
 
 from __future__ import annotations
 
+from iso_energy.isos.ancillary import ercot_as
 from iso_energy.isos.base import DatasetFormat, IsoConverter, local_to_utc_sql
 
 TZ = "America/Chicago"
@@ -91,4 +92,5 @@ class ERCOT(IsoConverter):
                 CAST(NULL AS DOUBLE) AS loss_usd_per_mwh,
                 0 AS _version, _file""",
         ),
+        "as": ercot_as(),  # ancillary-service prices, see iso_energy.isos.ancillary
     }

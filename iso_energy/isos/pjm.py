@@ -16,6 +16,7 @@ same pnode and hour (overlapping exports) the highest ``version_nbr`` wins.
 
 from __future__ import annotations
 
+from iso_energy.isos.ancillary import pjm_as
 from iso_energy.isos.base import DatasetFormat, IsoConverter
 
 
@@ -57,4 +58,5 @@ class PJM(IsoConverter):
     datasets = {
         "lmp_da": _hourly_lmps("da", "DA", "da_hrl_lmps"),
         "lmp_rt": _hourly_lmps("rt", "RT", "rt_hrl_lmps"),
+        "as": pjm_as(),  # ancillary-service prices, see iso_energy.isos.ancillary
     }

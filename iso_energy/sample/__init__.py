@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable
 from datetime import date
 from pathlib import Path
 
-from iso_energy.sample import caiso, ercot, pjm
+from iso_energy.sample import ancillary, caiso, ercot, isone, miso, nyiso, pjm, spp
 from memsafe.settings import data_dir
 
 # iso -> writer(raw_root, dataset, start, end, n_nodes, seed) -> files written
@@ -22,8 +22,14 @@ WRITERS: dict[str, Callable[..., list[Path]]] = {
     "pjm": pjm.write,
     "caiso": caiso.write,
     "ercot": ercot.write,
+    "miso": miso.write,
+    "nyiso": nyiso.write,
+    "isone": isone.write,
+    "spp": spp.write,
 }
 DATASETS = ("lmp_da", "lmp_rt")
+# Ancillary-service prices: written only for the operators in ancillary.AS_ISOS.
+AS_DATASET = "as"
 
 
 def generate(root: Path, start: date, end: date, *, nodes: int = 3, seed: int = 0,
@@ -36,6 +42,10 @@ def generate(root: Path, start: date, end: date, *, nodes: int = 3, seed: int = 
     files: list[Path] = []
     for iso in isos or WRITERS:
         for dataset in datasets:
+            if dataset == AS_DATASET:
+                if iso in ancillary.AS_ISOS:
+                    files += ancillary.write(iso, root / "raw", start, end, nodes, seed)
+                continue
             files += WRITERS[iso](root / "raw", dataset, start, end, nodes, seed)
     return files
 
@@ -48,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--nodes", type=int, default=3)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--iso", action="append", choices=sorted(WRITERS))
-    p.add_argument("--dataset", action="append", choices=DATASETS)
+    p.add_argument("--dataset", action="append", choices=(*DATASETS, AS_DATASET))
     args = p.parse_args(argv)
     root = data_dir(args.data_dir)
     files = generate(root, args.start, args.end, nodes=args.nodes, seed=args.seed, isos=args.iso,

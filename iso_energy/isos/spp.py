@@ -1,0 +1,60 @@
+"""SPP: Marketplace LMP by settlement location (day-ahead and real-time balancing market).
+
+Source format: SPP Marketplace portal ``DA-LMP-SL-YYYYMMDD0100.csv`` (day-ahead, hourly) and
+``RTBM-LMP-SL-YYYYMMDDHHMM.csv`` (real-time balancing market, 5-minute)::
+
+    Interval,GMTIntervalEnd,Settlement Location,Pnode,LMP,MLC,MCC,MEC
+    01/01/2026 01:00:00,01/01/2026 07:00:00,AECI,AECI_AECI,28.18,0.41,-0.2,27.97
+
+Header names may carry **leading spaces** (`` Settlement Location``), as SPP's own files do (see
+the real market-clearing sample); the base strips them when it reads the header. ``Interval``
+is the interval *end* in Central prevailing time (ambiguous on the fall-back day, so unused);
+``GMTIntervalEnd`` is the same instant in UTC and is what rows are keyed on: start = end minus
+the interval length. The operating day is the Central prevailing date of the interval start.
+``LMP = MEC + MCC + MLC`` (energy, congestion, loss). ``Settlement Location`` is the location id,
+``Pnode`` its pricing node (kept as the name); SPP publishes no location type here.
+SPP adds columns rarely and meaningfully, so an unknown column is an error
+(``allow_extra_columns=False``) rather than silently dropped.
+"""
+
+from __future__ import annotations
+
+from iso_energy.isos.base import DatasetFormat, IsoConverter
+
+TZ = "America/Chicago"
+COLUMNS = {
+    "Interval": "TIMESTAMP", "GMTIntervalEnd": "TIMESTAMP", "Settlement Location": "VARCHAR",
+    "Pnode": "VARCHAR", "LMP": "DOUBLE", "MLC": "DOUBLE", "MCC": "DOUBLE", "MEC": "DOUBLE",
+}
+
+
+def _lmp_by_location(market: str, report: str, minutes: int) -> DatasetFormat:
+    start = f"(timezone('UTC', GMTIntervalEnd) - INTERVAL {minutes} MINUTE)"
+    return DatasetFormat(
+        market=market,
+        source=f"SPP {report}",
+        columns=COLUMNS,
+        required=tuple(COLUMNS),
+        allow_extra_columns=False,
+        timestampformat="%m/%d/%Y %H:%M:%S",
+        interval_minutes=minutes,
+        select_sql=f"""
+            {start} AS interval_start_utc,
+            timezone('UTC', GMTIntervalEnd) AS interval_end_utc,
+            CAST(timezone('{TZ}', {start}) AS DATE) AS operating_date,
+            "Settlement Location" AS location_id, Pnode AS location_name,
+            CAST(NULL AS VARCHAR) AS location_type,
+            LMP AS lmp_usd_per_mwh, MEC AS energy_usd_per_mwh,
+            MCC AS congestion_usd_per_mwh, MLC AS loss_usd_per_mwh,
+            0 AS _version, _file""",
+    )
+
+
+class SPP(IsoConverter):
+    iso_id = "spp"
+    name = "Southwest Power Pool"
+    timezone = TZ  # Central prevailing time
+    datasets = {
+        "lmp_da": _lmp_by_location("DA", "day-ahead LMP by settlement location (DA-LMP-SL)", 60),
+        "lmp_rt": _lmp_by_location("RT", "real-time balancing market LMP by settlement location (RTBM-LMP-SL)", 5),
+    }
