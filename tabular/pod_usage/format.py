@@ -159,14 +159,31 @@ def engine_line(text: str) -> int | None:
     return int(digits) if digits else None
 
 
-def engine_problem(text: str) -> str:
-    """The first useful lines of a DuckDB error, without its dialect dump."""
-    keep = []
+def engine_file(text: str) -> str | None:
+    """The file DuckDB names in a CSV error (its ``  file = <path>`` line), if any."""
     for line in text.splitlines():
-        if not line.strip() or line.startswith(("  ", "*", "Possible solutions", "This type was")):
+        if line.strip().startswith("file = "):
+            return line.strip()[len("file = "):]
+    return None
+
+
+def engine_problem(text: str) -> str:
+    """The useful lines of a DuckDB CSV error: the problem, without the offending line's text
+    (it can be long), the suggestions and the dialect dump."""
+    keep: list[str] = []
+    skip_next = False
+    for raw in text.splitlines():
+        line = raw.strip()
+        if skip_next:
+            skip_next = False
             continue
-        keep.append(line.strip())
-        if len(keep) == 3:
+        if line.startswith("Original Line"):
+            skip_next = not line[len("Original Line:"):].strip()
+            continue
+        if not line or raw.startswith("  ") or line.startswith(("*", "Possible", "This type was", "Column ")):
+            continue
+        keep.append(line)
+        if len(keep) == 2:
             break
     return " | ".join(keep) or text[:300]
 

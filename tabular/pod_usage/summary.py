@@ -67,6 +67,7 @@ from tabular.pod_usage.format import (
     NoPodUsageFiles,
     PodUsageInputError,
     SniffedFile,
+    engine_file,
     engine_line,
     engine_problem,
     find_bad_row,
@@ -286,14 +287,10 @@ def _located(exc: duckdb.Error, groups: Sequence[Sequence[SniffedFile]]) -> Exce
         if found:
             return PodUsageInputError(path, found[1], line=found[0])
         return PodUsageInputError(path, "a row with an empty key or an interval ending before it starts")
-    for g in groups:
-        for s in g:
-            if f"file = {s.path}\n" in text or f"file = {s.path}" == text.rstrip()[-len(f"file = {s.path}"):]:
-                return PodUsageInputError(s.path, engine_problem(text), line=engine_line(text))
-    for g in groups:  # the message named no file we know: report the first that fails alone
-        for s in g:
-            if f"{s.path}" in text:
-                return PodUsageInputError(s.path, engine_problem(text), line=engine_line(text))
+    named = engine_file(text)
+    known = {str(s.path): s.path for g in groups for s in g}
+    if named in known:
+        return PodUsageInputError(known[named], engine_problem(text), line=engine_line(text))
     return exc
 
 
