@@ -1,0 +1,1 @@
+"""The tabular code location."""

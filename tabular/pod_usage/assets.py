@@ -67,5 +67,5 @@ def pod_usage_daily_summary(context: dg.AssetExecutionContext, data: DataDirReso
     )
 
 
-pod_usage_job = dg.define_asset_job("pod_usage_job", selection=[pod_usage_daily_summary],
-                                    partitions_def=REPORT_PERIODS)
+# Partitioned by REPORT_PERIODS, inferred from the asset.
+pod_usage_job = dg.define_asset_job("pod_usage_job", selection=[pod_usage_daily_summary])

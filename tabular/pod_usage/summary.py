@@ -323,6 +323,7 @@ def summarize_files(files: Sequence[Path], output: Path, budget: Budget, *,
     params = _params(groups, report_period)
     removed = remove_stale_temps(output.parent)
     con = budget.connect()
+    con.execute("SET enable_progress_bar = false")  # a CLI/run log is not a terminal
     try:
         with PeakMemory(engine_probe=duckdb_probe(con)) as pm:
             try:
