@@ -177,8 +177,8 @@ def namespace_day_sql(src: str) -> str:
         WITH src AS NOT MATERIALIZED ({src}),
         line_items AS (
             SELECT namespace, pod, interval_start, count(*) AS copies,
-                   max({{'f': _file, 'node': node, 'uc': uc, 'rc': rc, 'lc': lc,
-                         'um': um, 'rm': rm, 'lm': lm}}) AS w
+                   max({{'f': list_position($file_order, _file), 'node': node, 'uc': uc,
+                         'rc': rc, 'lc': lc, 'um': um, 'rm': rm, 'lm': lm}}) AS w
             FROM src WHERE in_period
             GROUP BY namespace, pod, interval_start
         ),
@@ -273,6 +273,9 @@ def period_start(report_period: str | None) -> datetime | None:
 
 def _params(groups: Sequence[Sequence[SniffedFile]], report_period: str | None) -> dict[str, object]:
     params: dict[str, object] = {f"files{i}": [str(s.path) for s in g] for i, g in enumerate(groups)}
+    # Files ranked by path: the duplicate rule keeps the copy of the highest rank. An integer in
+    # the line-item hash table instead of the path string (heap-allocated beyond 12 bytes).
+    params["file_order"] = sorted(str(s.path) for g in groups for s in g)
     params["period"] = period_start(report_period)
     params["cpu_scale"] = CPU_SCALE
     return params
@@ -328,7 +331,8 @@ def summarize_files(files: Sequence[Path], output: Path, budget: Budget, *,
         with PeakMemory(engine_probe=duckdb_probe(con)) as pm:
             try:
                 con.execute(f"CREATE TEMP TABLE ns_day AS {namespace_day_sql(src)}", params)
-                con.execute(f"CREATE TEMP TABLE node_day AS {node_day_sql(src)}", params)
+                node_params = {k: v for k, v in params.items() if k != "file_order"}
+                con.execute(f"CREATE TEMP TABLE node_day AS {node_day_sql(src)}", node_params)
             except duckdb.Error as exc:
                 raise _located(exc, groups) from exc
             rows_in, line_items = con.execute(
