@@ -33,6 +33,13 @@ def test_definitions_load_and_merge():
     assert key in merged.resolve_asset_graph().get_all_asset_keys()
 
 
+@pytest.fixture(scope="module")
+def instance():
+    """One temporary sqlite instance for the module (creating one costs seconds on 2 cores)."""
+    with dg.instance_for_test() as inst:
+        yield inst
+
+
 @pytest.fixture
 def root(tmp_path, real_sample):
     raw = tmp_path / "data" / "raw" / "pod_usage"
@@ -48,12 +55,11 @@ def _materialize(instance, root, key="2019-02", **kw):
                           partition_key=key, **kw)
 
 
-def test_asset_materialises_real_sample_with_metadata_and_checks(root):
+def test_asset_materialises_real_sample_with_metadata_and_checks(instance, root):
     # A re-upload of the same report lands in the same month partition: dropped, not summed.
     shutil.copy2(root / "raw" / "pod_usage" / "koku_ocp_pod_usage_2019-02.csv",
                  root / "raw" / "pod_usage" / "reupload.csv")
-    with dg.instance_for_test() as instance:
-        result = _materialize(instance, root)
+    result = _materialize(instance, root)
     assert result.success
     out = root / "parquet" / "pod_usage" / "daily_summary" / "2019-02.parquet"
     assert pq.ParquetFile(out).schema_arrow.names == list(SUMMARY_COLUMNS)
@@ -69,34 +75,31 @@ def test_asset_materialises_real_sample_with_metadata_and_checks(root):
     assert checks == dict.fromkeys(CHECKS, True)
 
 
-def test_capacity_conflict_is_reported_by_a_warning_check(root):
+def test_capacity_conflict_is_reported_by_a_warning_check(instance, root):
     # Two pods of one node and interval reporting different capacities: max kept, check fails.
     items = [line_item("a", "ns", "n9", 1, 0, cores=4), line_item("b", "ns", "n9", 1, 0, cores=8)]
     write_items(root / "raw" / "pod_usage" / "conflict.csv", items)
-    with dg.instance_for_test() as instance:
-        result = _materialize(instance, root)
+    result = _materialize(instance, root)
     checks = {e.check_name: e for e in result.get_asset_check_evaluations()}
     assert checks["capacity_consistent"].passed is False
     assert checks["capacity_consistent"].severity == dg.AssetCheckSeverity.WARN
     assert checks["line_items_accounted"].passed is True
 
 
-def test_bad_file_fails_the_run_naming_file_and_line(root):
+def test_bad_file_fails_the_run_naming_file_and_line(instance, root):
     write_items(root / "raw" / "pod_usage" / "bad.csv",
                 [line_item("a", "ns", "n1", 1, 3, end_hour=2)])  # ends before it starts
-    with dg.instance_for_test() as instance:
-        result = _materialize(instance, root, raise_on_error=False)
+    result = _materialize(instance, root, raise_on_error=False)
     assert not result.success
     failure = result.get_step_failure_events()[0].step_failure_data.error
     assert failure.cause.cls_name == "PodUsageInputError"
     assert "bad.csv, line 2: interval_end" in failure.cause.message
 
 
-def test_demo_runs_through_dagster(tmp_path):
+def test_demo_runs_through_dagster(instance, tmp_path):
     from tabular.pod_usage.demo import run
 
-    with dg.instance_for_test() as instance:
-        rows = run(instance, tmp_path, rows=5_000)
+    rows = run(instance, tmp_path, rows=5_000)
     assert [r["partition"] for r in rows] == ["2024-01", "2024-02"]
     for row in rows:
         assert set(row) >= {"location", "asset", "partition", "rows", "bytes", "seconds", "peak_rss_mb"}

@@ -132,3 +132,13 @@ def test_previous_output_survives_a_failed_run(tmp_path, budget, real_sample):
         summarize_files([real_sample, bad], out, budget)
     assert out.read_bytes() == before
     assert [p.name for p in out.parent.iterdir()] == ["summary.parquet"]  # no temporary left
+
+
+def test_quantisation_rounds_half_to_even_in_both_engines(tmp_path, budget):
+    # Byte-seconds 0.5, 1.5, 2.5 quantise to 0 + 2 + 2 = 4 (half to even), not 1 + 2 + 3 = 6;
+    # _summarise also checks the pandas engine rounds the same way.
+    halves = (("a", 0.5), ("b", 1.5), ("c", 2.5))
+    items = [line_item(p, "ns", "n1", 1, 0, usage_mem=v, request_mem=0) for p, v in halves]
+    files = [write_items(tmp_path / "raw" / "a.csv", items)]
+    _, frame = _summarise(tmp_path, budget, files)
+    assert frame.iloc[0]["pod_usage_memory_gigabyte_hours"] == 4 / (3600 * 2**30)
