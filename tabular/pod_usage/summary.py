@@ -39,6 +39,7 @@ Duplicates: a line item is identified by ``(namespace, pod, interval_start)``. C
 uploaded twice) are counted and only one is kept: the copy from the file whose path sorts last
 (a re-upload replaces the earlier one); within one file the largest
 ``(node, usage, request, limit ...)`` tuple, so the choice never depends on read order.
+Capacity is taken from every row of the period, copies included: a ``max`` cannot change.
 
 Memory: only the 16 needed columns are converted; the two aggregations (line items, then node
 intervals) are DuckDB hash aggregates under :class:`memsafe.budget.Budget` (``memory_limit``,
@@ -121,10 +122,9 @@ class SummaryStats:
 
     def as_metadata(self) -> dict[str, object]:
         out = {k: v for k, v in asdict(self).items() if k not in ("memory", "files")}
-        out["seconds"] = round(self.seconds, 3)
+        out.update(self.memory.as_metadata())  # peak_rss_mb, rss_delta_mb, engine/spill peaks
+        out["seconds"] = round(self.seconds, 3)  # the whole summary, not only the measured part
         out["rows_per_s"] = round(self.rows_per_s, 1)
-        out.update(self.memory.as_metadata())
-        out["seconds"] = round(self.seconds, 3)
         return out
 
     def to_json(self) -> str:
