@@ -128,7 +128,8 @@ def group_by_header(files: Iterable[Path]) -> list[list[SniffedFile]]:
 
 
 def _sql_str(value: str) -> str:
-    """A SQL string literal for names and formats declared in this module (never user data)."""
+    """A SQL string literal for a column name or format (quotes escaped: header names come from
+    the file). Values and file paths are never spliced in: they are bound as parameters."""
     return "'" + value.replace("'", "''") + "'"
 
 
