@@ -1,0 +1,127 @@
+"""Command line for the pod usage summary: generate line items, summarise them, compare results.
+
+    python -m tabular.pod_usage.cli generate --rows 10000000 --out /data/raw/pod_usage --files 10
+    python -m tabular.pod_usage.cli summarize --input /data/raw/pod_usage --output /data/out \\
+        --memory-mb 1024 [--engine duckdb|pandas] [--report-period 2024-01]
+    python -m tabular.pod_usage.cli compare A.parquet B.parquet
+
+``summarize`` prints one JSON line: ``engine, rows_in, rows_out, seconds, rows_per_s,
+peak_rss_mb`` (RSS sampled during the summary), ``max_rss_mb`` (the process' lifetime peak,
+``ru_maxrss``) and the rest of the run's figures. Run each engine in its own process so their
+peaks do not mix. It writes ``<output>/daily_summary.parquet`` (duckdb) or
+``<output>/daily_summary_pandas.parquet`` (pandas). ``compare`` exits 1 unless the two summaries
+are exactly equal (every value, bit for bit).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+
+from memsafe.atomic import atomic_path
+from memsafe.budget import Budget
+from memsafe.memory import PeakMemory, lifetime_peak_rss_mb
+from tabular.pod_usage.format import NoPodUsageFiles, list_files
+
+
+def _generate(args: argparse.Namespace) -> dict:
+    from tabular.pod_usage.generate import generate
+
+    t0 = time.perf_counter()
+    sample = generate(Path(args.out), args.rows, period=args.period, files=args.files, seed=args.seed,
+                      newer_format=args.newer_format, duplicate_fraction=args.duplicate_fraction)
+    return {"rows": sample.rows, "duplicates": sample.duplicates, "files": [str(f) for f in sample.files],
+            "bytes": sum(f.stat().st_size for f in sample.files),
+            "seconds": round(time.perf_counter() - t0, 3)}
+
+
+def _summarize(args: argparse.Namespace) -> dict:
+    files = list_files(Path(args.input))
+    if not files:
+        raise NoPodUsageFiles(f"no pod usage CSV under {args.input}")
+    out_dir = Path(args.output)
+    if args.engine == "duckdb":
+        from tabular.pod_usage.summary import summarize_files
+
+        budget = Budget(memory_mb=args.memory_mb, threads=args.threads, spill_dir=args.spill_dir)
+        stats = summarize_files(files, out_dir / "daily_summary.parquet", budget,
+                                report_period=args.report_period)
+        result = stats.as_metadata()
+        rows_in = stats.rows_in + stats.rows_other_periods
+    else:
+        from tabular.pod_usage.baseline import summarize_in_memory
+
+        out = out_dir / "daily_summary_pandas.parquet"
+        with PeakMemory() as pm:
+            frame = summarize_in_memory(files, report_period=args.report_period)
+            with atomic_path(out) as tmp:
+                frame.to_parquet(tmp, index=False)
+        rows_in = sum(_count_rows(f) for f in files)  # after timing: not part of the baseline
+        result = {"output": str(out), "rows_out": len(frame), **pm.report.as_metadata()}
+        result["rows_per_s"] = round(rows_in / pm.report.seconds, 1) if pm.report.seconds else 0.0
+    result.update(engine=args.engine, rows_in=rows_in, memory_mb=args.memory_mb,
+                  max_rss_mb=round(lifetime_peak_rss_mb(), 1))
+    return result
+
+
+def _count_rows(path: Path) -> int:
+    with open(path, "rb") as fh:
+        return sum(buf.count(b"\n") for buf in iter(lambda: fh.read(1 << 20), b"")) - 1
+
+
+def _compare(args: argparse.Namespace) -> dict:
+    a, b = pd.read_parquet(args.a), pd.read_parquet(args.b)
+    for frame in (a, b):
+        frame["usage_date"] = pd.to_datetime(frame["usage_date"])
+        for col in ("namespace", "node"):
+            frame[col] = frame[col].astype(str)
+    try:
+        pd.testing.assert_frame_equal(a, b, check_exact=True, check_dtype=False)
+    except AssertionError as exc:
+        return {"equal": False, "rows": [len(a), len(b)], "difference": str(exc)[:2000]}
+    return {"equal": True, "rows": [len(a), len(b)]}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m tabular.pod_usage.cli", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    g = sub.add_parser("generate", help="write realistic koku pod usage line items")
+    g.add_argument("--rows", type=int, required=True)
+    g.add_argument("--out", required=True, help="folder for the CSV files")
+    g.add_argument("--period", default="2024-01", help="report period YYYY-MM (default 2024-01)")
+    g.add_argument("--files", type=int, default=1, help="split the line items over N files")
+    g.add_argument("--seed", type=int, default=0)
+    g.add_argument("--newer-format", action="store_true", help="newer column order with node_role")
+    g.add_argument("--duplicate-fraction", type=float, default=0.0,
+                   help="also write this fraction of line items again (a re-uploaded report)")
+    s = sub.add_parser("summarize", help="daily summary of every CSV under --input")
+    s.add_argument("--input", required=True)
+    s.add_argument("--output", required=True, help="folder for daily_summary[_pandas].parquet")
+    s.add_argument("--memory-mb", type=int, default=1024, help="whole-process budget (duckdb engine)")
+    s.add_argument("--threads", type=int, default=2)
+    s.add_argument("--spill-dir", default=None)
+    s.add_argument("--engine", choices=("duckdb", "pandas"), default="duckdb",
+                   help="duckdb: streaming, bounded; pandas: the in-memory baseline")
+    s.add_argument("--report-period", default=None, help="YYYY-MM; default every period")
+    c = sub.add_parser("compare", help="exit 1 unless two summaries are exactly equal")
+    c.add_argument("a")
+    c.add_argument("b")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    handler = {"generate": _generate, "summarize": _summarize, "compare": _compare}[args.command]
+    result = handler(args)
+    print(json.dumps(result, sort_keys=True))
+    return 0 if result.get("equal", True) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

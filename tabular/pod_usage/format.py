@@ -1,0 +1,217 @@
+"""The koku metrics operator's pod usage CSV, declared as data, and the errors it can raise.
+
+Source format: the OpenShift/Kubernetes *koku metrics operator* (project-koku) exports one CSV
+row per pod and hour ("line item")::
+
+    report_period_start,report_period_end,interval_start,interval_end,node,namespace,pod,
+    pod_usage_cpu_core_seconds,pod_request_cpu_core_seconds,pod_limit_cpu_core_seconds,
+    pod_usage_memory_byte_seconds,pod_request_memory_byte_seconds,
+    pod_limit_memory_byte_seconds,node_capacity_cpu_cores,node_capacity_cpu_core_seconds,
+    node_capacity_memory_bytes,node_capacity_memory_byte_seconds,resource_id,pod_labels
+
+Newer exports add ``node_role`` and change the column order, so files are read **by header
+name**: files sharing a header are read together and the groups are unioned by name. Timestamps
+are Go's ``time.Time`` string in UTC (``2019-02-01 00:00:00 +0000 UTC``); any other zone is
+rejected as a parse error. Usage, request and limit may be empty (a completed pod): read as
+NULL and counted as 0.
+
+Plain logic: no dagster import.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+# Column -> DuckDB type for every column the summary needs. Everything else in a header
+# (``resource_id``, ``pod_labels``, ``node_role``, ...) is declared VARCHAR and never converted:
+# DuckDB's projection pushdown skips converting columns a query does not use.
+NEEDED_COLUMNS: dict[str, str] = {
+    "report_period_start": "TIMESTAMP",
+    "interval_start": "TIMESTAMP",
+    "interval_end": "TIMESTAMP",
+    "node": "VARCHAR",
+    "namespace": "VARCHAR",
+    "pod": "VARCHAR",
+    "pod_usage_cpu_core_seconds": "DOUBLE",
+    "pod_request_cpu_core_seconds": "DOUBLE",
+    "pod_limit_cpu_core_seconds": "DOUBLE",
+    "pod_usage_memory_byte_seconds": "DOUBLE",
+    "pod_request_memory_byte_seconds": "DOUBLE",
+    "pod_limit_memory_byte_seconds": "DOUBLE",
+    "node_capacity_cpu_cores": "DOUBLE",
+    "node_capacity_cpu_core_seconds": "DOUBLE",
+    "node_capacity_memory_bytes": "DOUBLE",
+    "node_capacity_memory_byte_seconds": "DOUBLE",
+}
+# A file must carry every needed column (an absent one is an error, never silently NULL).
+REQUIRED_COLUMNS: tuple[str, ...] = tuple(NEEDED_COLUMNS)
+# The full koku header (documentation and the generator); `node_role` appears in newer exports.
+KOKU_COLUMNS: tuple[str, ...] = (
+    "report_period_start", "report_period_end", "interval_start", "interval_end", "node",
+    "namespace", "pod", "pod_usage_cpu_core_seconds", "pod_request_cpu_core_seconds",
+    "pod_limit_cpu_core_seconds", "pod_usage_memory_byte_seconds",
+    "pod_request_memory_byte_seconds", "pod_limit_memory_byte_seconds", "node_capacity_cpu_cores",
+    "node_capacity_cpu_core_seconds", "node_capacity_memory_bytes",
+    "node_capacity_memory_byte_seconds", "resource_id", "pod_labels",
+)
+KEY_COLUMNS = ("namespace", "pod", "node", "interval_start", "interval_end", "report_period_start")
+# Go's default time.Time String() layout as koku writes it (always UTC).
+GO_TIMESTAMP_FORMAT = "%Y-%m-%d %H:%M:%S %z UTC"
+FILE_GLOB = "*.csv"
+
+
+class PodUsageInputError(ValueError):
+    """A pod usage file that cannot be summarised. Names the file, the line and the problem.
+
+    ``line`` is the 1-based line of the file (the header is line 1).
+    """
+
+    def __init__(self, path: os.PathLike[str] | str, problem: str, line: int | None = None) -> None:
+        self.path = str(path)
+        self.line = line
+        self.problem = problem
+        where = self.path + (f", line {line}" if line else "")
+        super().__init__(f"{where}: {problem}")
+
+
+class NoPodUsageFiles(FileNotFoundError):
+    """No pod usage CSV (or no line item of the requested report period) was found."""
+
+
+@dataclass(frozen=True)
+class SniffedFile:
+    """A file whose header holds every required column."""
+
+    path: Path
+    header: tuple[str, ...]
+
+
+def list_files(folder: Path) -> list[Path]:
+    """CSV files under ``folder`` (recursive), hidden files skipped, sorted by path."""
+    if not folder.is_dir():
+        return []
+    return sorted(p for p in folder.rglob(FILE_GLOB) if p.is_file() and not p.name.startswith("."))
+
+
+def sniff(path: Path) -> SniffedFile:
+    """Read the header line of ``path`` and check it.
+
+    Raises:
+        PodUsageInputError: empty file, or a header lacking a required column (line 1).
+    """
+    with open(path, encoding="utf-8-sig", newline="") as fh:
+        first = fh.readline()
+    if not first.strip():
+        raise PodUsageInputError(path, "file is empty; expected a koku pod usage CSV header", line=1)
+    header = tuple(f.strip() for f in next(csv.reader(io.StringIO(first))))
+    missing = [c for c in REQUIRED_COLUMNS if c not in header]
+    if missing:
+        raise PodUsageInputError(
+            path, f"missing required column(s) {missing}; header is {list(header)}", line=1
+        )
+    return SniffedFile(path=path, header=header)
+
+
+def group_by_header(files: Iterable[Path]) -> list[list[SniffedFile]]:
+    """Sniff every file; group files sharing a header (column order matters to the reader)."""
+    groups: dict[tuple[str, ...], list[SniffedFile]] = {}
+    for path in files:
+        s = sniff(path)
+        groups.setdefault(s.header, []).append(s)
+    return list(groups.values())
+
+
+def _sql_str(value: str) -> str:
+    """A SQL string literal for a column name or format (quotes escaped: header names come from
+    the file). Values and file paths are never spliced in: they are bound as parameters."""
+    return "'" + value.replace("'", "''") + "'"
+
+
+def read_sql(group: Sequence[SniffedFile], param: str) -> str:
+    """``read_csv`` over files sharing a header; the file list is bound as ``$<param>``.
+
+    Typed, strict, no auto-detection: a value that does not parse raises with its file and line.
+    Adds ``_file`` (the file path).
+    """
+    header = group[0].header
+    cols = ", ".join(f"{_sql_str(c)}: {_sql_str(NEEDED_COLUMNS.get(c, 'VARCHAR'))}" for c in header)
+    opts = [
+        "header = true", f"columns = {{{cols}}}", "auto_detect = false", "delim = ','",
+        "quote = '\"'", "escape = '\"'", "strict_mode = true", "filename = '_file'",
+        f"timestampformat = {_sql_str(GO_TIMESTAMP_FORMAT)}",
+    ]
+    names = ", ".join(f'"{c}"' for c in NEEDED_COLUMNS)
+    return f"SELECT {names}, _file FROM read_csv(${param}, {', '.join(opts)})"
+
+
+def engine_line(text: str) -> int | None:
+    """The CSV line DuckDB reports (``CSV Error on Line: N``, header = line 1), if any."""
+    marker = "Line: "
+    i = text.find(marker)
+    if i < 0:
+        return None
+    digits = "".join(ch for ch in text[i + len(marker): i + len(marker) + 12] if ch.isdigit())
+    return int(digits) if digits else None
+
+
+def engine_file(text: str) -> str | None:
+    """The file DuckDB names in a CSV error (its ``  file = <path>`` line), if any."""
+    for line in text.splitlines():
+        if line.strip().startswith("file = "):
+            return line.strip()[len("file = "):]
+    return None
+
+
+def engine_problem(text: str) -> str:
+    """The useful lines of a DuckDB CSV error: the problem, without the offending line's text
+    (it can be long), the suggestions and the dialect dump."""
+    keep: list[str] = []
+    skip_next = False
+    for raw in text.splitlines():
+        line = raw.strip()
+        if skip_next:
+            skip_next = False
+            continue
+        if line.startswith("Original Line"):
+            skip_next = not line[len("Original Line:"):].strip()
+            continue
+        if not line or raw.startswith("  ") or line.startswith(("*", "Possible", "This type was", "Column ")):
+            continue
+        keep.append(line)
+        if len(keep) == 2:
+            break
+    return " | ".join(keep) or text[:300]
+
+
+def parse_go_timestamp(value: str) -> datetime | None:
+    """``2019-02-01 00:00:00 +0000 UTC`` -> aware datetime; ``None`` for an empty value."""
+    value = value.strip()
+    if not value:
+        return None
+    return datetime.strptime(value, GO_TIMESTAMP_FORMAT)
+
+
+def find_bad_row(path: Path) -> tuple[int, str] | None:
+    """Scan ``path`` with the csv module for the first row with an empty key or an interval
+    that does not end after it starts: ``(line, problem)``. Only used on the error path, to
+    turn an engine-side check into a file-and-line message."""
+    with open(path, encoding="utf-8-sig", newline="") as fh:
+        reader = csv.DictReader(fh)
+        for row in reader:
+            line = reader.line_num
+            empty = [c for c in KEY_COLUMNS if not (row.get(c) or "").strip()]
+            if empty:
+                return line, f"empty required value(s) in {empty}"
+            start, end = parse_go_timestamp(row["interval_start"]), parse_go_timestamp(row["interval_end"])
+            if end <= start:
+                return line, (
+                    f"interval_end {row['interval_end']!r} is not after interval_start "
+                    f"{row['interval_start']!r} (pod {row['pod']!r})"
+                )
+    return None

@@ -1,0 +1,366 @@
+"""Streaming daily cost-management summary of pod usage line items (DuckDB, bounded memory).
+
+Grain of the output: one row per **usage date, namespace and node** (usage date = the UTC date
+of ``interval_start``). Columns (:data:`SUMMARY_COLUMNS`)::
+
+    usage_date DATE, namespace VARCHAR, node VARCHAR,
+    pod_count                       distinct pods with a line item that day on that node
+    line_items                      line items counted (after dropping duplicates)
+    duplicate_line_items            extra copies of a line item that were dropped
+    pod_{usage,request,limit,effective_usage}_cpu_core_hours          DOUBLE
+    pod_{usage,request,limit,effective_usage}_memory_gigabyte_hours   DOUBLE
+    node_capacity_cpu_cores         DOUBLE  max over the node's intervals that day
+    node_capacity_cpu_core_hours    DOUBLE  node capacity, counted once per node and interval
+    node_capacity_memory_bytes      BIGINT  max over the node's intervals that day
+    node_capacity_memory_gigabyte_hours DOUBLE  counted once per node and interval
+    cpu_share_of_node, memory_share_of_node  DOUBLE  effective usage / node capacity (NULL if 0)
+
+Formulas (sums over the line items of the group, one line item = one pod and interval):
+
+* ``core_hours = sum(core_seconds) / 3600``;
+  ``gigabyte_hours = sum(byte_seconds) / 3600 / 2**30`` (GiB, as koku computes it).
+* effective usage of a line item = ``max(usage, request)``; summed after taking the max.
+* empty usage/request/limit (a completed pod) counts as 0.
+* node capacity: the capacity columns repeat on every pod row of a node, so they are first
+  reduced to **one value per node and interval** (``max`` over that node's rows of the interval),
+  then summed over the day's intervals. ``node_capacity_*`` are the node's figures for the
+  whole day (every interval the node reported), the same on every namespace row of the node.
+* ``cpu_share_of_node = effective cpu core-seconds / node capacity cpu core-seconds`` (same day,
+  same node); memory likewise.
+
+Exactness: every line-item value is first quantised to an integer (cpu to micro-core-seconds,
+``round_half_even(x * 1e6)``; memory to byte-seconds, ``round_half_even(x)``), and all sums are
+integer sums, so the result does not depend on summation order or parallelism and equals the
+in-memory pandas computation of :mod:`tabular.pod_usage.baseline` bit for bit. Quantisation
+error is at most 0.5e-6 core-seconds and 0.5 byte-seconds per line item. Integer sums that
+overflow BIGINT raise rather than wrap.
+
+Duplicates: a line item is identified by ``(namespace, pod, interval_start)``. Copies (a report
+uploaded twice) are counted and only one is kept: the copy from the file whose path sorts last
+(a re-upload replaces the earlier one); within one file the largest
+``(node, usage, request, limit ...)`` tuple, so the choice never depends on read order.
+Capacity is taken from every row of the period, copies included: a ``max`` cannot change.
+
+Memory: only the 16 needed columns are converted; the two aggregations (line items, then node
+intervals) are DuckDB hash aggregates under :class:`memsafe.budget.Budget` (``memory_limit``,
+``temp_directory``), which spill to disk instead of growing. Each aggregation scans the CSVs
+once (two scans in all); the per-day tables are small (days x namespaces x nodes).
+
+Plain logic: no dagster import.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+import duckdb
+import pyarrow.parquet as pq
+
+from memsafe.atomic import atomic_path, remove_stale_temps
+from memsafe.budget import Budget
+from memsafe.memory import MemoryReport, PeakMemory, duckdb_probe
+from tabular.pod_usage.format import (
+    NoPodUsageFiles,
+    PodUsageInputError,
+    SniffedFile,
+    engine_file,
+    engine_line,
+    engine_problem,
+    find_bad_row,
+    group_by_header,
+    read_sql,
+)
+
+CPU_SCALE = 1e6  # micro-core-seconds per core-second
+CPU_HOURS_DIVISOR = 3600 * CPU_SCALE  # micro-core-seconds per core-hour
+MEMORY_GB_HOURS_DIVISOR = float(3600 * 2**30)  # byte-seconds per GiB-hour
+BAD_ROW_MARKER = "POD_USAGE_BAD_ROW|"
+
+SUMMARY_COLUMNS: tuple[str, ...] = (
+    "usage_date", "namespace", "node", "pod_count", "line_items", "duplicate_line_items",
+    "pod_usage_cpu_core_hours", "pod_request_cpu_core_hours", "pod_limit_cpu_core_hours",
+    "pod_effective_usage_cpu_core_hours",
+    "pod_usage_memory_gigabyte_hours", "pod_request_memory_gigabyte_hours",
+    "pod_limit_memory_gigabyte_hours", "pod_effective_usage_memory_gigabyte_hours",
+    "node_capacity_cpu_cores", "node_capacity_cpu_core_hours",
+    "node_capacity_memory_bytes", "node_capacity_memory_gigabyte_hours",
+    "cpu_share_of_node", "memory_share_of_node",
+)
+
+
+@dataclass
+class SummaryStats:
+    """What one summary did. Times in seconds, memory in MiB, sizes in bytes."""
+
+    output: str
+    report_period: str | None
+    files_read: int
+    bytes_read: int
+    rows_in: int  # line-item rows of the report period, duplicates included
+    rows_other_periods: int  # rows of the files read that belong to another report period
+    line_items: int  # rows_in less duplicates
+    duplicate_line_items: int
+    rows_out: int
+    bytes_out: int
+    node_intervals: int
+    capacity_conflicts: int  # node intervals whose rows disagree on capacity (max is kept)
+    seconds: float
+    memory: MemoryReport
+    stale_temps_removed: int = 0
+    files: list[str] = field(default_factory=list)
+
+    @property
+    def rows_per_s(self) -> float:
+        """Rows read per second (every row of every file read, over the whole summary)."""
+        rows = self.rows_in + self.rows_other_periods
+        return rows / self.seconds if self.seconds > 0 else 0.0
+
+    def as_metadata(self) -> dict[str, object]:
+        out = {k: v for k, v in asdict(self).items() if k not in ("memory", "files")}
+        out.update(self.memory.as_metadata())  # peak_rss_mb, rss_delta_mb, engine/spill peaks
+        out["seconds"] = round(self.seconds, 3)  # the whole summary, not only the measured part
+        out["rows_per_s"] = round(self.rows_per_s, 1)
+        return out
+
+    def to_json(self) -> str:
+        return json.dumps(self.as_metadata(), sort_keys=True)
+
+
+def _q(column: str, scale: str | None = None) -> str:
+    """SQL quantising a (nullable) DOUBLE column to BIGINT: NULL -> 0, round half to even."""
+    value = f'coalesce("{column}", 0)'
+    if scale:
+        value = f"{value} * {scale}"
+    return f"CAST(round_even({value}, 0) AS BIGINT)"
+
+
+def source_sql(groups: Sequence[Sequence[SniffedFile]]) -> str:
+    """Typed, validated rows of every file (``$files0``, ``$files1`` ... bound to the groups),
+    quantised, with ``in_period`` true for rows of ``$period`` (every row when it is NULL).
+
+    A row with an empty key or an interval that does not end after it starts raises a DuckDB
+    error carrying :data:`BAD_ROW_MARKER` and the file, located to a line in Python.
+    """
+    union = "\nUNION ALL BY NAME\n".join(read_sql(g, f"files{i}") for i, g in enumerate(groups))
+    keys_empty = " OR ".join(
+        f"{c} IS NULL" for c in ("namespace", "pod", "node", "interval_start", "interval_end",
+                                 "report_period_start")
+    )
+    return f"""
+        SELECT namespace, pod, node, interval_start, _file,
+               ($period IS NULL OR report_period_start = $period) AS in_period,
+               {_q("pod_usage_cpu_core_seconds", "$cpu_scale")} AS uc,
+               {_q("pod_request_cpu_core_seconds", "$cpu_scale")} AS rc,
+               {_q("pod_limit_cpu_core_seconds", "$cpu_scale")} AS lc,
+               {_q("pod_usage_memory_byte_seconds")} AS um,
+               {_q("pod_request_memory_byte_seconds")} AS rm,
+               {_q("pod_limit_memory_byte_seconds")} AS lm,
+               node_capacity_cpu_cores AS cap_cores,
+               {_q("node_capacity_cpu_core_seconds", "$cpu_scale")} AS cap_cs,
+               node_capacity_memory_bytes AS cap_mem,
+               {_q("node_capacity_memory_byte_seconds")} AS cap_ms
+        FROM ({union}) AS raw
+        WHERE CASE WHEN {keys_empty} OR interval_end <= interval_start
+                   THEN error(concat('{BAD_ROW_MARKER}', _file, '|'))
+                   ELSE true END
+    """
+
+
+def namespace_day_sql(src: str) -> str:
+    """One row per (usage_date, namespace, node): deduplicated line items summed."""
+    return f"""
+        WITH src AS NOT MATERIALIZED ({src}),
+        line_items AS (
+            SELECT namespace, pod, interval_start, count(*) AS copies,
+                   max({{'f': list_position($file_order, _file), 'node': node, 'uc': uc,
+                         'rc': rc, 'lc': lc, 'um': um, 'rm': rm, 'lm': lm}}) AS w
+            FROM src WHERE in_period
+            GROUP BY namespace, pod, interval_start
+        ),
+        pods AS (
+            SELECT CAST(interval_start AS DATE) AS usage_date, namespace, w.node AS node, pod,
+                   count(*) AS line_items, sum(copies) AS copies,
+                   CAST(sum(w.uc) AS BIGINT) AS uc, CAST(sum(w.rc) AS BIGINT) AS rc,
+                   CAST(sum(w.lc) AS BIGINT) AS lc,
+                   CAST(sum(greatest(w.uc, w.rc)) AS BIGINT) AS ec,
+                   CAST(sum(w.um) AS BIGINT) AS um, CAST(sum(w.rm) AS BIGINT) AS rm,
+                   CAST(sum(w.lm) AS BIGINT) AS lm,
+                   CAST(sum(greatest(w.um, w.rm)) AS BIGINT) AS em
+            FROM line_items
+            GROUP BY ALL
+        )
+        SELECT usage_date, namespace, node, count(*) AS pod_count,
+               CAST(sum(line_items) AS BIGINT) AS line_items,
+               CAST(sum(copies) AS BIGINT) AS rows_in,
+               CAST(sum(uc) AS BIGINT) AS uc, CAST(sum(rc) AS BIGINT) AS rc,
+               CAST(sum(lc) AS BIGINT) AS lc, CAST(sum(ec) AS BIGINT) AS ec,
+               CAST(sum(um) AS BIGINT) AS um, CAST(sum(rm) AS BIGINT) AS rm,
+               CAST(sum(lm) AS BIGINT) AS lm, CAST(sum(em) AS BIGINT) AS em
+        FROM pods
+        GROUP BY ALL
+    """
+
+
+def node_day_sql(src: str) -> str:
+    """One row per (usage_date, node): capacity counted once per node and interval.
+
+    Also counts the rows of other report periods (``rows_other``, on a NULL-date row) and the
+    node intervals whose rows disagree on capacity.
+    """
+    return f"""
+        WITH src AS NOT MATERIALIZED ({src}),
+        node_intervals AS (
+            SELECT node, interval_start,
+                   count(*) FILTER (WHERE NOT in_period) AS rows_other,
+                   count(*) FILTER (WHERE in_period) AS rows_in,
+                   max(cap_cores) FILTER (WHERE in_period) AS cores,
+                   max(cap_cs) FILTER (WHERE in_period) AS cs,
+                   max(cap_mem) FILTER (WHERE in_period) AS mem,
+                   max(cap_ms) FILTER (WHERE in_period) AS ms,
+                   (min(cap_cores) FILTER (WHERE in_period) <> max(cap_cores) FILTER (WHERE in_period)
+                    OR min(cap_cs) FILTER (WHERE in_period) <> max(cap_cs) FILTER (WHERE in_period)
+                    OR min(cap_mem) FILTER (WHERE in_period) <> max(cap_mem) FILTER (WHERE in_period)
+                    OR min(cap_ms) FILTER (WHERE in_period) <> max(cap_ms) FILTER (WHERE in_period)
+                   ) AS conflict
+            FROM src
+            GROUP BY node, interval_start
+        )
+        SELECT CASE WHEN rows_in > 0 THEN CAST(interval_start AS DATE) END AS usage_date,
+               CASE WHEN rows_in > 0 THEN node END AS node,
+               CAST(sum(rows_other) AS BIGINT) AS rows_other,
+               count(*) FILTER (WHERE rows_in > 0) AS intervals,
+               count(*) FILTER (WHERE conflict) AS conflicts,
+               max(cores) AS cores, CAST(sum(cs) AS BIGINT) AS cs,
+               CAST(round_even(max(mem), 0) AS BIGINT) AS mem, CAST(sum(ms) AS BIGINT) AS ms
+        FROM node_intervals
+        GROUP BY ALL
+    """
+
+
+FINAL_SQL = """
+    SELECT n.usage_date, n.namespace, n.node, n.pod_count, n.line_items,
+           n.rows_in - n.line_items AS duplicate_line_items,
+           CAST(n.uc AS DOUBLE) / $cpu_div AS pod_usage_cpu_core_hours,
+           CAST(n.rc AS DOUBLE) / $cpu_div AS pod_request_cpu_core_hours,
+           CAST(n.lc AS DOUBLE) / $cpu_div AS pod_limit_cpu_core_hours,
+           CAST(n.ec AS DOUBLE) / $cpu_div AS pod_effective_usage_cpu_core_hours,
+           CAST(n.um AS DOUBLE) / $mem_div AS pod_usage_memory_gigabyte_hours,
+           CAST(n.rm AS DOUBLE) / $mem_div AS pod_request_memory_gigabyte_hours,
+           CAST(n.lm AS DOUBLE) / $mem_div AS pod_limit_memory_gigabyte_hours,
+           CAST(n.em AS DOUBLE) / $mem_div AS pod_effective_usage_memory_gigabyte_hours,
+           d.cores AS node_capacity_cpu_cores,
+           CAST(d.cs AS DOUBLE) / $cpu_div AS node_capacity_cpu_core_hours,
+           d.mem AS node_capacity_memory_bytes,
+           CAST(d.ms AS DOUBLE) / $mem_div AS node_capacity_memory_gigabyte_hours,
+           CAST(n.ec AS DOUBLE) / CAST(nullif(d.cs, 0) AS DOUBLE) AS cpu_share_of_node,
+           CAST(n.em AS DOUBLE) / CAST(nullif(d.ms, 0) AS DOUBLE) AS memory_share_of_node
+    FROM ns_day AS n LEFT JOIN node_day AS d USING (usage_date, node)
+    ORDER BY n.usage_date, n.namespace, n.node
+"""
+
+
+def period_start(report_period: str | None) -> datetime | None:
+    """``"2019-02"`` -> ``datetime(2019, 2, 1)`` (naive UTC, as the reader yields); ``None`` -> all."""
+    if report_period is None:
+        return None
+    return datetime.strptime(report_period[:7], "%Y-%m")
+
+
+def _params(groups: Sequence[Sequence[SniffedFile]], report_period: str | None) -> dict[str, object]:
+    params: dict[str, object] = {f"files{i}": [str(s.path) for s in g] for i, g in enumerate(groups)}
+    # Files ranked by path: the duplicate rule keeps the copy of the highest rank. An integer in
+    # the line-item hash table instead of the path string (heap-allocated beyond 12 bytes).
+    params["file_order"] = sorted(str(s.path) for g in groups for s in g)
+    params["period"] = period_start(report_period)
+    params["cpu_scale"] = CPU_SCALE
+    return params
+
+
+def _located(exc: duckdb.Error, groups: Sequence[Sequence[SniffedFile]]) -> Exception:
+    """Turn an engine error into a :class:`PodUsageInputError` naming the file and line."""
+    text = str(exc)
+    if BAD_ROW_MARKER in text:
+        path = Path(text.split(BAD_ROW_MARKER, 1)[1].split("|", 1)[0])
+        found = find_bad_row(path)
+        if found:
+            return PodUsageInputError(path, found[1], line=found[0])
+        return PodUsageInputError(path, "a row with an empty key or an interval ending before it starts")
+    named = engine_file(text)
+    known = {str(s.path): s.path for g in groups for s in g}
+    if named in known:
+        return PodUsageInputError(known[named], engine_problem(text), line=engine_line(text))
+    return exc
+
+
+def summarize_files(files: Sequence[Path], output: Path, budget: Budget, *,
+                    report_period: str | None = None) -> SummaryStats:
+    """Summarise pod usage line items of ``files`` to one parquet file of daily rows.
+
+    Args:
+        files: koku pod usage CSVs (any column order; see :mod:`tabular.pod_usage.format`).
+        output: the final parquet path, written atomically (temporary name, then rename): on any
+            error the previous output stays in place.
+        budget: DuckDB ``memory_limit``/``threads``/``temp_directory`` for the whole summary.
+        report_period: ``"YYYY-MM"`` keeps only rows whose ``report_period_start`` is that
+            month (the other rows are still read, validated and counted); ``None`` keeps all.
+
+    Returns:
+        :class:`SummaryStats`; ``memory`` holds the peak RSS and DuckDB's own figures.
+
+    Raises:
+        NoPodUsageFiles: ``files`` is empty, or no row belongs to ``report_period``.
+        PodUsageInputError: a missing column, a value that does not parse (e.g. non-numeric
+            usage), an empty key or an interval that does not end after it starts; the message
+            names the file and line.
+    """
+    if not files:
+        raise NoPodUsageFiles("no pod usage CSV to summarise")
+    started = time.perf_counter()
+    groups = group_by_header(files)
+    src = source_sql(groups)
+    params = _params(groups, report_period)
+    removed = remove_stale_temps(output.parent)
+    con = budget.connect()
+    con.execute("SET enable_progress_bar = false")  # a CLI/run log is not a terminal
+    try:
+        with PeakMemory(engine_probe=duckdb_probe(con)) as pm:
+            try:
+                con.execute(f"CREATE TEMP TABLE ns_day AS {namespace_day_sql(src)}", params)
+                node_params = {k: v for k, v in params.items() if k != "file_order"}
+                con.execute(f"CREATE TEMP TABLE node_day AS {node_day_sql(src)}", node_params)
+            except duckdb.Error as exc:
+                raise _located(exc, groups) from exc
+            rows_in, line_items = con.execute(
+                "SELECT coalesce(sum(rows_in), 0), coalesce(sum(line_items), 0) FROM ns_day"
+            ).fetchone()
+            rows_other, intervals, conflicts = con.execute(
+                "SELECT coalesce(sum(rows_other), 0), coalesce(sum(intervals), 0), "
+                "coalesce(sum(conflicts), 0) FROM node_day"
+            ).fetchone()
+            if rows_in == 0:
+                raise NoPodUsageFiles(
+                    f"no line item of report period {report_period} in {len(files)} file(s): "
+                    f"{[str(f) for f in files][:5]}"
+                )
+            with atomic_path(output) as tmp:
+                con.execute(
+                    f"COPY ({FINAL_SQL}) TO $out (FORMAT parquet, COMPRESSION zstd)",
+                    {"out": str(tmp), "cpu_div": CPU_HOURS_DIVISOR, "mem_div": MEMORY_GB_HOURS_DIVISOR},
+                )
+                rows_out = pq.ParquetFile(tmp).metadata.num_rows
+    finally:
+        con.close()
+    return SummaryStats(
+        output=str(output), report_period=report_period, files_read=len(files),
+        bytes_read=sum(f.stat().st_size for f in files), rows_in=int(rows_in),
+        rows_other_periods=int(rows_other), line_items=int(line_items),
+        duplicate_line_items=int(rows_in - line_items), rows_out=int(rows_out),
+        bytes_out=output.stat().st_size, node_intervals=int(intervals),
+        capacity_conflicts=int(conflicts), seconds=time.perf_counter() - started,
+        memory=pm.report, stale_temps_removed=removed, files=[str(f) for f in files],
+    )
