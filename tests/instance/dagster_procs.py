@@ -76,7 +76,7 @@ def kill_session(proc: subprocess.Popen, *, grace: float = 20.0) -> list[int]:
     Returns the pids still alive afterwards (should be empty).
     """
     sid = proc.pid
-    if proc.poll() is None:
+    if proc.poll() is None or session_pids(sid):
         with contextlib.suppress(ProcessLookupError):
             os.killpg(sid, signal.SIGTERM)
     deadline = time.monotonic() + grace
