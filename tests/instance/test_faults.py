@@ -12,7 +12,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 from datetime import date
 from pathlib import Path
@@ -25,10 +24,12 @@ import pytest
 import yaml
 from dagster_procs import ARTIFACTS, DAGSTER, REPO, apply_pool_limit, kill_session, make_home, run_cli, service_env
 
-from iso_energy.convert import partition_path
+from iso_energy.convert import convert_partition, partition_path
+from iso_energy.isos import ISOS
 from iso_energy.isos.base import LMP_KEY
 from iso_energy.resources import POOL
 from iso_energy.sample import generate
+from memsafe.budget import Budget
 
 pytestmark = pytest.mark.instance
 
@@ -62,16 +63,13 @@ def world(tmp_path_factory):
     home, data = make_home(tmp / "dagster_home"), tmp / "data"
     apply_pool_limit(home, data)
     env = service_env(home, data)
+    budget = Budget(memory_mb=1024, threads=2, spill_dir=str(tmp / "spill"))
     generate(data, date(2024, 1, 1), date(2024, 4, 1), nodes=NODES, isos=[ISO], datasets=[DATASET])
-    convert = [sys.executable, "-m", "iso_energy.convert", "--iso", ISO, "--dataset", DATASET,
-               "--year", str(YEAR), "--data-dir", str(data), "--memory-mb", "1024"]
-    done = run_cli(convert, env=env, timeout=180)
-    assert done.returncode == 0, done.stdout
+    convert_partition(ISOS[ISO], DATASET, YEAR, data, budget)  # the previous good output
     generate(data, date(2024, 4, 1), date(2024, 7, 1), nodes=NODES, isos=[ISO], datasets=[DATASET])
     # What an uninterrupted conversion of the current files gives (written elsewhere).
     reference = tmp / "reference.parquet"
-    done = run_cli([*convert, "--output", str(reference)], env=env, timeout=180)
-    assert done.returncode == 0, done.stdout
+    convert_partition(ISOS[ISO], DATASET, YEAR, data, budget, output=reference)
     return {"tmp": tmp, "home": home, "data": data, "env": env, "reference": reference}
 
 
