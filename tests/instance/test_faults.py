@@ -46,6 +46,13 @@ def temps(folder: Path) -> list[Path]:
     return sorted(p for p in folder.iterdir() if is_temp(p)) if folder.is_dir() else []
 
 
+def size_or_zero(p: Path) -> int:
+    try:
+        return p.stat().st_size
+    except FileNotFoundError:  # renamed or removed between listing and stat
+        return 0
+
+
 def sorted_table(path: Path):
     return pq.read_table(path).sort_by([(c, "ascending") for c in LMP_KEY])
 
@@ -87,8 +94,8 @@ def test_sigkill_mid_write_keeps_previous_output_and_rerun_is_identical(world):
     killed_after = None
     try:
         while proc.poll() is None and time.monotonic() - t0 < 180:
-            found = temps(folder)
-            if found and found[0].stat().st_size > 0:
+            found = [p for p in temps(folder) if size_or_zero(p) > 0]
+            if found:
                 os.killpg(proc.pid, signal.SIGKILL)
                 killed_after = time.monotonic() - t0
                 break
