@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 export DAGSTER_HOME := $(abspath dagster_home)
 export MEMSAFE_DATA_DIR ?= $(abspath data)
 
-.PHONY: setup demo test instance ui bench sample clean
+.PHONY: setup demo test test-instance instance ui bench sample clean
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -22,6 +22,10 @@ demo: setup
 ## test: the whole test suite (about ten minutes on 2 cores at most)
 test: setup
 	$(PY) -m pytest
+
+## test-instance: only the tests that start real Dagster processes (artefacts in test-artifacts/)
+test-instance: setup
+	$(PY) -m pytest -m instance
 
 ## instance: apply the conversion budget's pool limit to the instance in dagster_home/
 instance: setup
@@ -41,4 +45,4 @@ bench: setup
 
 clean:
 	rm -rf data dagster_home/storage dagster_home/history dagster_home/logs dagster_home/schedules \
-	       dagster_home/.logs_queue dagster_home/.telemetry
+	       dagster_home/.logs_queue dagster_home/.telemetry test-artifacts
