@@ -21,6 +21,7 @@ import csv
 import io
 import json
 import os
+import shutil
 import tempfile
 import time
 from abc import ABC
@@ -35,7 +36,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from memsafe.atomic import atomic_path, partition_lock, remove_stale_temps
-from memsafe.budget import Budget
+from memsafe.budget import Budget, BudgetError
 from memsafe.memory import MemoryReport, PeakMemory, duckdb_probe
 
 # One schema for every operator's LMP. Prices in USD/MWh; a component an operator does not
@@ -375,6 +376,9 @@ class IsoConverter(ABC):
 
     def _locate_error(self, con, groups, dataset: str, exc: duckdb.Error) -> Exception:
         text = str(exc)
+        if isinstance(exc, duckdb.OutOfMemoryException) or any(m in text.lower() for m in RESOURCE_ERRORS):
+            # The budget, not a file, is at fault: say so at once instead of re-reading every file.
+            return _budget_error(con, f"{self.iso_id} {dataset}", text)
         for g in groups:
             for s in g:
                 if str(s.path) in text:
@@ -494,6 +498,25 @@ class IsoConverter(ABC):
             seconds=time.time() - started, memory=pm.report, stale_temps_removed=removed,
             files=[str(f) for f in files],
         )
+
+
+# Engine messages that mean the memory budget or the spill folder is too small.
+RESOURCE_ERRORS = ("out of memory", "failed to offload", "failed to pin block", "max_temp_directory_size",
+                   "no space left on device")
+
+
+def _budget_error(con: duckdb.DuckDBPyConnection, what: str, text: str) -> BudgetError:
+    """A :class:`BudgetError` naming DuckDB's memory limit and the spill folder's free space."""
+    try:
+        limit, spill = con.execute(
+            "SELECT current_setting('memory_limit'), current_setting('temp_directory')").fetchone()
+        free = f"{shutil.disk_usage(spill).free / 1e9:.1f} GB free" if os.path.isdir(spill) else "missing"
+    except (duckdb.Error, OSError):
+        limit, spill, free = "?", "?", "?"
+    return BudgetError(
+        f"{what}: DuckDB ran out of memory or spill space (memory_limit {limit}, spill folder {spill}, "
+        f"{free}): {_engine_problem(text)}. Raise the conversion's memory_mb or give its spill_dir more room."
+    )
 
 
 def _engine_line(text: str) -> int | None:

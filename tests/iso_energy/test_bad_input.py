@@ -12,7 +12,7 @@ from iso_energy.convert import partition_path
 from iso_energy.isos import ISOS
 from iso_energy.isos.base import NoInputError, RawFileError
 from iso_energy.sample import generate
-from memsafe.budget import Budget
+from memsafe.budget import Budget, BudgetError
 from tests.iso_energy.helpers import materialize_lmp, step_error
 
 GOOD_LINE = "11/1/2023 4:00:00 AM,11/1/2023 12:00:00 AM,51200,WESTERN HUB,,,HUB,,26.79,29.5,2.2,0.4,True,1"
@@ -81,3 +81,22 @@ def test_empty_raw_folder_is_an_error_not_an_empty_success(data_root):
     assert not partition_path(data_root, "lmp_da", "pjm", 2023).exists()
     with pytest.raises(NoInputError):
         ISOS["pjm"].convert_year([], "lmp_da", 2023, Path(data_root) / "x.parquet", Budget())
+
+
+def test_spill_space_exhausted_is_a_budget_error_at_once(tmp_path, monkeypatch):
+    """Out of memory or spill space names the limits and does not re-read every file first."""
+    files = generate(tmp_path, date(2024, 1, 1), date(2024, 2, 1), nodes=800, isos=["pjm"], datasets=["lmp_rt"])
+    connect = Budget.connect
+
+    def tiny_spill(self, database=":memory:"):
+        con = connect(self, database)
+        con.execute("SET max_temp_directory_size = '1MB'")
+        return con
+
+    monkeypatch.setattr(Budget, "connect", tiny_spill)
+    out = tmp_path / "out" / "data.parquet"
+    with pytest.raises(BudgetError, match=r"memory_limit .* spill folder .*memory_mb") as info:
+        ISOS["pjm"].convert_year(files, "lmp_rt", 2024, out, Budget(memory_mb=256, threads=1,
+                                                                    spill_dir=str(tmp_path / "spill")))
+    assert "max_temp_directory_size" in str(info.value)
+    assert not out.exists() and list(out.parent.iterdir()) == []
