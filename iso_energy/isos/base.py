@@ -461,6 +461,8 @@ class IsoConverter(ABC):
         # Duplicates (overlapping exports, re-published revisions): keep the highest _version,
         # then the last file in name order, so the result does not depend on read order.
         # Rows are written in time order, so row-group statistics prune time ranges.
+        # (One ORDER BY with a streaming first-per-key dedup was measured 25 % faster at a 1 GB
+        # budget but ran out of memory at 512 MB where this query spills: memory comes first.)
         query = (
             f"SELECT {cols} FROM ({norm}) WHERE year(operating_date) = $year "
             f"QUALIFY row_number() OVER (PARTITION BY {key} ORDER BY _version DESC, _file DESC) = 1 "

@@ -29,7 +29,9 @@ YEARS = (2023, 2024)
 # about a second or more on a loaded 2-core machine: long enough for two of them to overlap.
 SAMPLE = (date(2023, 9, 1), date(2024, 5, 1))
 NODES = {("pjm", "lmp_da"): 40, ("pjm", "lmp_rt"): 40, ("ercot", "lmp_da"): 30, ("ercot", "lmp_rt"): 30,
-         ("caiso", "lmp_da"): 20, ("caiso", "lmp_rt"): 2}  # CAISO RT: 5-minute, one row per component
+         ("caiso", "lmp_da"): 20, ("caiso", "lmp_rt"): 2,  # CAISO RT: 5-minute, one row per component
+         # The other operators with small files: every operator is in the backfill.
+         **{(iso, ds): 2 for iso in ("miso", "nyiso", "isone", "spp") for ds in ASSETS}}
 TERMINAL = {"COMPLETED", "COMPLETED_SUCCESS", "COMPLETED_FAILED", "FAILED", "CANCELED"}
 
 LAUNCH = """mutation($p: LaunchBackfillParams!) { launchPartitionBackfill(backfillParams: $p) {

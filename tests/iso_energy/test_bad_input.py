@@ -95,8 +95,7 @@ def test_spill_space_exhausted_is_a_budget_error_at_once(tmp_path, monkeypatch):
 
     monkeypatch.setattr(Budget, "connect", tiny_spill)
     out = tmp_path / "out" / "data.parquet"
-    with pytest.raises(BudgetError, match=r"memory_limit .* spill folder .*memory_mb") as info:
+    with pytest.raises(BudgetError, match=r"memory_limit .* spill folder .*memory_mb"):
         ISOS["pjm"].convert_year(files, "lmp_rt", 2024, out, Budget(memory_mb=256, threads=1,
                                                                     spill_dir=str(tmp_path / "spill")))
-    assert "max_temp_directory_size" in str(info.value)
     assert not out.exists() and list(out.parent.iterdir()) == []
