@@ -101,13 +101,12 @@ def iter_results(path: Path) -> Iterator[tuple[int, dict]]:
         while head in (b" ", b"\n", b"\r", b"\t"):
             head = fh.read(1)
     if head == b"{":
-        # NDJSON starts with "{" too: try the first line alone.
+        # NDJSON starts with "{" too: it is NDJSON when the first line alone is a result object.
         with path.open("rb") as fh:
             first = fh.readline()
         try:
-            json.loads(first)
-            ndjson = True
-        except json.JSONDecodeError:
+            ndjson = "type" in json.loads(first)
+        except (json.JSONDecodeError, TypeError):
             ndjson = False
         if ndjson:
             with path.open("rb") as fh:
