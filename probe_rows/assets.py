@@ -5,6 +5,7 @@ from pathlib import Path
 
 import dagster as dg
 
+from memsafe.memory import PeakMemory
 from memsafe.resources import DataDirResource, MemoryBudgetResource
 from probe_rows.grouping import group_probes
 from probe_rows.ordering import OrderDiagnostics, diagnose_shard
@@ -29,11 +30,12 @@ def measurement_shards(
     if not path.is_file():
         raise ShardError(path, "registered shard file is missing")
     check_shard(path)
-    diag = diagnose_shard(path)
+    with PeakMemory() as pm:
+        diag = diagnose_shard(path)
     stat = path.stat()
     return dg.MaterializeResult(metadata={
         "path": dg.MetadataValue.path(str(path)), "bytes": stat.st_size, "mtime_ns": str(stat.st_mtime_ns),
-        **diag.as_metadata(),
+        **diag.as_metadata(), **pm.report.as_metadata(),
     })
 
 
