@@ -187,18 +187,17 @@ class _Writer:
             rows = grouped[idx].with_columns(pl.col("n_measurements").cast(pl.Int64))
             self.counts[split] += rows.height
             self.counts["measurements_out"] += int(rows["n_measurements"].sum())
-            table = rows.to_arrow()
-            del rows
             if part is None:  # streaming: one file per split, one row group per batch
+                table = rows.to_arrow()
                 if split not in self.writers:
                     path = self.stages[split] / "part-00000.parquet"
                     self.writers[split] = pq.ParquetWriter(
                         path, table.schema, compression=self.config.compression)
                     self.files.append((split, path.name))
                 self.writers[split].write_table(table)
-            else:
+            else:  # a bucket: one file; polars' writer skips the conversion to Arrow strings
                 path = self.stages[split] / f"part-{part:05d}.parquet"
-                pq.write_table(table, path, compression=self.config.compression)
+                rows.write_parquet(path, compression=self.config.compression)
                 self.files.append((split, path.name))
 
     def close(self, schema: pa.Schema | None) -> None:
@@ -256,9 +255,8 @@ def _has_ties(grouped) -> bool:
 def _streaming(pl, files, extras, budget: Budget, writer: _Writer) -> None:
     """The fast path: one ordered pass; raises :class:`_NotOrdered` on the first bad row."""
     src, t = pl.col("src_addr"), pl.col("event_time")
-    scan = _scan(pl, files, extras).filter(src.is_not_null())
     carry = None
-    for batch in scan.collect_batches(chunk_size=budget.batch_rows, maintain_order=True):
+    for batch in _batches(pl, files, extras, budget.batch_rows):
         # Check the batch and its boundary with the previous row (not the whole carry again).
         check = batch if carry is None else pl.concat([carry.tail(1), batch])
         bad = check.select(((src < src.shift(1)) | ((src == src.shift(1)) & (t <= t.shift(1)))).sum()).item()
@@ -273,6 +271,31 @@ def _streaming(pl, files, extras, budget: Budget, writer: _Writer) -> None:
         carry = frame.slice(cut)
     if carry is not None and carry.height:
         writer.emit(_group_frame(pl, carry, extras, presorted=True))
+
+
+def _batches(pl, files, extras, batch_rows: int):
+    """Non-null-probe rows in file order, ``batch_rows`` at a time.
+
+    One streaming scan per file: polars' engine over one scan of many files reads ahead across
+    them (measured: 618 MB peak RSS for 8 files of 2.5M rows, against 326 MB file by file).
+    """
+    for f in files:
+        scan = _scan(pl, [f], extras).filter(pl.col("src_addr").is_not_null())
+        yield from scan.collect_batches(chunk_size=batch_rows, maintain_order=True)
+
+
+def _file_groups(files: Sequence[Path], sizes: Sequence[int], target_bytes: int) -> list[list[Path]]:
+    """Consecutive files grouped until a group holds ``target_bytes`` (uncompressed), so small
+    shards share one partitioning pass and large ones get their own (bounded read-ahead)."""
+    groups: list[list[Path]] = []
+    acc = target_bytes
+    for f, size in zip(files, sizes, strict=True):
+        if acc >= target_bytes:
+            groups.append([])
+            acc = 0
+        groups[-1].append(f)
+        acc += size
+    return groups
 
 
 def _bucket_count(bytes_estimate: int, budget: Budget) -> int:
@@ -290,38 +313,45 @@ def _estimate_bytes(pl, files, extras, rows: int) -> int:
 
 
 def _bucketed(pl, files, extras, budget: Budget, writer: _Writer, spill_root: Path,
-              bytes_estimate: int) -> tuple[int, int]:
+              bytes_estimate: int, sizes: Sequence[int]) -> tuple[int, int]:
     """The general path; returns (buckets grouped, peak spill bytes)."""
     buckets = _bucket_count(bytes_estimate, budget)
-    scan = _scan(pl, files, extras).filter(pl.col("src_addr").is_not_null())
+    not_null = pl.col("src_addr").is_not_null()
     if buckets == 1:
-        writer.emit(_group_frame(pl, scan.collect(), extras, presorted=False), part=0)
+        writer.emit(_group_frame(pl, _scan(pl, files, extras).filter(not_null).collect(), extras,
+                                 presorted=False), part=0)
         return 1, 0
     per_bucket = bytes_estimate / buckets
     state = {"part": 0, "spill_peak": 0}
 
-    def spill_and_group(frame, n: int, seed: int, depth: int) -> None:
+    def spill_and_group(frames, n: int, seed: int, depth: int) -> None:
         folder = spill_root / f"level{depth}-{uuid.uuid4().hex[:8]}"
-        frame.with_columns((pl.col("src_addr").hash(seed) % n).alias("_bucket")).sink_ipc(
-            pl.PartitionBy(str(folder), key="_bucket", include_key=False),
-            mkdir=True, maintain_order=False,
-        )
+        for i, frame in enumerate(frames):  # bucket k of every frame -> <folder>/<i>/_bucket=k/
+            frame.with_columns((pl.col("src_addr").hash(seed) % n).alias("_bucket")).sink_ipc(
+                pl.PartitionBy(str(folder / str(i)), key="_bucket", include_key=False),
+                mkdir=True, maintain_order=False,
+            )
         state["spill_peak"] = max(state["spill_peak"], _du(spill_root))
-        for bucket_dir in sorted(p for p in folder.iterdir() if p.is_dir()):
-            size = _du(bucket_dir)
-            bucket = pl.scan_ipc(str(bucket_dir / "*.ipc"))
+        for k in range(n):
+            parts = sorted(folder.glob(f"*/_bucket={k}/*.ipc"))
+            if not parts:
+                continue
+            size = sum(p.stat().st_size for p in parts)
+            bucket = pl.scan_ipc(parts)
             # Skew: a bucket over twice the plan is split again with another hash seed, unless
             # it holds a single probe (one output row, which no split can make smaller).
             if (size > 2 * per_bucket and depth < MAX_RESPLIT_DEPTH
                     and bucket.select(pl.col("src_addr").n_unique()).collect().item() > 1):
-                spill_and_group(bucket, math.ceil(size / per_bucket), seed + 1, depth + 1)
+                spill_and_group([bucket], math.ceil(size / per_bucket), seed + 1, depth + 1)
             else:
                 writer.emit(_group_frame(pl, bucket.collect(), extras, presorted=False), part=state["part"])
                 state["part"] += 1
-            shutil.rmtree(bucket_dir, ignore_errors=True)  # free the disk as we go
+            for p in parts:  # free the disk as we go
+                p.unlink()
         shutil.rmtree(folder, ignore_errors=True)
 
-    spill_and_group(scan, buckets, 0, 0)
+    groups = _file_groups(files, sizes, int(per_bucket))
+    spill_and_group([_scan(pl, g, extras).filter(not_null) for g in groups], buckets, 0, 0)
     return state["part"], state["spill_peak"]
 
 
@@ -416,7 +446,8 @@ def group_probes(
         if writer is None:
             writer = _new_writer(pl, stages, config)
             buckets, spill = _bucketed(pl, files, extras, budget, writer, spill_root,
-                                       _estimate_bytes(pl, files, extras, rows))
+                                       _estimate_bytes(pl, files, extras, rows),
+                                       [s.uncompressed_bytes for s in schemas])
         writer.close(_empty_schema(pl, files, extras))
         _swap_in(stages, output_dir)
     finally:
