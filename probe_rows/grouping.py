@@ -133,8 +133,20 @@ class _NotOrdered(Exception):
     """Raised inside the streaming pass at the first row out of (src_addr, event_time) order."""
 
 
-def _scan(files: Sequence[Path], extras: Sequence[str]):
-    """One lazy frame over the shards in file order, with the normalised types."""
+def _extra_types(files: Sequence[Path], extras: Sequence[str]) -> dict[str, pl.DataType]:
+    """The common type of each extra column over all shards (footers only): shards may disagree
+    (int32 here, int64 there), and every per-shard spill file must hold the same schema."""
+    if not extras:
+        return {}
+    frames = [pl.scan_parquet(f).select(list(extras)) for f in files]
+    return dict(pl.concat(frames, how="vertical_relaxed").collect_schema())
+
+
+def _scan(files: Sequence[Path], extras: dict[str, pl.DataType]):
+    """One lazy frame over the shards in file order, with the normalised types.
+
+    ``extras``: carried column -> type (:func:`_extra_types`).
+    """
     frames = []
     for f in files:
         lf = pl.scan_parquet(f)
@@ -147,7 +159,7 @@ def _scan(files: Sequence[Path], extras: Sequence[str]):
         frames.append(lf.select(
             pl.col("src_addr").cast(pl.String), pl.col("dst_addr").cast(pl.String),
             ts.dt.cast_time_unit("us").alias("event_time"), pl.col("rtt_ms").cast(pl.Float64),
-            *[pl.col(c) for c in extras],
+            *[pl.col(c).cast(dtype) for c, dtype in extras.items()],
         ))
     return pl.concat(frames, how="vertical_relaxed")
 
@@ -320,7 +332,7 @@ def _bucket_count(bytes_estimate: int, budget: Budget) -> int:
 
 def _estimate_bytes(files, extras, rows: int) -> int:
     """In-memory size of the whole input, from the first 20k rows' size per row."""
-    sample = _scan(files[:1], extras).head(20_000).collect()
+    sample = _scan(files, extras).head(20_000).collect()  # the first non-empty rows
     if sample.height == 0:
         return 0
     return int(sample.estimated_size() / sample.height * rows)
@@ -429,7 +441,8 @@ def group_probes(
     files = list(files) if files is not None else list_shards(input_dir)
     if not files:
         raise ValueError(f"no measurement shards in {input_dir}")
-    schemas, extras = check_shards(files, config.extra_columns)
+    schemas, extra_names = check_shards(files, config.extra_columns)
+    extras = _extra_types(files, extra_names)
     output_dir.mkdir(parents=True, exist_ok=True)
     remove_stale_stages(output_dir)
     stages = {s: _stage_name(output_dir / s) for s in SPLITS}

@@ -223,3 +223,22 @@ def test_failure_while_writing_leaves_no_partial_output(generated, tmp_path, mon
     assert len(calls) == 3
     assert {p: p.stat().st_mtime_ns for p in out.rglob("*.parquet")} == before
     assert sorted(p.name for p in out.iterdir()) == ["test", "train"]  # no staging folders left
+
+
+def test_extra_column_types_unified_across_shards_and_empty_first_shard(tmp_path, monkeypatch):
+    # An empty first shard, then `hops` as int32 in one shard and int64 in the next: every spill
+    # file must still share one schema, and the size estimate must not read the empty shard as 0.
+    empty = _rows([("p0", "a", 0, 1.0)]).slice(0, 0).append_column("hops", pa.array([], pa.int32()))
+    _write(tmp_path / "in" / "a.parquet", empty)
+    hops32, hops64 = pa.array([1, 2, 3], pa.int32()), pa.array([4, 5, 6], pa.int64())
+    _write(tmp_path / "in" / "b.parquet", _rows(TIES[:3]).append_column("hops", hops32))
+    _write(tmp_path / "in" / "c.parquet", _rows(TIES[3:]).append_column("hops", hops64))
+    monkeypatch.setattr(grouping, "BUCKET_MEMORY_FACTOR", 1e9)  # one probe per bucket, or near it
+    stats = group_probes(tmp_path / "in", tmp_path / "out", _budget(tmp_path), GroupConfig(test_fraction=0.0))
+    assert stats.path == "bucketed" and stats.buckets >= 2 and stats.measurements_out == 6
+    rows = _read(tmp_path / "out")
+    assert rows.schema["measurements"] == pl.List(pl.Struct({
+        "dst_addr": pl.String, "event_time": pl.Datetime("us", "UTC"), "rtt_ms": pl.Float64,
+        "hops": pl.Int64}))
+    p2 = rows.filter(pl.col("src_addr") == "p2")["measurements"].to_list()[0]
+    assert [(m["dst_addr"], m["hops"]) for m in p2] == [("y", 6), ("z", 5)]
