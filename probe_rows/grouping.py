@@ -39,6 +39,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -263,18 +264,16 @@ def _group_frame(frame, extras: Sequence[str], presorted: bool):
 
 
 def _has_ties(grouped) -> bool:
-    """Whether any list holds two adjacent equal ``event_time`` values (lists sorted by it)."""
-    lists = grouped["measurements"].to_arrow()
-    if isinstance(lists, pa.ChunkedArray):
-        lists = lists.combine_chunks()
-    times = lists.flatten().field("event_time").to_numpy(zero_copy_only=False).view("int64")
+    """Whether any list holds two adjacent equal ``event_time`` values (lists sorted by it).
+
+    Works on the flattened ``event_time`` field only (no string column is converted).
+    """
+    times = grouped["measurements"].explode().struct.field("event_time").to_physical().to_numpy()
     if len(times) < 2:
         return False
     equal = times[1:] == times[:-1]
-    offsets = lists.offsets.to_numpy()
-    offsets = offsets - offsets[0]
-    starts = offsets[1:-1][(offsets[1:-1] > 0) & (offsets[1:-1] < len(times))]
-    equal[starts - 1] = False  # a list's first value is not compared with the previous list
+    starts = np.cumsum(grouped["n_measurements"].to_numpy())[:-1]  # first index of lists 2..n
+    equal[starts - 1] = False  # a list's first value is not compared with the previous list's last
     return bool(equal.any())
 
 
