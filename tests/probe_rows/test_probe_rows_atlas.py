@@ -7,7 +7,7 @@ import json
 
 import polars as pl
 import pytest
-from conftest import ATLAS_PING, ATLAS_TRACEROUTE
+from probe_rows_testdata import ATLAS_PING, ATLAS_TRACEROUTE
 
 from memsafe.budget import Budget
 from probe_rows.grouping import GroupConfig, group_probes

@@ -8,7 +8,7 @@ import sys
 
 import dagster as dg
 import polars as pl
-from conftest import REPO
+from probe_rows_testdata import REPO
 
 from probe_rows.demo import DEMO_MEASUREMENTS, DEMO_PROBES, DEMO_SHARDS, run
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import polars as pl
 import pytest
-from conftest import N_MEASUREMENTS, N_PROBES
+from probe_rows_testdata import N_MEASUREMENTS, N_PROBES
 
 from probe_rows.generate import _permute, generate_shards
 from probe_rows.ordering import diagnose_shard, proven_ordered

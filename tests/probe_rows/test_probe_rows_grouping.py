@@ -9,7 +9,7 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from conftest import N_MEASUREMENTS, N_PROBES
+from probe_rows_testdata import N_MEASUREMENTS, N_PROBES
 
 from memsafe.budget import Budget
 from probe_rows import grouping
