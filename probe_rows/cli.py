@@ -109,17 +109,27 @@ def main(argv: list[str] | None = None) -> int:
                 "peak_rss_mb": round(max(lifetime_peak_rss_mb(), meta.get("peak_rss_mb", 0.0)), 1),
                 "memory_mb": args.memory_mb, **{k: v for k, v in meta.items() if k not in ("seconds",)}})
     elif args.command == "baseline":
+        import duckdb
+
         from probe_rows import baselines
         from probe_rows.shards import check_shards, list_shards
 
         files = list_shards(args.input)
         rows = sum(s.rows for s in check_shards(files)[0])
         t0 = time.perf_counter()
-        if args.engine == "duckdb":
-            budget = Budget(memory_mb=args.memory_mb, threads=args.threads, spill_dir=args.spill_dir)
-            probes = baselines.duckdb_list_order_by(args.input, args.output, budget)
-        else:
-            probes = baselines.polars_group_by(args.input, args.output)
+        try:
+            if args.engine == "duckdb":
+                budget = Budget(memory_mb=args.memory_mb, threads=args.threads, spill_dir=args.spill_dir)
+                probes = baselines.duckdb_list_order_by(args.input, args.output, budget)
+            else:
+                probes = baselines.polars_group_by(args.input, args.output)
+        except (MemoryError, duckdb.OutOfMemoryException) as exc:  # running out is a result, not a crash
+            error = f"{type(exc).__name__}: {exc}"[:300]
+            _print({"engine": args.engine, "measurements": rows, "error": error,
+                    "seconds": round(time.perf_counter() - t0, 3),
+                    "peak_rss_mb": round(lifetime_peak_rss_mb(), 1),
+                    "memory_mb": args.memory_mb if args.engine == "duckdb" else None})
+            return 1
         seconds = time.perf_counter() - t0
         _print({"engine": args.engine, "measurements": rows, "probes": probes, "seconds": round(seconds, 3),
                 "measurements_per_second": round(rows / seconds), "cpu_seconds": _cpu_seconds(),
