@@ -31,7 +31,6 @@ so a failed run leaves the previous output (or nothing) in place, never a partia
 from __future__ import annotations
 
 import math
-import os
 import shutil
 import time
 import uuid
@@ -42,13 +41,13 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from memsafe.budget import Budget
 from memsafe.memory import MemoryReport, PeakMemory
 from probe_rows.ordering import OrderDiagnostics, proven_ordered
+from probe_rows.output import SplitWriter, new_writer, remove_stale_stages, stage_name, swap_in
 from probe_rows.shards import REQUIRED, check_shards, list_shards
-from probe_rows.split import SPLITS, is_test
+from probe_rows.split import SPLITS
 
 # Peak memory of grouping one bucket in polars, as a multiple of the bucket's in-memory size
 # (measured: group_by + sort_by + to_arrow + parquet writer on the generated data, see
@@ -57,10 +56,6 @@ BUCKET_MEMORY_FACTOR = 4.0
 # Head-room per process for polars' own pools and the streaming pass' buffers (MiB).
 POLARS_OVERHEAD_MB = 160
 MAX_RESPLIT_DEPTH = 3
-# Measurements per output file on the streaming path (about 64 MB in memory on 5 columns).
-STREAM_FILE_MEASUREMENTS = 1_000_000
-STAGE_PREFIX = ".probe_rows-"
-TMP_SUFFIX = ".tmp"
 
 
 @dataclass(frozen=True)
@@ -165,78 +160,6 @@ def _scan(files: Sequence[Path], extras: dict[str, pl.DataType]):
     return pl.concat(frames, how="vertical_relaxed")
 
 
-class _Writer:
-    """Turns grouped frames into split parquet files in the staging folders; counts probes.
-
-    Buckets become one file per split. Streaming batches are buffered per split and written as a
-    file once they hold ``STREAM_FILE_MEASUREMENTS`` measurements: fewer, larger files and row
-    groups than one per batch (measured: 81 small ``write_table`` calls were the largest cost of the
-    streaming path on 4M measurements).
-    """
-
-    def __init__(self, stages: dict[str, Path], config: GroupConfig) -> None:
-        self.stages, self.config = stages, config
-        self.counts = {"probes_in": 0, "below_min": 0, "train": 0, "test": 0, "measurements_out": 0}
-        self.buffers: dict[str, list] = {split: [] for split in SPLITS}
-        self.buffered = dict.fromkeys(SPLITS, 0)
-        self.next_part = dict.fromkeys(SPLITS, 0)
-        self.files: list[tuple[str, str]] = []
-
-    def emit(self, grouped, part: int | None = None) -> None:
-        """``grouped``: polars frame (src_addr, n_measurements, measurements), any probe order;
-        ``part``: the bucket number, or ``None`` for a streaming batch.
-
-        Rows are ordered by ``src_addr`` and split with one gather per split (one copy in all).
-        """
-        self.counts["probes_in"] += grouped.height
-        keep = grouped["n_measurements"] >= self.config.min_measurements
-        order = grouped["src_addr"].arg_sort()
-        addrs = grouped["src_addr"].gather(order)
-        kept = keep.gather(order)
-        self.counts["below_min"] += grouped.height - int(kept.sum())
-        test = pl.Series(is_test(addrs.to_list(), self.config.seed, self.config.test_fraction))
-        for split, mask in (("train", kept & ~test), ("test", kept & test)):
-            idx = order.filter(mask)
-            if len(idx) == 0:
-                continue
-            rows = grouped[idx].with_columns(pl.col("n_measurements").cast(pl.Int64))
-            n = int(rows["n_measurements"].sum())
-            self.counts[split] += rows.height
-            self.counts["measurements_out"] += n
-            if part is not None:
-                self._write(split, rows, part)
-                continue
-            self.buffers[split].append(rows)
-            self.buffered[split] += n
-            if self.buffered[split] >= STREAM_FILE_MEASUREMENTS:
-                self._flush(split)
-
-    def _write(self, split: str, rows, part: int) -> None:
-        # polars' writer: no conversion of its string views to Arrow strings.
-        path = self.stages[split] / f"part-{part:05d}.parquet"
-        rows.write_parquet(path, compression=self.config.compression)
-        self.files.append((split, path.name))
-
-    def _flush(self, split: str) -> None:
-        if self.buffers[split]:
-            self._write(split, pl.concat(self.buffers[split], rechunk=False), self.next_part[split])
-            self.next_part[split] += 1
-        self.buffers[split], self.buffered[split] = [], 0
-
-    def close(self, schema: pa.Schema | None) -> None:
-        """Write what is buffered; give an empty split one empty file (readers find the schema).
-        ``schema=None`` abandons the buffers (a streaming pass that met a row out of order)."""
-        if schema is None:
-            self.buffers = {split: [] for split in SPLITS}
-            return
-        for split in SPLITS:
-            self._flush(split)
-            if not any(self.stages[split].glob("*.parquet")):
-                path = self.stages[split] / "part-00000.parquet"
-                pq.write_table(schema.empty_table(), path, compression=self.config.compression)
-                self.files.append((split, path.name))
-
-
 def _struct_columns(extras: Sequence[str]) -> list[str]:
     return ["dst_addr", "event_time", "rtt_ms", *extras]
 
@@ -277,7 +200,7 @@ def _has_ties(grouped) -> bool:
     return bool(equal.any())
 
 
-def _streaming(files, extras, budget: Budget, writer: _Writer) -> None:
+def _streaming(files, extras, budget: Budget, writer: SplitWriter) -> None:
     """The fast path: one ordered pass; raises :class:`_NotOrdered` on the first bad row."""
     src, t = pl.col("src_addr"), pl.col("event_time")
     carry = None
@@ -337,7 +260,7 @@ def _estimate_bytes(files, extras, rows: int) -> int:
     return int(sample.estimated_size() / sample.height * rows)
 
 
-def _bucketed(files, extras, budget: Budget, writer: _Writer, spill_root: Path,
+def _bucketed(files, extras, budget: Budget, writer: SplitWriter, spill_root: Path,
               bytes_estimate: int, sizes: Sequence[int]) -> tuple[int, int]:
     """The general path; returns (buckets grouped, peak spill bytes)."""
     buckets = _bucket_count(bytes_estimate, budget)
@@ -384,35 +307,6 @@ def _du(folder: Path) -> int:
     return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
 
 
-def _stage_name(final: Path) -> Path:
-    return final.with_name(f"{STAGE_PREFIX}{final.name}.{uuid.uuid4().hex[:12]}{TMP_SUFFIX}")
-
-
-def remove_stale_stages(output_dir: Path) -> int:
-    """Delete staging folders a killed grouping left in ``output_dir``; return how many."""
-    if not output_dir.is_dir():
-        return 0
-    stale = [p for p in output_dir.iterdir()
-             if p.is_dir() and p.name.startswith(STAGE_PREFIX) and p.name.endswith(TMP_SUFFIX)]
-    for p in stale:
-        shutil.rmtree(p, ignore_errors=True)
-    return len(stale)
-
-
-def _swap_in(stages: dict[str, Path], output_dir: Path) -> None:
-    """Replace ``output_dir/<split>`` by each staged folder: rename old away, new in, drop old."""
-    olds = []
-    for split, stage in stages.items():
-        final = output_dir / split
-        if final.exists():
-            old = _stage_name(final)
-            os.replace(final, old)
-            olds.append(old)
-        os.replace(stage, final)
-    for old in olds:
-        shutil.rmtree(old, ignore_errors=True)
-
-
 def group_probes(
     input_dir: Path | None, output_dir: Path, budget: Budget, config: GroupConfig = GroupConfig(),
     *, files: Sequence[Path] | None = None, diagnostics: Sequence[OrderDiagnostics] | None = None,
@@ -444,7 +338,7 @@ def group_probes(
     extras = _extra_types(files, extra_names)
     output_dir.mkdir(parents=True, exist_ok=True)
     remove_stale_stages(output_dir)
-    stages = {s: _stage_name(output_dir / s) for s in SPLITS}
+    stages = {s: stage_name(output_dir / s) for s in SPLITS}
     spill_root = budget.spill_path() / f"probe_rows-{uuid.uuid4().hex[:12]}"
     pm = PeakMemory() if measure else None
     try:
@@ -460,7 +354,7 @@ def group_probes(
         # Known diagnostics decide; unknown ones are computed by the streaming pass itself, whose
         # output is only published when every row it read was in order.
         if diagnostics is None or proven_ordered(diagnostics):
-            writer = _new_writer(stages, config)
+            writer = new_writer(stages, config)
             try:
                 _streaming(files, extras, budget, writer)
                 path, buckets = "streaming", 1
@@ -471,12 +365,12 @@ def group_probes(
                     on_fallback()
                 writer = None
         if writer is None:
-            writer = _new_writer(stages, config)
+            writer = new_writer(stages, config)
             buckets, spill = _bucketed(files, extras, budget, writer, spill_root,
                                        _estimate_bytes(files, extras, rows),
                                        [s.uncompressed_bytes for s in schemas])
         writer.close(_empty_schema(files, extras))
-        _swap_in(stages, output_dir)
+        swap_in(stages, output_dir)
     finally:
         if pm is not None:
             pm.__exit__(None, None, None)
@@ -491,13 +385,6 @@ def group_probes(
         spill_bytes=spill, seconds=time.perf_counter() - t0, memory=pm.report if pm else None,
         files=[str(output_dir / split / name) for split, name in writer.files],
     )
-
-
-def _new_writer(stages: dict[str, Path], config: GroupConfig) -> _Writer:
-    for stage in stages.values():
-        shutil.rmtree(stage, ignore_errors=True)
-        stage.mkdir(parents=True)
-    return _Writer(stages, config)
 
 
 def _empty_schema(files, extras) -> pa.Schema:

@@ -12,7 +12,7 @@ import pytest
 from probe_rows_testdata import N_MEASUREMENTS, N_PROBES
 
 from memsafe.budget import Budget
-from probe_rows import grouping
+from probe_rows import grouping, output
 from probe_rows.grouping import GroupConfig, group_probes
 from probe_rows.ordering import diagnose_shard, proven_ordered
 from probe_rows.shards import ShardError, list_shards
@@ -209,7 +209,7 @@ def test_failure_while_writing_leaves_no_partial_output(generated, tmp_path, mon
     group_probes(generated["sorted"], out, _budget(tmp_path))
     before = {p: p.stat().st_mtime_ns for p in out.rglob("*.parquet")}
     calls = []
-    real_emit = grouping._Writer.emit
+    real_emit = output.SplitWriter.emit
 
     def failing_emit(self, grouped, part=None):
         calls.append(1)
@@ -217,7 +217,7 @@ def test_failure_while_writing_leaves_no_partial_output(generated, tmp_path, mon
             raise OSError("disk full")
         return real_emit(self, grouped, part)
 
-    monkeypatch.setattr(grouping._Writer, "emit", failing_emit)
+    monkeypatch.setattr(output.SplitWriter, "emit", failing_emit)
     with pytest.raises(OSError, match="disk full"):  # streaming: one emit per 4,000-row batch
         group_probes(generated["sorted"], out, _budget(tmp_path))
     assert len(calls) == 3
