@@ -99,6 +99,9 @@ class GroupStats:
     probes_test: int
     path: str  # "streaming" or "bucketed"
     fell_back: bool  # the streaming pass found a row out of order and the bucketed path ran
+    # "recorded": diagnostics were given (e.g. by the shard asset) and decided the path;
+    # "checked_in_pass": none were given, so the streaming pass checked the order itself.
+    order_evidence: str
     buckets: int
     spill_bytes: int
     seconds: float
@@ -116,6 +119,7 @@ class GroupStats:
             "measurements_out": self.measurements_out, "probes_in": self.probes_in,
             "probes_below_min": self.probes_below_min, "probes_train": self.probes_train,
             "probes_test": self.probes_test, "path": self.path, "fell_back": self.fell_back,
+            "order_evidence": self.order_evidence,
             "buckets": self.buckets, "spill_bytes": self.spill_bytes,
             "seconds": round(self.seconds, 3),
             "measurements_per_second": round(self.measurements_per_second, 1),
@@ -348,7 +352,12 @@ def group_probes(
         if diagnostics is not None:
             nulls = sum(d.null_src_addr for d in diagnostics)
         else:
-            nulls = int(pl.scan_parquet(files).select(pl.col("src_addr").null_count()).collect().item())
+            # The footers' statistics when every row group has them (no data read), else a scan.
+            unknown = [s.path for s in schemas if s.null_src_addr is None]
+            nulls = sum(s.null_src_addr or 0 for s in schemas)
+            if unknown:
+                counted = pl.scan_parquet(unknown).select(pl.col("src_addr").null_count()).collect()
+                nulls += int(counted.item())
         path, fell_back, buckets, spill = "bucketed", False, 0, 0
         writer = None
         # Known diagnostics decide; unknown ones are computed by the streaming pass itself, whose
@@ -381,7 +390,8 @@ def group_probes(
     return GroupStats(
         output=output_dir, shards=len(files), measurements_in=rows, null_src_addr=nulls,
         measurements_out=c["measurements_out"], probes_in=c["probes_in"], probes_below_min=c["below_min"],
-        probes_train=c["train"], probes_test=c["test"], path=path, fell_back=fell_back, buckets=buckets,
+        probes_train=c["train"], probes_test=c["test"], path=path, fell_back=fell_back,
+        order_evidence="recorded" if diagnostics is not None else "checked_in_pass", buckets=buckets,
         spill_bytes=spill, seconds=time.perf_counter() - t0, memory=pm.report if pm else None,
         files=[str(output_dir / split / name) for split, name in writer.files],
     )

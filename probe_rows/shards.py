@@ -65,6 +65,7 @@ class ShardSchema:
     rows: int
     uncompressed_bytes: int
     numeric_extras: tuple[str, ...]
+    null_src_addr: int | None = None  # from the footer's statistics; None when a row group has none
 
 
 def check_shard(path: Path) -> ShardSchema:
@@ -94,7 +95,24 @@ def check_shard(path: Path) -> ShardSchema:
             raise ShardError(path, f"type {typ} is not {expected}", name)
     uncompressed = sum(meta.row_group(i).total_byte_size for i in range(meta.num_row_groups))
     extras = tuple(f.name for f in schema if f.name not in REQUIRED and _is_numeric(f.type))
-    return ShardSchema(path, meta.num_rows, uncompressed, extras)
+    return ShardSchema(path, meta.num_rows, uncompressed, extras, _footer_nulls(meta, "src_addr"))
+
+
+def _footer_nulls(meta: pq.FileMetaData, column: str) -> int | None:
+    """Null count of a top-level column from the row groups' statistics, or None if any lacks it."""
+    if meta.num_row_groups == 0:
+        return 0
+    first = meta.row_group(0)
+    index = next((j for j in range(first.num_columns) if first.column(j).path_in_schema == column), None)
+    if index is None:
+        return None
+    total = 0
+    for i in range(meta.num_row_groups):
+        stats = meta.row_group(i).column(index).statistics
+        if stats is None or not stats.has_null_count:
+            return None
+        total += stats.null_count
+    return total
 
 
 def check_shards(paths: Iterable[Path], extra_columns: Sequence[str] | None = None) -> tuple[

@@ -109,17 +109,24 @@ def test_shards_then_probe_rows_through_dagster(tmp_path, order):
         assert auto.get_num_requested(probe_rows.key) == 1
         result = dg.materialize([measurement_shards, probe_rows], selection=[probe_rows], instance=instance,
                                 resources=res)
+        # A shard changed after its diagnostics were recorded: the record is ignored, the pass checks.
+        shard = folder / keys[0]
+        os.utime(shard, ns=(shard.stat().st_atime_ns, shard.stat().st_mtime_ns + 10**9))
+        again = _meta(dg.materialize([measurement_shards, probe_rows], selection=[probe_rows],
+                                     instance=instance, resources=res), probe_rows.key)
     meta = _meta(result, probe_rows.key)
     assert (meta["measurements_in"], meta["measurements_out"], meta["probes_in"]) == (6_000, 6_000, 40)
     assert meta["probes_train"] + meta["probes_test"] == 40 and meta["probes_test"] > 0
     # Sorted shards are proven sorted by their recorded diagnostics: no sort, no spill.
     assert meta["path"] == ("streaming" if order == "sorted" else "bucketed")
+    assert (meta["order_evidence"], meta["fell_back"]) == ("recorded", False)
     assert meta["spill_bytes"] == 0 and meta["peak_rss_mb"] > 0 and meta["measurements_per_second"] > 0
     out = tmp_path / "parquet" / "probe_rows"
     assert meta["output"] == str(out)
     rows = pl.read_parquet(str(out / "train" / "*.parquet"))
     assert rows.height == meta["probes_train"]
     assert rows.columns == ["src_addr", "n_measurements", "measurements"]
+    assert again["order_evidence"] == "checked_in_pass" and again["probes_in"] == 40
 
 
 def test_null_src_addr_warned_in_metadata_and_bad_shard_fails_naming_shard_and_column(tmp_path):
