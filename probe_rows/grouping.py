@@ -204,15 +204,26 @@ def _has_ties(grouped) -> bool:
     return bool(equal.any())
 
 
+def _out_of_order(frame) -> int:
+    """Rows of ``frame`` not strictly after the previous row in (src_addr, event_time) order."""
+    src, t = pl.col("src_addr"), pl.col("event_time")
+    return frame.select(((src < src.shift(1)) | ((src == src.shift(1)) & (t <= t.shift(1)))).sum()).item()
+
+
+def _head_in_order(files, extras, rows: int = 10_000) -> bool:
+    """Whether the first rows are in order: a cheap look before starting a streaming pass that an
+    unsorted input would abandon at once (no proof either way: the pass checks every row)."""
+    head = _scan(files, extras).filter(pl.col("src_addr").is_not_null()).head(rows).collect()
+    return _out_of_order(head) == 0
+
+
 def _streaming(files, extras, budget: Budget, writer: SplitWriter) -> None:
     """The fast path: one ordered pass; raises :class:`_NotOrdered` on the first bad row."""
-    src, t = pl.col("src_addr"), pl.col("event_time")
+    src = pl.col("src_addr")
     carry = None
     for batch in _batches(files, extras, budget.batch_rows):
         # Check the batch and its boundary with the previous row (not the whole carry again).
-        check = batch if carry is None else pl.concat([carry.tail(1), batch])
-        bad = check.select(((src < src.shift(1)) | ((src == src.shift(1)) & (t <= t.shift(1)))).sum()).item()
-        if bad:
+        if _out_of_order(batch if carry is None else pl.concat([carry.tail(1), batch])):
             raise _NotOrdered
         frame = batch if carry is None else pl.concat([carry, batch])
         # The last probe of the batch may continue in the next one: hold it back.
@@ -324,9 +335,10 @@ def group_probes(
             sets it from ``--threads``); ``budget.threads`` cannot resize it afterwards.
         diagnostics: per-shard :class:`OrderDiagnostics` in file order when already known (the
             shard asset records them). When they do not prove the order, the bucketed path runs
-            directly. When they do, or when none are given, the streaming path is tried: it
-            verifies every row itself and its output is published only if all rows were in
-            order; otherwise the bucketed path runs (``stats.fell_back`` when a given proof failed).
+            directly. When they do, or when none are given and the first 10,000 rows are in
+            order, the streaming path is tried: it verifies every row itself and its output is
+            published only if all rows were in order; otherwise the bucketed path runs
+            (``stats.fell_back`` when a given proof failed).
         measure: sample peak RSS while running (``stats.memory``).
         on_fallback: called when the streaming pass meets a row out of order.
 
@@ -362,7 +374,7 @@ def group_probes(
         writer = None
         # Known diagnostics decide; unknown ones are computed by the streaming pass itself, whose
         # output is only published when every row it read was in order.
-        if diagnostics is None or proven_ordered(diagnostics):
+        if proven_ordered(diagnostics) if diagnostics is not None else _head_in_order(files, extras):
             writer = new_writer(stages, config)
             try:
                 _streaming(files, extras, budget, writer)
