@@ -242,3 +242,24 @@ def test_extra_column_types_unified_across_shards_and_empty_first_shard(tmp_path
         "hops": pl.Int64}))
     p2 = rows.filter(pl.col("src_addr") == "p2")["measurements"].to_list()[0]
     assert [(m["dst_addr"], m["hops"]) for m in p2] == [("y", 6), ("z", 5)]
+
+
+def test_failed_write_fails_the_run_and_leaves_no_partial_output(generated, tmp_path, monkeypatch):
+    out = tmp_path / "out"
+    group_probes(generated["sorted"], out, _budget(tmp_path))
+    before = {p: p.stat().st_mtime_ns for p in out.rglob("*.parquet")}
+    real_write = pl.DataFrame.write_parquet
+    calls = []
+
+    def failing_write(self, *args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise OSError("no space left on device")
+        return real_write(self, *args, **kwargs)
+
+    monkeypatch.setattr(pl.DataFrame, "write_parquet", failing_write)
+    monkeypatch.setattr(grouping, "BUCKET_MEMORY_FACTOR", 2_000.0)  # many buckets, many writes
+    with pytest.raises(OSError, match="no space left"):
+        group_probes(generated["shuffled"], out, _budget(tmp_path))
+    assert {p: p.stat().st_mtime_ns for p in out.rglob("*.parquet")} == before
+    assert sorted(p.name for p in out.iterdir()) == ["test", "train"]
