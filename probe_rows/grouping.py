@@ -44,7 +44,7 @@ import pyarrow as pa
 
 from memsafe.budget import Budget
 from memsafe.memory import MemoryReport, PeakMemory
-from probe_rows.ordering import OrderDiagnostics, proven_ordered
+from probe_rows.ordering import OrderDiagnostics, event_time_utc, proven_ordered
 from probe_rows.output import SplitWriter, new_writer, remove_stale_stages, stage_name, swap_in
 from probe_rows.shards import REQUIRED, check_shards, list_shards
 from probe_rows.split import SPLITS
@@ -150,15 +150,9 @@ def _scan(files: Sequence[Path], extras: dict[str, pl.DataType]):
     frames = []
     for f in files:
         lf = pl.scan_parquet(f)
-        t = lf.collect_schema()["event_time"]
-        ts = pl.col("event_time")
-        if getattr(t, "time_zone", None):  # aware: convert to UTC; naive: read as UTC
-            ts = ts.dt.convert_time_zone("UTC")
-        else:
-            ts = ts.dt.replace_time_zone("UTC")
         frames.append(lf.select(
             pl.col("src_addr").cast(pl.String), pl.col("dst_addr").cast(pl.String),
-            ts.dt.cast_time_unit("us").alias("event_time"), pl.col("rtt_ms").cast(pl.Float64),
+            event_time_utc(lf.collect_schema()["event_time"]), pl.col("rtt_ms").cast(pl.Float64),
             *[pl.col(c).cast(dtype) for c, dtype in extras.items()],
         ))
     return pl.concat(frames, how="vertical_relaxed")

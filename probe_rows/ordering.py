@@ -70,6 +70,16 @@ def _batch_figures(frame: pl.DataFrame) -> dict[str, int]:
     return {k: int(v or 0) for k, v in row.items()}
 
 
+def event_time_utc(dtype: pl.DataType) -> pl.Expr:
+    """``event_time`` as Datetime(us, UTC): an aware value is converted to UTC, a naive one is read
+    as UTC (the shard contract). Comparing wall-clock values of another zone would misorder the
+    hour repeated when clocks go back."""
+    ts = pl.col("event_time")
+    aware = getattr(dtype, "time_zone", None) is not None
+    ts = ts.dt.convert_time_zone("UTC") if aware else ts.dt.replace_time_zone("UTC")
+    return ts.dt.cast_time_unit("us").alias("event_time")
+
+
 def diagnose_shard(path: Path, batch_rows: int = DIAGNOSTIC_BATCH_ROWS) -> OrderDiagnostics:
     """Compute :class:`OrderDiagnostics` for one shard, streaming two columns in file order.
 
@@ -80,7 +90,8 @@ def diagnose_shard(path: Path, batch_rows: int = DIAGNOSTIC_BATCH_ROWS) -> Order
     totals = {"changes": 0, "decreases": 0, "violations": 0, "ties": 0}
     rows = nulls = 0
     first = last = None
-    scan = pl.scan_parquet(path).select("src_addr", pl.col("event_time").dt.replace_time_zone(None))
+    lf = pl.scan_parquet(path)
+    scan = lf.select("src_addr", event_time_utc(lf.collect_schema()["event_time"]).dt.replace_time_zone(None))
     for batch in scan.collect_batches(chunk_size=batch_rows, maintain_order=True):
         rows += batch.height
         kept = batch.filter(pl.col("src_addr").is_not_null())

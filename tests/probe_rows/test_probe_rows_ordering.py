@@ -73,3 +73,22 @@ def test_proof_across_shards(tmp_path, shards, proven):
 
 def test_no_shards_prove_nothing():
     assert proven_ordered([]) is False
+
+
+def test_event_time_in_another_zone_is_ordered_as_instants(tmp_path):
+    # Paris, 2026-10-25: 02:30 CEST (00:30 UTC) comes before 02:10 CET (01:10 UTC). As wall-clock
+    # values the second looks earlier; as instants it is later, so the shard is sorted.
+    utc = [dt.datetime(2026, 10, 25, 0, 30, tzinfo=dt.UTC), dt.datetime(2026, 10, 25, 1, 10, tzinfo=dt.UTC)]
+    times = pa.array(utc, pa.timestamp("ms", tz="UTC")).cast(pa.timestamp("ms", tz="Europe/Paris"))
+    path = tmp_path / "paris.parquet"
+    pq.write_table(pa.table({"src_addr": ["a", "a"], "event_time": times}), path)
+    d = diagnose_shard(path)
+    assert (d.event_time_violations, d.sorted_within) == (0, True)
+    assert d.last_event_time == dt.datetime(2026, 10, 25, 1, 10, tzinfo=dt.UTC)
+
+
+def test_naive_event_time_is_read_as_utc(tmp_path):
+    path = tmp_path / "naive.parquet"
+    pq.write_table(pa.table({"src_addr": ["a"], "event_time": pa.array([dt.datetime(2026, 1, 1, 12)],
+                                                                          pa.timestamp("ns"))}), path)
+    assert diagnose_shard(path).first_event_time == dt.datetime(2026, 1, 1, 12, tzinfo=dt.UTC)
