@@ -1,5 +1,19 @@
-"""The probe_rows code location (its assets land with their own issue)."""
+"""The probe_rows code location: the only place its Definitions are built and resources bound."""
+
+from __future__ import annotations
 
 import dagster as dg
 
-defs = dg.Definitions()
+from memsafe.resources import SHARED_RESOURCES
+from probe_rows.assets import measurement_shards, probe_rows
+from probe_rows.resources import PROBE_ROWS
+from probe_rows.sensors import measurement_shard_sensor, probe_rows_automation, shard_job
+
+RESOURCES = {**SHARED_RESOURCES, "probe_settings": PROBE_ROWS}
+
+defs = dg.Definitions(
+    assets=[measurement_shards, probe_rows],
+    jobs=[shard_job],
+    sensors=[measurement_shard_sensor, probe_rows_automation],
+    resources=RESOURCES,
+)

@@ -1,0 +1,155 @@
+"""Command line for probe_rows, so the grouping can run as its own process (benchmarks, backfills).
+
+    python -m probe_rows.cli generate --output DIR --measurements 20000000 --order shuffled
+    python -m probe_rows.cli import-atlas --output DIR FILE...
+    python -m probe_rows.cli diagnose --input DIR
+    python -m probe_rows.cli group --input DIR --output DIR --memory-mb 1024
+    python -m probe_rows.cli baseline --engine polars --input DIR --output FILE
+
+``group`` and ``baseline`` print one JSON line: ``measurements``, ``probes``, ``seconds``,
+``measurements_per_second``, ``peak_rss_mb`` (the process' lifetime peak, ``ru_maxrss``) and more.
+``--threads`` sets ``POLARS_MAX_THREADS`` before polars is imported, so it applies.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m probe_rows.cli", description=__doc__.split("\n\n")[0])
+    sub = p.add_subparsers(dest="command", required=True)
+
+    g = sub.add_parser("generate", help="write synthetic measurement shards")
+    g.add_argument("--output", type=Path, required=True)
+    g.add_argument("--measurements", type=int, required=True)
+    g.add_argument("--probes", type=int, default=None, help="default: measurements / 200")
+    g.add_argument("--shards", type=int, default=8)
+    g.add_argument("--order", choices=("sorted", "shuffled"), default="shuffled")
+    g.add_argument("--seed", type=int, default=0)
+
+    a = sub.add_parser("import-atlas", help="RIPE Atlas ping/traceroute JSON -> shards")
+    a.add_argument("--output", type=Path, required=True)
+    a.add_argument("--address-field", choices=("from", "src_addr"), default="from")
+    a.add_argument("--failed", choices=("null_rtt", "drop"), default="null_rtt")
+    a.add_argument("files", type=Path, nargs="+")
+
+    d = sub.add_parser("diagnose", help="print each shard's ordering diagnostics (JSON lines)")
+    d.add_argument("--input", type=Path, required=True)
+
+    for name, help_ in (("group", "group shards into per-probe rows"),
+                        ("baseline", "one-query DuckDB or polars grouping, for comparison")):
+        s = sub.add_parser(name, help=help_)
+        s.add_argument("--input", type=Path, required=True)
+        s.add_argument("--output", type=Path, required=True)
+        s.add_argument("--memory-mb", type=int, default=1024)
+        s.add_argument("--threads", type=int, default=2)
+        s.add_argument("--spill-dir", default=None)
+    grp = sub.choices["group"]
+    grp.add_argument("--batch-rows", type=int, default=100_000)
+    grp.add_argument("--min-measurements", type=int, default=1)
+    grp.add_argument("--test-fraction", type=float, default=0.2)
+    grp.add_argument("--seed", type=int, default=0)
+    grp.add_argument("--extra-columns", default=None, help="comma-separated; default: all shared numeric")
+    sub.choices["baseline"].add_argument("--engine", choices=("duckdb", "polars"), required=True)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if getattr(args, "threads", None):
+        os.environ["POLARS_MAX_THREADS"] = str(args.threads)
+    # Imported here, after POLARS_MAX_THREADS is set.
+    from memsafe.budget import Budget
+    from memsafe.memory import lifetime_peak_rss_mb
+
+    if args.command == "generate":
+        from probe_rows.generate import generate_shards
+
+        t0 = time.perf_counter()
+        paths = generate_shards(args.output, args.measurements, probes=args.probes, shards=args.shards,
+                                order=args.order, seed=args.seed)
+        _print({"shards": len(paths), "measurements": args.measurements, "order": args.order,
+                "seconds": round(time.perf_counter() - t0, 3)})
+    elif args.command == "import-atlas":
+        from probe_rows.ripe_atlas import AtlasImportConfig, import_files
+
+        stats = import_files(args.files, args.output, AtlasImportConfig(args.address_field, args.failed))
+        for shard, s in stats.items():
+            _print({"shard": str(shard), **vars(s)})
+    elif args.command == "diagnose":
+        from probe_rows.ordering import diagnose_shard, proven_ordered
+        from probe_rows.shards import list_shards
+
+        diags = [diagnose_shard(p) for p in list_shards(args.input)]
+        for d in diags:
+            _print(d.as_metadata())
+        _print({"proven_ordered": proven_ordered(diags)})
+    elif args.command == "group":
+        from probe_rows.grouping import GroupConfig, group_probes
+
+        budget = Budget(memory_mb=args.memory_mb, threads=args.threads, batch_rows=args.batch_rows,
+                        spill_dir=args.spill_dir)
+        extras = None
+        if args.extra_columns is not None:
+            extras = tuple(c for c in args.extra_columns.split(",") if c)
+        config = GroupConfig(min_measurements=args.min_measurements, test_fraction=args.test_fraction,
+                             seed=args.seed, extra_columns=extras)
+        stats = group_probes(args.input, args.output, budget, config)
+        meta = stats.as_metadata()
+        _print({"engine": "probe_rows", "measurements": stats.measurements_in,
+                "probes": stats.probes_train + stats.probes_test, "seconds": round(stats.seconds, 3),
+                "measurements_per_second": round(stats.measurements_per_second),
+                "cpu_seconds": _cpu_seconds(),
+                "peak_rss_mb": round(max(lifetime_peak_rss_mb(), meta.get("peak_rss_mb", 0.0)), 1),
+                "memory_mb": args.memory_mb, **{k: v for k, v in meta.items() if k not in ("seconds",)}})
+    elif args.command == "baseline":
+        import duckdb
+
+        from probe_rows import baselines
+        from probe_rows.shards import check_shards, list_shards
+
+        files = list_shards(args.input)
+        rows = sum(s.rows for s in check_shards(files)[0])
+        t0 = time.perf_counter()
+        try:
+            if args.engine == "duckdb":
+                budget = Budget(memory_mb=args.memory_mb, threads=args.threads, spill_dir=args.spill_dir)
+                probes = baselines.duckdb_list_order_by(args.input, args.output, budget)
+            else:
+                probes = baselines.polars_group_by(args.input, args.output)
+        except (MemoryError, duckdb.OutOfMemoryException) as exc:  # running out is a result, not a crash
+            error = f"{type(exc).__name__}: {exc}"[:300]
+            _print({"engine": args.engine, "measurements": rows, "error": error,
+                    "seconds": round(time.perf_counter() - t0, 3),
+                    "peak_rss_mb": round(lifetime_peak_rss_mb(), 1),
+                    "memory_mb": args.memory_mb if args.engine == "duckdb" else None})
+            return 1
+        seconds = time.perf_counter() - t0
+        _print({"engine": args.engine, "measurements": rows, "probes": probes, "seconds": round(seconds, 3),
+                "measurements_per_second": round(rows / seconds), "cpu_seconds": _cpu_seconds(),
+                "peak_rss_mb": round(lifetime_peak_rss_mb(), 1),
+                "memory_mb": args.memory_mb if args.engine == "duckdb" else None})
+    return 0
+
+
+def _cpu_seconds() -> float:
+    """User + system CPU of this process so far: a figure less sensitive to a busy machine."""
+    import resource
+
+    use = resource.getrusage(resource.RUSAGE_SELF)
+    return round(use.ru_utime + use.ru_stime, 2)
+
+
+def _print(obj: dict) -> None:
+    sys.stdout.write(json.dumps(obj, default=str) + "\n")
+    sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,411 @@
+"""Group measurements into one row per probe: exact time order, bounded memory, train/test split.
+
+Input: measurement shards (see :mod:`probe_rows.shards`). Output, under ``output_dir``::
+
+    train/part-NNNNN.parquet   test/part-NNNNN.parquet
+
+one row per probe: ``src_addr`` (string), ``n_measurements`` (int64) and ``measurements``
+(list of struct ``dst_addr, event_time, rtt_ms, <extra numeric columns>``), the list in ascending
+``event_time``; ties are broken by the struct's other fields in order (nulls last), so the output
+depends only on the set of measurements, never on the input order. Probes with fewer than
+``min_measurements`` are dropped; the split is :mod:`probe_rows.split` (stable hash by probe).
+
+Two paths, both exact:
+
+- **streaming** (the fast path), tried only when the ordering diagnostics prove the shards sorted
+  by ``(src_addr, event_time)`` (:func:`probe_rows.ordering.proven_ordered`): one pass in file
+  order, cutting lists at probe boundaries, no sort and no spill. Every row is re-checked against
+  the previous one; on the first row out of order the pass is abandoned and the bucketed path runs.
+- **bucketed**: the probes are hash-partitioned into buckets sized from the memory budget
+  (polars' streaming engine writes one Arrow IPC spill file set per bucket into the budget's spill
+  folder), then each bucket is grouped in memory with ``sort_by`` inside the aggregation. A
+  bucket larger than planned (a skewed hash) is re-partitioned with another seed. When the whole
+  input fits the budget there is a single bucket and no spill.
+
+Memory does not grow with the input: it is bounded by one bucket (or one batch plus the longest
+probe on the streaming path). The only thing that must fit is the longest single probe's list, since
+it is one output row. Outputs are written into hidden temporary folders and swapped in at the end,
+so a failed run leaves the previous output (or nothing) in place, never a partial one.
+"""
+
+from __future__ import annotations
+
+import math
+import shutil
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pyarrow as pa
+
+from memsafe.budget import Budget
+from memsafe.memory import MemoryReport, PeakMemory
+from probe_rows.ordering import OrderDiagnostics, event_time_utc, proven_ordered
+from probe_rows.output import SplitWriter, new_writer, remove_stale_stages, stage_name, swap_in
+from probe_rows.shards import REQUIRED, check_shards, list_shards
+from probe_rows.split import SPLITS
+
+# Peak memory of grouping one bucket in polars, as a multiple of the bucket's in-memory size
+# (measured: group_by + sort_by + to_arrow + parquet writer on the generated data, see
+# docs/probe_rows.md). The budget is divided by this to size buckets.
+BUCKET_MEMORY_FACTOR = 4.0
+# Head-room per process for polars' own pools and the streaming pass' buffers (MiB).
+POLARS_OVERHEAD_MB = 160
+MAX_RESPLIT_DEPTH = 3
+
+
+@dataclass(frozen=True)
+class GroupConfig:
+    """What to group and how to split.
+
+    Attributes:
+        min_measurements: probes with fewer measurements are dropped (>= 1).
+        test_fraction: share of probes in ``test`` (by stable hash, not by count).
+        seed: split seed; the same seed gives the same split on every run.
+        extra_columns: numeric columns carried into the structs; ``None`` = every numeric column
+            all shards share besides the required ones.
+        compression: parquet codec of the output.
+    """
+
+    min_measurements: int = 1
+    test_fraction: float = 0.2
+    seed: int = 0
+    extra_columns: tuple[str, ...] | None = None
+    compression: str = "snappy"
+
+    def __post_init__(self) -> None:
+        if self.min_measurements < 1:
+            raise ValueError(f"min_measurements must be >= 1, got {self.min_measurements}")
+        if not 0.0 <= self.test_fraction <= 1.0:
+            raise ValueError(f"test_fraction must be within [0, 1], got {self.test_fraction}")
+
+
+@dataclass
+class GroupStats:
+    """What one grouping did. Counts of rows/probes, bytes, seconds, memory in MiB."""
+
+    output: Path
+    shards: int
+    measurements_in: int
+    null_src_addr: int
+    measurements_out: int
+    probes_in: int
+    probes_below_min: int
+    probes_train: int
+    probes_test: int
+    path: str  # "streaming" or "bucketed"
+    fell_back: bool  # the streaming pass found a row out of order and the bucketed path ran
+    # "recorded": diagnostics were given (e.g. by the shard asset) and decided the path;
+    # "checked_in_pass": none were given, so the streaming pass checked the order itself.
+    order_evidence: str
+    buckets: int
+    spill_bytes: int
+    seconds: float
+    memory: MemoryReport | None = None
+    files: list[str] = field(default_factory=list)
+
+    @property
+    def measurements_per_second(self) -> float:
+        return self.measurements_in / self.seconds if self.seconds > 0 else 0.0
+
+    def as_metadata(self) -> dict[str, object]:
+        out: dict[str, object] = {
+            "output": str(self.output), "shards": self.shards,
+            "measurements_in": self.measurements_in, "null_src_addr_dropped": self.null_src_addr,
+            "measurements_out": self.measurements_out, "probes_in": self.probes_in,
+            "probes_below_min": self.probes_below_min, "probes_train": self.probes_train,
+            "probes_test": self.probes_test, "path": self.path, "fell_back": self.fell_back,
+            "order_evidence": self.order_evidence,
+            "buckets": self.buckets, "spill_bytes": self.spill_bytes,
+            "seconds": round(self.seconds, 3),
+            "measurements_per_second": round(self.measurements_per_second, 1),
+        }
+        if self.memory is not None:
+            out.update(self.memory.as_metadata())
+        return out
+
+
+class _NotOrdered(Exception):
+    """Raised inside the streaming pass at the first row out of (src_addr, event_time) order."""
+
+
+def _extra_types(files: Sequence[Path], extras: Sequence[str]) -> dict[str, pl.DataType]:
+    """The common type of each extra column over all shards (footers only): shards may disagree
+    (int32 here, int64 there), and every per-shard spill file must hold the same schema."""
+    if not extras:
+        return {}
+    frames = [pl.scan_parquet(f).select(list(extras)) for f in files]
+    return dict(pl.concat(frames, how="vertical_relaxed").collect_schema())
+
+
+def _scan(files: Sequence[Path], extras: dict[str, pl.DataType]):
+    """One lazy frame over the shards in file order, with the normalised types.
+
+    ``extras``: carried column -> type (:func:`_extra_types`).
+    """
+    frames = []
+    for f in files:
+        lf = pl.scan_parquet(f)
+        frames.append(lf.select(
+            pl.col("src_addr").cast(pl.String), pl.col("dst_addr").cast(pl.String),
+            event_time_utc(lf.collect_schema()["event_time"]), pl.col("rtt_ms").cast(pl.Float64),
+            *[pl.col(c).cast(dtype) for c, dtype in extras.items()],
+        ))
+    return pl.concat(frames, how="vertical_relaxed")
+
+
+def _struct_columns(extras: Sequence[str]) -> list[str]:
+    return ["dst_addr", "event_time", "rtt_ms", *extras]
+
+
+def _group_frame(frame, extras: Sequence[str], presorted: bool):
+    """One row per probe of ``frame``: ``src_addr, n_measurements, measurements``.
+
+    ``presorted``: rows already in strict (src_addr, event_time) order, verified by the caller, so
+    the lists keep the row order. Otherwise each list is sorted by ``event_time``; only when a probe
+    has two measurements at the same instant is the bucket sorted again on every struct field
+    (nulls last), which makes the order of ties a function of the values, not of the input.
+    """
+    cols = _struct_columns(extras)
+    if presorted:
+        return frame.group_by("src_addr", maintain_order=True).agg(
+            pl.len().alias("n_measurements"), pl.struct(cols).alias("measurements"))
+    grouped = frame.group_by("src_addr").agg(
+        pl.len().alias("n_measurements"), pl.struct(cols).sort_by("event_time").alias("measurements"))
+    if not _has_ties(grouped):
+        return grouped
+    return frame.group_by("src_addr").agg(
+        pl.len().alias("n_measurements"),
+        pl.struct(cols).sort_by(["event_time", *cols[:1], *cols[2:]], nulls_last=True).alias("measurements"),
+    )
+
+
+def _has_ties(grouped) -> bool:
+    """Whether any list holds two adjacent equal ``event_time`` values (lists sorted by it).
+
+    Works on the flattened ``event_time`` field only (no string column is converted).
+    """
+    times = grouped["measurements"].explode().struct.field("event_time").to_physical().to_numpy()
+    if len(times) < 2:
+        return False
+    equal = times[1:] == times[:-1]
+    starts = np.cumsum(grouped["n_measurements"].to_numpy())[:-1]  # first index of lists 2..n
+    equal[starts - 1] = False  # a list's first value is not compared with the previous list's last
+    return bool(equal.any())
+
+
+def _out_of_order(frame) -> int:
+    """Rows of ``frame`` not strictly after the previous row in (src_addr, event_time) order."""
+    src, t = pl.col("src_addr"), pl.col("event_time")
+    return frame.select(((src < src.shift(1)) | ((src == src.shift(1)) & (t <= t.shift(1)))).sum()).item()
+
+
+def _head_in_order(files, extras, rows: int = 10_000) -> bool:
+    """Whether the first rows are in order: a cheap look before starting a streaming pass that an
+    unsorted input would abandon at once (no proof either way: the pass checks every row)."""
+    head = _scan(files, extras).filter(pl.col("src_addr").is_not_null()).head(rows).collect()
+    return _out_of_order(head) == 0
+
+
+def _streaming(files, extras, budget: Budget, writer: SplitWriter) -> None:
+    """The fast path: one ordered pass; raises :class:`_NotOrdered` on the first bad row."""
+    src = pl.col("src_addr")
+    carry = None
+    for batch in _batches(files, extras, budget.batch_rows):
+        # Check the batch and its boundary with the previous row (not the whole carry again).
+        if _out_of_order(batch if carry is None else pl.concat([carry.tail(1), batch])):
+            raise _NotOrdered
+        frame = batch if carry is None else pl.concat([carry, batch])
+        # The last probe of the batch may continue in the next one: hold it back.
+        starts = frame.select((src != src.shift(1)).arg_true()).to_series()
+        cut = int(starts[-1]) if len(starts) else 0
+        if cut > 0:
+            writer.emit(_group_frame(frame.slice(0, cut), extras, presorted=True))
+        carry = frame.slice(cut)
+    if carry is not None and carry.height:
+        writer.emit(_group_frame(carry, extras, presorted=True))
+
+
+def _batches(files, extras, batch_rows: int):
+    """Non-null-probe rows in file order, ``batch_rows`` at a time.
+
+    One streaming scan per file: polars' engine over one scan of many files reads ahead across
+    them (measured: 618 MB peak RSS for 8 files of 2.5M rows, against 326 MB file by file).
+    """
+    for f in files:
+        scan = _scan([f], extras).filter(pl.col("src_addr").is_not_null())
+        yield from scan.collect_batches(chunk_size=batch_rows, maintain_order=True)
+
+
+def _file_groups(files: Sequence[Path], sizes: Sequence[int], target_bytes: int) -> list[list[Path]]:
+    """Consecutive files grouped until a group holds ``target_bytes`` (uncompressed), so small
+    shards share one partitioning pass and large ones get their own (bounded read-ahead)."""
+    groups: list[list[Path]] = []
+    acc = target_bytes
+    for f, size in zip(files, sizes, strict=True):
+        if acc >= target_bytes:
+            groups.append([])
+            acc = 0
+        groups[-1].append(f)
+        acc += size
+    return groups
+
+
+def _bucket_count(bytes_estimate: int, budget: Budget) -> int:
+    avail_mb = max(64, budget.engine_memory_mb - POLARS_OVERHEAD_MB)
+    per_bucket = avail_mb * 1024 * 1024 / BUCKET_MEMORY_FACTOR
+    return max(1, math.ceil(bytes_estimate / per_bucket))
+
+
+def _estimate_bytes(files, extras, rows: int) -> int:
+    """In-memory size of the whole input, from the first 20k rows' size per row."""
+    sample = _scan(files, extras).head(20_000).collect()  # the first non-empty rows
+    if sample.height == 0:
+        return 0
+    return int(sample.estimated_size() / sample.height * rows)
+
+
+def _bucketed(files, extras, budget: Budget, writer: SplitWriter, spill_root: Path,
+              bytes_estimate: int, sizes: Sequence[int]) -> tuple[int, int]:
+    """The general path; returns (buckets grouped, peak spill bytes)."""
+    buckets = _bucket_count(bytes_estimate, budget)
+    not_null = pl.col("src_addr").is_not_null()
+    if buckets == 1:
+        writer.emit(_group_frame(_scan(files, extras).filter(not_null).collect(), extras,
+                                 presorted=False), part=0)
+        return 1, 0
+    per_bucket = bytes_estimate / buckets
+    state = {"part": 0, "spill_peak": 0}
+
+    def spill_and_group(frames, n: int, seed: int, depth: int) -> None:
+        folder = spill_root / f"level{depth}-{uuid.uuid4().hex[:8]}"
+        for i, frame in enumerate(frames):  # bucket k of every frame -> <folder>/<i>/_bucket=k/
+            frame.with_columns((pl.col("src_addr").hash(seed) % n).alias("_bucket")).sink_ipc(
+                pl.PartitionBy(str(folder / str(i)), key="_bucket", include_key=False),
+                mkdir=True, maintain_order=False,
+            )
+        state["spill_peak"] = max(state["spill_peak"], _du(spill_root))
+        for k in range(n):
+            parts = sorted(folder.glob(f"*/_bucket={k}/*.ipc"))
+            if not parts:
+                continue
+            size = sum(p.stat().st_size for p in parts)
+            bucket = pl.scan_ipc(parts)
+            # Skew: a bucket over twice the plan is split again with another hash seed, unless
+            # it holds a single probe (one output row, which no split can make smaller).
+            if (size > 2 * per_bucket and depth < MAX_RESPLIT_DEPTH
+                    and bucket.select(pl.col("src_addr").n_unique()).collect().item() > 1):
+                spill_and_group([bucket], math.ceil(size / per_bucket), seed + 1, depth + 1)
+            else:
+                writer.emit(_group_frame(bucket.collect(), extras, presorted=False), part=state["part"])
+                state["part"] += 1
+            for p in parts:  # free the disk as we go
+                p.unlink()
+        shutil.rmtree(folder, ignore_errors=True)
+
+    groups = _file_groups(files, sizes, int(per_bucket))
+    spill_and_group([_scan(g, extras).filter(not_null) for g in groups], buckets, 0, 0)
+    return state["part"], state["spill_peak"]
+
+
+def _du(folder: Path) -> int:
+    return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
+
+
+def group_probes(
+    input_dir: Path | None, output_dir: Path, budget: Budget, config: GroupConfig = GroupConfig(),
+    *, files: Sequence[Path] | None = None, diagnostics: Sequence[OrderDiagnostics] | None = None,
+    measure: bool = True, on_fallback: Callable[[], None] | None = None,
+) -> GroupStats:
+    """Group the shards of ``input_dir`` (or ``files``, in that order) into ``output_dir``.
+
+    Args:
+        budget: memory, batch size and spill folder (the spill goes to ``budget.spill_path()``).
+            polars sizes its thread pool once per process from ``POLARS_MAX_THREADS`` (the CLI
+            sets it from ``--threads``); ``budget.threads`` cannot resize it afterwards.
+        diagnostics: per-shard :class:`OrderDiagnostics` in file order when already known (the
+            shard asset records them). When they do not prove the order, the bucketed path runs
+            directly. When they do, or when none are given and the first 10,000 rows are in
+            order, the streaming path is tried: it verifies every row itself and its output is
+            published only if all rows were in order; otherwise the bucketed path runs
+            (``stats.fell_back`` when a given proof failed).
+        measure: sample peak RSS while running (``stats.memory``).
+        on_fallback: called when the streaming pass meets a row out of order.
+
+    Returns :class:`GroupStats`. Raises :class:`probe_rows.shards.ShardError` for a bad shard (the
+    output folder is then untouched), ``FileNotFoundError`` for a missing input folder, and
+    ``ValueError`` when there is no shard.
+    """
+    t0 = time.perf_counter()
+    files = list(files) if files is not None else list_shards(input_dir)
+    if not files:
+        raise ValueError(f"no measurement shards in {input_dir}")
+    schemas, extra_names = check_shards(files, config.extra_columns)
+    extras = _extra_types(files, extra_names)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    remove_stale_stages(output_dir)
+    stages = {s: stage_name(output_dir / s) for s in SPLITS}
+    spill_root = budget.spill_path() / f"probe_rows-{uuid.uuid4().hex[:12]}"
+    pm = PeakMemory() if measure else None
+    try:
+        if pm is not None:
+            pm.__enter__()
+        rows = sum(s.rows for s in schemas)
+        if diagnostics is not None:
+            nulls = sum(d.null_src_addr for d in diagnostics)
+        else:
+            # The footers' statistics when every row group has them (no data read), else a scan.
+            unknown = [s.path for s in schemas if s.null_src_addr is None]
+            nulls = sum(s.null_src_addr or 0 for s in schemas)
+            if unknown:
+                counted = pl.scan_parquet(unknown).select(pl.col("src_addr").null_count()).collect()
+                nulls += int(counted.item())
+        path, fell_back, buckets, spill = "bucketed", False, 0, 0
+        writer = None
+        # Known diagnostics decide; unknown ones are computed by the streaming pass itself, whose
+        # output is only published when every row it read was in order.
+        if proven_ordered(diagnostics) if diagnostics is not None else _head_in_order(files, extras):
+            writer = new_writer(stages, config)
+            try:
+                _streaming(files, extras, budget, writer)
+                path, buckets = "streaming", 1
+            except _NotOrdered:
+                writer.close(None)
+                fell_back = diagnostics is not None  # a proof that did not hold: worth a warning
+                if fell_back and on_fallback is not None:
+                    on_fallback()
+                writer = None
+        if writer is None:
+            writer = new_writer(stages, config)
+            buckets, spill = _bucketed(files, extras, budget, writer, spill_root,
+                                       _estimate_bytes(files, extras, rows),
+                                       [s.uncompressed_bytes for s in schemas])
+        writer.close(_empty_schema(files, extras))
+        swap_in(stages, output_dir)
+    finally:
+        if pm is not None:
+            pm.__exit__(None, None, None)
+        shutil.rmtree(spill_root, ignore_errors=True)
+        for stage in stages.values():
+            shutil.rmtree(stage, ignore_errors=True)
+    c = writer.counts
+    return GroupStats(
+        output=output_dir, shards=len(files), measurements_in=rows, null_src_addr=nulls,
+        measurements_out=c["measurements_out"], probes_in=c["probes_in"], probes_below_min=c["below_min"],
+        probes_train=c["train"], probes_test=c["test"], path=path, fell_back=fell_back,
+        order_evidence="recorded" if diagnostics is not None else "checked_in_pass", buckets=buckets,
+        spill_bytes=spill, seconds=time.perf_counter() - t0, memory=pm.report if pm else None,
+        files=[str(output_dir / split / name) for split, name in writer.files],
+    )
+
+
+def _empty_schema(files, extras) -> pa.Schema:
+    empty = _group_frame(_scan(files[:1], extras).head(0).collect(), extras, presorted=False)
+    return empty.with_columns(pl.col("n_measurements").cast(pl.Int64)).to_arrow().schema
+
+
+__all__ = ["GroupConfig", "GroupStats", "group_probes", "remove_stale_stages", "REQUIRED"]

@@ -1,0 +1,139 @@
+"""Measurement shards: the parquet files the grouping reads, and their contract.
+
+A shard is one parquet file with at least:
+
+======================  =====================================================  ==================
+column                  meaning                                                type
+======================  =====================================================  ==================
+``src_addr``            the probe's address (the grouping key); null rows are  string
+                        counted and dropped
+``dst_addr``            the measured target                                    string
+``event_time``          when the measurement was taken; a tz-naive timestamp   timestamp (any unit)
+                        is read as UTC
+``rtt_ms``              round-trip time in milliseconds; null = failed         float or integer
+======================  =====================================================  ==================
+
+Further integer/float columns are carried into the per-probe structs (by default every numeric
+column that all shards share; or an explicit list). Shards are read in file-name order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+REQUIRED = ("src_addr", "dst_addr", "event_time", "rtt_ms")
+SHARD_GLOB = "*.parquet"
+
+
+class ShardError(ValueError):
+    """A shard that breaks the contract. Names the shard, and the column when one is at fault."""
+
+    def __init__(self, shard: Path | str, problem: str, column: str | None = None) -> None:
+        self.shard = str(shard)
+        self.column = column
+        where = f"shard {self.shard}" + (f", column {column!r}" if column else "")
+        super().__init__(f"{where}: {problem}")
+
+
+def list_shards(folder: Path) -> list[Path]:
+    """The shard files of ``folder`` in file-name order (hidden temporaries excluded)."""
+    if not folder.is_dir():
+        raise FileNotFoundError(f"no shard folder at {folder}")
+    return sorted(p for p in folder.glob(SHARD_GLOB) if p.is_file() and not p.name.startswith("."))
+
+
+def _is_string(t: pa.DataType) -> bool:
+    return pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_string_view(t) or (
+        pa.types.is_dictionary(t) and _is_string(t.value_type)
+    )
+
+
+def _is_numeric(t: pa.DataType) -> bool:
+    return pa.types.is_integer(t) or pa.types.is_floating(t)
+
+
+@dataclass(frozen=True)
+class ShardSchema:
+    """What one shard holds: its row count and its numeric extra columns."""
+
+    path: Path
+    rows: int
+    uncompressed_bytes: int
+    numeric_extras: tuple[str, ...]
+    null_src_addr: int | None = None  # from the footer's statistics; None when a row group has none
+
+
+def check_shard(path: Path) -> ShardSchema:
+    """Read a shard's footer and check the contract (no data pages are read).
+
+    Raises:
+        ShardError: unreadable file, a missing required column, or a column of the wrong type
+            (``event_time`` not a timestamp, addresses not strings, ``rtt_ms`` not numeric).
+    """
+    try:
+        meta = pq.read_metadata(path)
+        schema = meta.schema.to_arrow_schema()
+    except (OSError, pa.ArrowException) as exc:
+        raise ShardError(path, f"unreadable as parquet ({exc})") from exc
+    for name in REQUIRED:
+        if schema.get_field_index(name) < 0:
+            raise ShardError(path, "required column missing", name)
+    checks = {
+        "src_addr": (_is_string, "a string"),
+        "dst_addr": (_is_string, "a string"),
+        "event_time": (pa.types.is_timestamp, "a timestamp"),
+        "rtt_ms": (_is_numeric, "numeric"),
+    }
+    for name, (ok, expected) in checks.items():
+        typ = schema.field(name).type
+        if not ok(typ):
+            raise ShardError(path, f"type {typ} is not {expected}", name)
+    uncompressed = sum(meta.row_group(i).total_byte_size for i in range(meta.num_row_groups))
+    extras = tuple(f.name for f in schema if f.name not in REQUIRED and _is_numeric(f.type))
+    return ShardSchema(path, meta.num_rows, uncompressed, extras, _footer_nulls(meta, "src_addr"))
+
+
+def _footer_nulls(meta: pq.FileMetaData, column: str) -> int | None:
+    """Null count of a top-level column from the row groups' statistics, or None if any lacks it."""
+    if meta.num_row_groups == 0:
+        return 0
+    first = meta.row_group(0)
+    index = next((j for j in range(first.num_columns) if first.column(j).path_in_schema == column), None)
+    if index is None:
+        return None
+    total = 0
+    for i in range(meta.num_row_groups):
+        stats = meta.row_group(i).column(index).statistics
+        if stats is None or not stats.has_null_count:
+            return None
+        total += stats.null_count
+    return total
+
+
+def check_shards(paths: Iterable[Path], extra_columns: Sequence[str] | None = None) -> tuple[
+    list[ShardSchema], tuple[str, ...]
+]:
+    """Check every shard; return their schemas and the extra columns to carry.
+
+    ``extra_columns=None`` carries the numeric columns every shard has (in the first shard's
+    order); an explicit list must be numeric and present in every shard.
+
+    Raises:
+        ShardError: as :func:`check_shard`, or an explicit extra column absent or not numeric.
+    """
+    schemas = [check_shard(p) for p in paths]
+    if extra_columns is None:
+        if not schemas:
+            return schemas, ()
+        common = set.intersection(*(set(s.numeric_extras) for s in schemas))
+        return schemas, tuple(c for c in schemas[0].numeric_extras if c in common)
+    for s in schemas:
+        for name in extra_columns:
+            if name not in s.numeric_extras:
+                raise ShardError(s.path, "extra column missing or not numeric", name)
+    return schemas, tuple(extra_columns)
