@@ -29,6 +29,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--scale", type=float, default=DEFAULT_SCALE,
                    help=f"multiplies every input size; 1 = the issue's sizes (default {DEFAULT_SCALE})")
     p.add_argument("--cases", nargs="+", choices=keys, default=keys, metavar="CASE", help=f"of {keys}")
+    p.add_argument("--sizes", nargs="+", default=None, metavar="LABEL",
+                   help="run only these inputs of each case, by label (e.g. 1x); default all")
     p.add_argument("--reps", type=int, default=3, help="measured repetitions per tool (default 3)")
     p.add_argument("--warmup", type=int, default=1, help="unrecorded runs per tool first (default 1)")
     p.add_argument("--threads", type=int, default=2, help="threads given to every tool (default 2)")
@@ -42,7 +44,7 @@ def main(argv: list[str] | None = None) -> int:
     work = args.work_dir.resolve()
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     ctx = Context(work=work, env=child_env(PROJECT_ROOT), threads=args.threads)
-    meta = {"started": stamp, "scale": args.scale, "reps": args.reps, "warmup": args.warmup,
+    meta = {"started": stamp, "scale": args.scale, "sizes": args.sizes, "reps": args.reps, "warmup": args.warmup,
             "threads": args.threads, "machine": report.machine()}
     results, verdicts, skipped, sections, titles = [], {}, {}, [], {}
     t0 = time.perf_counter()
@@ -54,6 +56,8 @@ def main(argv: list[str] | None = None) -> int:
             continue
         case_results = []
         for size in case.sizes(args.scale):
+            if args.sizes and size.label not in args.sizes:
+                continue
             print(f"{case.key} {size.label}: preparing inputs", flush=True)
             inputs = case.prepare(size, ctx)
             print(f"{case.key} {size.label}: {inputs.mb:.1f} MB, {inputs.rows:,} rows", flush=True)

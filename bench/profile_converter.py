@@ -1,0 +1,114 @@
+"""Where the converter's time goes: its steps and query variants timed one by one, in one process.
+
+    python -m bench.profile_converter --data-dir DIR [--year 2024] [--memory-mb 2048] [--threads 2]
+        [--steps index_rows index_years as_is ...]
+
+``DIR`` is a data root holding ``raw/pjm/lmp_da/*.csv`` (for example an input folder the benchmark
+generated under ``bench/out/inputs/csv_parquet/``). Every step runs on a fresh DuckDB connection of
+the same :class:`memsafe.budget.Budget` the converter uses and is timed for wall and CPU seconds
+(process-wide, all threads) with :class:`memsafe.memory.PeakMemory`; outputs go to a temporary
+folder. It reads :mod:`iso_energy` and changes nothing there.
+
+Steps:
+- ``index_rows`` / ``index_years``: the file index's two scans of every file
+  (:meth:`IsoConverter.file_year_counts`), which a first conversion of a pile pays before converting;
+- ``as_is``: the conversion query of :meth:`IsoConverter.convert_year` (dedup window + ORDER BY);
+- ``no_order``: the same without the final ORDER BY;
+- ``no_dedup``: the same without the QUALIFY row_number() window;
+- ``neither``: normalise and keep the year only;
+- ``dedup_arg_max``: dedup by ``GROUP BY key`` keeping ``arg_max(row, (_version, _file))``, then ORDER BY;
+- ``read_only``: the typed ``read_csv`` of every file straight to parquet (the engine's floor here).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from iso_energy.isos import ISOS
+from iso_energy.isos.base import LMP_KEY, LMP_SCHEMA
+from memsafe.budget import Budget
+from memsafe.memory import PeakMemory, duckdb_probe
+
+STEPS = ("index_rows", "index_years", "as_is", "no_order", "no_dedup", "neither", "dedup_arg_max", "read_only")
+
+
+def conversion_sql(norm: str, *, dedup: str | None, order: bool) -> str:
+    """The conversion query of ``convert_year`` (kept in step with iso_energy/isos/base.py by hand)."""
+    cols = ", ".join(f'"{f.name}"' for f in LMP_SCHEMA)
+    key = ", ".join(LMP_KEY)
+    sql = f"SELECT {cols} FROM ({norm}) WHERE year(operating_date) = $year"
+    if dedup == "window":
+        sql += f" QUALIFY row_number() OVER (PARTITION BY {key} ORDER BY _version DESC, _file DESC) = 1"
+    elif dedup == "arg_max":
+        sql = (f"SELECT unnest(arg_max(struct_pack({cols}), struct_pack(_version, _file))) FROM ({norm}) "
+               f"WHERE year(operating_date) = $year GROUP BY {key}")
+    if order:
+        sql += " ORDER BY interval_start_utc, location_id"
+    return sql
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--data-dir", required=True, type=Path)
+    p.add_argument("--iso", default="pjm")
+    p.add_argument("--dataset", default="lmp_da")
+    p.add_argument("--year", type=int, default=2024)
+    p.add_argument("--memory-mb", type=int, default=2048)
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--steps", nargs="+", choices=STEPS, default=list(STEPS))
+    args = p.parse_args(argv)
+    conv = ISOS[args.iso]
+    files = conv.raw_files(args.data_dir / "raw", args.dataset)
+    if not files:
+        p.error(f"no raw files under {args.data_dir / 'raw' / args.iso / args.dataset}")
+    groups = conv.sniff_all(files, args.dataset)
+    norm = conv.normalised_sql(args.dataset, groups)
+    fmt = conv.datasets[args.dataset]
+    mb = sum(f.stat().st_size for f in files) / 2**20
+    print(f"{len(files)} files, {mb:.0f} MB, budget {args.memory_mb} MB, {args.threads} threads", file=sys.stderr)
+    with tempfile.TemporaryDirectory(prefix="profile_converter_") as tmp:
+        budget = Budget(memory_mb=args.memory_mb, threads=args.threads, spill_dir=str(Path(tmp) / "spill"))
+        for step in args.steps:
+            con = budget.connect()
+            out = str(Path(tmp) / f"{step}.parquet")
+            params = {**conv._params(groups), "year": args.year, "out": out}
+            copy = "COPY ({q}) TO $out (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 100000)"
+            t0, c0 = time.perf_counter(), time.process_time()
+            with PeakMemory(engine_probe=duckdb_probe(con)) as pm:
+                if step in ("index_rows", "index_years"):
+                    for path in files:
+                        single = conv.sniff_all([path], args.dataset)
+                        if step == "index_rows":
+                            sql = f"SELECT count(*) FROM ({conv._read_sql(fmt, single[0], 'files0')})"
+                        else:
+                            sql = (f"SELECT year(operating_date) AS y, count(*) FROM "
+                                   f"({conv.normalised_sql(args.dataset, single)}) GROUP BY y")
+                        con.execute(sql, conv._params(single)).fetchall()
+                    rows = None
+                else:
+                    if step == "read_only":
+                        q = conv._read_sql(fmt, groups[0], "files0")
+                        params = {"files0": [str(s.path) for g in groups for s in g], "out": out}
+                    else:
+                        q = conversion_sql(norm, dedup={"as_is": "window", "no_order": "window",
+                                                         "dedup_arg_max": "arg_max"}.get(step),
+                                           order=step in ("as_is", "no_dedup", "dedup_arg_max"))
+                    con.execute(copy.format(q=q), params)
+                    rows = con.execute("SELECT count(*) FROM read_parquet($out)", {"out": out}).fetchone()[0]
+            wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+            con.close()
+            r = pm.report
+            print(json.dumps({"step": step, "wall_s": round(wall, 2), "cpu_s": round(cpu, 2), "rows_out": rows,
+                              "peak_rss_mb": round(r.peak_rss_mb), "engine_peak_mb": round(r.engine_peak_mb or 0),
+                              "spill_peak_mb": round(r.spill_peak_mb or 0), "input_mb_per_s": round(mb / wall, 1)}),
+                  flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
