@@ -151,6 +151,15 @@ class Result:
         d["mb_per_s"] = self.mb_per_s
         return d
 
+    @classmethod
+    def from_dict(cls, d: dict) -> Result:
+        """The inverse of :meth:`as_dict` (to merge the result files of several runs)."""
+        d = {k: v for k, v in d.items() if k != "mb_per_s"}
+        for k in ("wall_s", "cpu_s", "peak_rss_mb"):
+            if d.get(k) is not None:
+                d[k] = Spread(**d[k])
+        return cls(**d)
+
 
 def measure(case: str, size: str, tools: Sequence[Tool], *, input_mb: float, input_rows: int, reps: int,
             warmup: int, cwd: Path, env: dict[str, str], log_root: Path, timeout_s: float | None,

@@ -89,16 +89,18 @@ def case_markdown(title: str, target: str, results: Sequence[Result], verdicts: 
     return "\n".join(lines) + "\n"
 
 
-def markdown(meta: dict, sections: Sequence[str], skipped: dict[str, str]) -> str:
+def markdown(meta: dict, sections: Sequence[str], skipped: dict[str, str], runs: str | None = None) -> str:
     m = meta["machine"]
+    runs = runs or (
+        f"scale {meta['scale']}, {meta['warmup']} warm-up + {meta['reps']} repetitions per tool, round-robin; "
+        f"{meta['threads']} threads per tool; load average at start {m['load_average']}, at end {meta['load_end']}")
     libs = ", ".join(f"{k} {v}" for k, v in m["libraries"].items() if v)
     head = [
         f"## Benchmark run {meta['started']}", "",
         f"- Machine: {m['cpus']} CPUs ({m['cpus_usable']} usable), {m['memory_gib']} GiB, {m['cpu_model']}; "
         f"{m['platform']}; Python {m['python']}",
         f"- Libraries: {libs}",
-        f"- Run: scale {meta['scale']}, {meta['warmup']} warm-up + {meta['reps']} repetitions per tool, round-robin; "
-        f"{meta['threads']} threads per tool; load average at start {m['load_average']}, at end {meta['load_end']}",
+        f"- Run: {runs}",
         "- Ratios: the project's speed over the reference's in this run (> 1 is faster); "
         "CPU-time ratio likewise on user+system seconds, less sensitive to other jobs on the machine.",
         "",
@@ -140,3 +142,48 @@ def plot_memory(path: Path, results: Sequence[Result], titles: dict[str, str]) -
     fig.savefig(path, dpi=80)
     plt.close(fig)
     return True
+
+
+def merge(paths: Sequence[Path], out_dir: Path) -> tuple[Path, Path | None]:
+    """Render one Markdown table set and plot from several result files (e.g. one per ``--sizes``).
+
+    Each input keeps its own ratios (they are computed within one size of one run); the targets are
+    re-judged by the cases from the merged results. Returns the Markdown path and the plot's.
+    """
+    from bench.cases import all_cases
+
+    docs = [json.loads(Path(p).read_text()) for p in paths]
+    results = [Result.from_dict(r) for d in docs for r in d["results"]]
+    skipped = {k: v for d in docs for k, v in d["skipped"].items()}
+    cases = {c.key: c for c in all_cases()}
+    sections, titles = [], {}
+    for key in dict.fromkeys(r.case for r in results):
+        rs = [r for r in results if r.case == key]
+        sections.append(case_markdown(cases[key].title, cases[key].target, rs, cases[key].verdicts(rs)))
+        titles[key] = cases[key].title
+    runs = "; ".join(
+        f"{d['started']}: scale {d['scale']}, inputs {', '.join(d.get('sizes') or ['all'])}, {d['warmup']} warm-up + "
+        f"{d['reps']} repetitions per tool round-robin, {d['threads']} threads per tool, {d['seconds']:.0f} s, "
+        f"load average {d['machine']['load_average']} -> {d['load_end']}" for d in docs)
+    meta = {**docs[0], "started": " + ".join(d["started"] for d in docs)}
+    text = markdown(meta, sections, {t: w for t, w in skipped.items() if t not in titles.values()}, runs=runs)
+    stem = "merged-" + docs[-1]["started"]
+    png = out_dir / f"{stem}.png"
+    if plot_memory(png, results, titles):
+        text += f"\nPeak memory against input size: `{png.name}`\n"
+    md = out_dir / f"{stem}.md"
+    md.write_text(text)
+    return md, png if png.exists() else None
+
+
+if __name__ == "__main__":
+    import argparse
+
+    p = argparse.ArgumentParser(prog="python -m bench.report",
+                                description="Merge result files of several runs into one Markdown file and plot")
+    p.add_argument("results", nargs="+", type=Path)
+    p.add_argument("--out-dir", type=Path, default=None, help="default: the first file's folder")
+    a = p.parse_args()
+    md_path, png_path = merge(a.results, a.out_dir or a.results[0].parent)
+    print(md_path.read_text())
+    print(f"wrote {md_path}" + (f"\nwrote {png_path}" if png_path else ""))

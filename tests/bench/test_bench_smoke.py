@@ -15,6 +15,7 @@ import pytest
 from bench.__main__ import main
 from bench.cases import BASELINES, PROJECT_ROOT, Case
 from bench.harness import child_env, run_once
+from bench.report import merge
 
 
 def test_run_once_reads_the_childs_own_peak_rss_and_cpu(tmp_path):
@@ -79,6 +80,9 @@ def test_csv_to_parquet_end_to_end_at_a_tiny_scale(tmp_path, capsys):
     md = md_path.read_text()
     assert "| 1x (" in md and "**converter**" in md and ("met" in md or "MISSED" in md)
     assert list(tmp_path.glob("memory-*.png"))  # two sizes: the memory plot is drawn
+    # Result files of separate runs (e.g. one per --sizes) merge into one table and plot.
+    merged_md, merged_png = merge([json_path], tmp_path)
+    assert merged_png is not None and "**converter**" in merged_md.read_text()
 
 
 def _run_baseline(script: str, *args: str) -> dict:
