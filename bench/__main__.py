@@ -76,7 +76,8 @@ def main(argv: list[str] | None = None) -> int:
     png_path = work / f"memory-{stamp}.png"
     report.write_json(json_path, meta, results, verdicts, skipped)
     text = report.markdown(meta, sections, skipped)
-    if report.plot_memory(png_path, results, titles):
+    budgets = {c.key: c.budget_mb for c in cases if c.key in titles}
+    if report.plot_memory(png_path, results, titles, budgets):
         text += f"\nPeak memory against input size: `{png_path.name}`\n"
     md_path.write_text(text)
     print(text)

@@ -17,12 +17,20 @@ Steps:
 - ``no_dedup``: the same without the QUALIFY row_number() window;
 - ``neither``: normalise and keep the year only;
 - ``dedup_arg_max``: dedup by ``GROUP BY key`` keeping ``arg_max(row, (_version, _file))``, then ORDER BY;
-- ``read_only``: the typed ``read_csv`` of every file straight to parquet (the engine's floor here).
+- ``file_rank``: ``as_is`` with the window ordered by the file's position in the bound file list (an
+  integer) instead of its path (a string carried through the window with every row);
+- ``distinct_on``: ``DISTINCT ON (interval_start_utc, location_id, location_type)`` with one ORDER BY
+  that both picks the winner (``_version DESC, _file DESC``) and gives the output order;
+- ``read_only``: the typed ``read_csv`` of every file straight to parquet (the engine's floor here);
+- ``read_varchar``: the same with the timestamp columns read as text (the cost of ``timestampformat``);
+- ``index_one_pass``: what the file index needs (all rows, current rows per operating year) in one
+  scan of each file instead of two, by selecting the dataset's ``where_sql`` as a column.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 import tempfile
@@ -34,7 +42,13 @@ from iso_energy.isos.base import LMP_KEY, LMP_SCHEMA
 from memsafe.budget import Budget
 from memsafe.memory import PeakMemory, duckdb_probe
 
-STEPS = ("index_rows", "index_years", "as_is", "no_order", "no_dedup", "neither", "dedup_arg_max", "read_only")
+STEPS = ("index_rows", "index_years", "index_one_pass", "as_is", "no_order", "no_dedup", "neither", "dedup_arg_max",
+         "file_rank", "distinct_on", "read_only", "read_varchar")
+
+# step -> how it drops duplicates (conversion_sql's ``dedup``), and the steps ending in ORDER BY
+DEDUP = {"as_is": "window", "no_order": "window", "file_rank": "file_rank", "dedup_arg_max": "arg_max",
+         "distinct_on": "distinct_on"}
+ORDERED = ("as_is", "no_dedup", "dedup_arg_max", "file_rank")
 
 
 def conversion_sql(norm: str, *, dedup: str | None, order: bool) -> str:
@@ -44,12 +58,27 @@ def conversion_sql(norm: str, *, dedup: str | None, order: bool) -> str:
     sql = f"SELECT {cols} FROM ({norm}) WHERE year(operating_date) = $year"
     if dedup == "window":
         sql += f" QUALIFY row_number() OVER (PARTITION BY {key} ORDER BY _version DESC, _file DESC) = 1"
+    elif dedup == "file_rank":  # one header group: the files are bound as $files0
+        sql += (f" QUALIFY row_number() OVER (PARTITION BY {key} ORDER BY _version DESC, "
+                f"list_position($files0, _file) DESC) = 1")
+    elif dedup == "distinct_on":
+        return (f"SELECT DISTINCT ON (interval_start_utc, location_id, location_type) {cols} FROM ({norm}) "
+                f"WHERE year(operating_date) = $year "
+                f"ORDER BY interval_start_utc, location_id, location_type, _version DESC, _file DESC")
     elif dedup == "arg_max":
         sql = (f"SELECT unnest(arg_max(struct_pack({cols}), struct_pack(_version, _file))) FROM ({norm}) "
                f"WHERE year(operating_date) = $year GROUP BY {key}")
     if order:
         sql += " ORDER BY interval_start_utc, location_id"
     return sql
+
+
+def one_pass(conv, dataset: str):
+    """The operator's converter with ``where_sql`` selected as ``_current`` instead of filtering rows."""
+    fmt = conv.datasets[dataset]
+    fmt = dataclasses.replace(fmt, where_sql=None,
+                              select_sql=f"{fmt.select_sql}, ({fmt.where_sql or 'true'}) AS _current")
+    return type(f"{type(conv).__name__}OnePass", (type(conv),), {"datasets": {**conv.datasets, dataset: fmt}})()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -80,30 +109,38 @@ def main(argv: list[str] | None = None) -> int:
             copy = "COPY ({q}) TO $out (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 100000)"
             t0, c0 = time.perf_counter(), time.process_time()
             with PeakMemory(engine_probe=duckdb_probe(con)) as pm:
-                if step in ("index_rows", "index_years"):
+                tally: dict[str, int] = {}
+                if step in ("index_rows", "index_years", "index_one_pass"):
                     for path in files:
                         single = conv.sniff_all([path], args.dataset)
                         if step == "index_rows":
-                            sql = f"SELECT count(*) FROM ({conv._read_sql(fmt, single[0], 'files0')})"
+                            sql = f"SELECT NULL, count(*) FROM ({conv._read_sql(fmt, single[0], 'files0')})"
+                        elif step == "index_one_pass":
+                            sql = (f"SELECT year(operating_date) AS y, count(*), count(*) FILTER (WHERE _current) "
+                                   f"FROM ({one_pass(conv, args.dataset).normalised_sql(args.dataset, single)}) "
+                                   f"GROUP BY y")
                         else:
                             sql = (f"SELECT year(operating_date) AS y, count(*) FROM "
                                    f"({conv.normalised_sql(args.dataset, single)}) GROUP BY y")
-                        con.execute(sql, conv._params(single)).fetchall()
-                    rows = None
+                        for y, *counts in con.execute(sql, conv._params(single)).fetchall():
+                            tally["rows"] = tally.get("rows", 0) + (counts[-2] if len(counts) > 1 else counts[0])
+                            if step != "index_rows":  # current rows per operating year
+                                tally[str(y)] = tally.get(str(y), 0) + counts[-1]
+                    rows = tally
                 else:
-                    if step == "read_only":
-                        q = conv._read_sql(fmt, groups[0], "files0")
+                    if step in ("read_only", "read_varchar"):
+                        f = fmt if step == "read_only" else dataclasses.replace(
+                            fmt, columns={c: "VARCHAR" if t == "TIMESTAMP" else t for c, t in fmt.columns.items()})
+                        q = conv._read_sql(f, groups[0], "files0")
                         params = {"files0": [str(s.path) for g in groups for s in g], "out": out}
                     else:
-                        q = conversion_sql(norm, dedup={"as_is": "window", "no_order": "window",
-                                                         "dedup_arg_max": "arg_max"}.get(step),
-                                           order=step in ("as_is", "no_dedup", "dedup_arg_max"))
+                        q = conversion_sql(norm, dedup=DEDUP.get(step), order=step in ORDERED)
                     con.execute(copy.format(q=q), params)
                     rows = con.execute("SELECT count(*) FROM read_parquet($out)", {"out": out}).fetchone()[0]
             wall, cpu = time.perf_counter() - t0, time.process_time() - c0
             con.close()
             r = pm.report
-            print(json.dumps({"step": step, "wall_s": round(wall, 2), "cpu_s": round(cpu, 2), "rows_out": rows,
+            print(json.dumps({"step": step, "wall_s": round(wall, 2), "cpu_s": round(cpu, 2), "result": rows,
                               "peak_rss_mb": round(r.peak_rss_mb), "engine_peak_mb": round(r.engine_peak_mb or 0),
                               "spill_peak_mb": round(r.spill_peak_mb or 0), "input_mb_per_s": round(mb / wall, 1)}),
                   flush=True)

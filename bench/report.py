@@ -111,7 +111,8 @@ def markdown(meta: dict, sections: Sequence[str], skipped: dict[str, str], runs:
     return "\n".join(head) + "\n" + "\n".join(body)
 
 
-def plot_memory(path: Path, results: Sequence[Result], titles: dict[str, str]) -> bool:
+def plot_memory(path: Path, results: Sequence[Result], titles: dict[str, str],
+                budgets: dict[str, int | None] | None = None) -> bool:
     """Peak RSS (median) against input size, one line per tool, one panel per case with 2+ sizes.
 
     Returns whether a plot was written.
@@ -131,6 +132,8 @@ def plot_memory(path: Path, results: Sequence[Result], titles: dict[str, str]) -
                          if r.case == case and r.tool == tool and r.ok)
             if pts:
                 ax.plot(*zip(*pts, strict=True), marker="o", label=tool)
+        if budgets and budgets.get(case):
+            ax.axhline(budgets[case], color="grey", linestyle="--", linewidth=1, label=f"budget {budgets[case]} MB")
         ax.set_title(titles[case], fontsize=10)
         ax.set_xlabel("input size (MB)")
         ax.set_ylabel("peak RSS (MB, median)")
@@ -169,7 +172,7 @@ def merge(paths: Sequence[Path], out_dir: Path) -> tuple[Path, Path | None]:
     text = markdown(meta, sections, {t: w for t, w in skipped.items() if t not in titles.values()}, runs=runs)
     stem = "merged-" + docs[-1]["started"]
     png = out_dir / f"{stem}.png"
-    if plot_memory(png, results, titles):
+    if plot_memory(png, results, titles, {k: cases[k].budget_mb for k in titles}):
         text += f"\nPeak memory against input size: `{png.name}`\n"
     md = out_dir / f"{stem}.md"
     md.write_text(text)

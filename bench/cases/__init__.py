@@ -73,6 +73,7 @@ class Case:
     title: str
     pipeline_module: str | None = None  # importable when the pipeline has landed
     target: str = ""
+    budget_mb: int | None = None  # the project's memory budget or target: a line on the memory plot
 
     def missing(self) -> str | None:
         """Why the case cannot run here (``None`` when it can)."""

@@ -43,6 +43,7 @@ def converter_argv(ctx: Context, data_dir, output, spill_dir) -> list[str]:
 class CsvToParquet(Case):
     key = "csv_parquet"
     title = "CSV to parquet (PJM day-ahead LMP, 2024)"
+    budget_mb = MEMORY_MB
     pipeline_module = "iso_energy.convert"
     target = (f"converter >= {TARGET_RATIO}x the speed of the faster of DuckDB and polars in the same run, "
               f"peak RSS within the {MEMORY_MB} MB conversion budget")

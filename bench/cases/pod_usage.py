@@ -34,6 +34,7 @@ def summarize_argv(ctx: Context, inputs, output, engine: str) -> list[str]:
 class PodUsage(Case):
     key = "pod_usage"
     title = "Pod usage daily summary (koku CSV line items)"
+    budget_mb = MEMORY_MB
     pipeline_module = "tabular.pod_usage.cli"
     target = f"faster than in-memory pandas, peak memory flat from half to full size (within {FLAT}x)"
 

@@ -34,6 +34,7 @@ def group_argv(ctx: Context, inputs, output, spill) -> list[str]:
 class ProbeGrouping(Case):
     key = "probe_grouping"
     title = "Probe-row grouping (measurements -> one row per probe)"
+    budget_mb = MEMORY_MB
     pipeline_module = "probe_rows.cli"
     target = (f"at least polars' speed on sorted input and 0.8x on shuffled, under a {MEMORY_MB} MB budget "
               "(DuckDB given the same limit)")

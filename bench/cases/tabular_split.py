@@ -35,6 +35,7 @@ def split_argv(ctx: Context, inputs, output) -> list[str]:
 class TabularSplit(Case):
     key = "tabular_split"
     title = f"Stratified split ({COLUMNS} columns, {SHARDS} shards)"
+    budget_mb = PEAK_TARGET_MB
     pipeline_module = "tabular.cli"
     target = f"at least the speed of DuckDB under a 2 GB limit, peak RSS under {PEAK_TARGET_MB} MB"
 
