@@ -31,6 +31,8 @@ BASELINES = {
     "pandas_chunked": "csv_pandas_chunked.py",
     "pandas_all": "csv_pandas_all.py",
 }
+# Information rows: a baseline doing the converter's whole job (not a target reference).
+SAME_JOB = {"polars_same_job": "csv_polars_same_job.py"}
 
 
 def converter_argv(ctx: Context, data_dir, output, spill_dir) -> list[str]:
@@ -83,11 +85,13 @@ class CsvToParquet(Case):
                 note="first conversion of the pile (file index built)" if cold
                 else "file index already built by an earlier run (info only)",
             ))
-        for name, script in BASELINES.items():
+        for name, script in {**BASELINES, **SAME_JOB}.items():
             output = ctx.out_dir(self.key, size.label, name) / "data.parquet"
             tools.append(Tool(name=name, argv=self.baseline(script, ctx, "--input", str(raw), "--output", str(output),
                                                             "--threads", str(ctx.threads)),
-                              before_each=self.fresh(output)))
+                              before_each=self.fresh(output), role="baseline-info" if name in SAME_JOB else "baseline",
+                              note="the converter's whole job (dedup, year, sort) in polars; information, "
+                                   "not the target's reference" if name in SAME_JOB else ""))
         return tools
 
     def verdicts(self, results: Sequence[Result]) -> list[Verdict]:
@@ -104,6 +108,9 @@ class CsvToParquet(Case):
                 met = ratio >= TARGET_RATIO and peak <= MEMORY_MB
             detail = (f"peak RSS {peak:.0f} MB (max of reps) vs budget {MEMORY_MB} MB" if peak is not None
                       else (project.error if project else "converter not run"))
+            same, same_cpu = speed_ratio(project, rs.get("polars_same_job"))
+            if same is not None:
+                detail += f"; vs polars doing the same job: {same:.2f}x wall, {same_cpu:.2f}x CPU"
             out.append(Verdict(size=size, ratio=ratio, cpu_ratio=cpu_ratio, reference=ref.tool if ref else "-",
                                met=met, detail=detail))
         return out
