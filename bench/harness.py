@@ -117,6 +117,7 @@ class Tool:
     role: str = "baseline"
     before_each: Callable[[], None] | None = None
     note: str = ""
+    rows_keys: tuple[str, ...] = ("rows_out", "rows")  # where the child's JSON line gives its output rows
 
 
 @dataclass
@@ -198,7 +199,7 @@ def measure(case: str, size: str, tools: Sequence[Tool], *, input_mb: float, inp
             res.wall_s = Spread.of([r.wall_s for r in done])
             res.cpu_s = Spread.of([r.cpu_s for r in done])
             res.peak_rss_mb = Spread.of([r.peak_rss_mb for r in done])
-            rows = done[-1].stats.get("rows_out", done[-1].stats.get("rows"))
+            rows = next((done[-1].stats[k] for k in tool.rows_keys if k in done[-1].stats), None)
             res.rows_out = int(rows) if isinstance(rows, int | float) else None
         out.append(res)
     return out

@@ -58,7 +58,7 @@ class ProbeGrouping(Case):
         threads = ["--threads", str(ctx.threads)]
         return [
             Tool("probe_rows", group_argv(ctx, inputs.path, project_out, out("probe_rows") / "spill"),
-                 role="project", before_each=self.fresh(project_out)),
+                 role="project", before_each=self.fresh(project_out), rows_keys=("probes", "rows_out")),
             Tool(f"duckdb_{MEMORY_MB}mb", self.baseline(
                 "probe_duckdb.py", ctx, "--input", str(inputs.path), "--output", str(duck_out),
                 "--memory-limit", f"{MEMORY_MB}MB", "--spill-dir", str(out("duckdb") / "spill"), *threads),
