@@ -1,0 +1,124 @@
+"""Case 1: CSV to parquet, PJM Data Miner 2 day-ahead hourly LMP exports for 2024.
+
+Inputs from ``python -m iso_energy.sample`` (monthly files with a one-day overlap, CRLF,
+``M/D/YYYY h:mm:ss AM`` timestamps, one superseded revision per file). PJM DA is about 115 bytes a
+row and 8,784 hours in 2024, so 1,000 pricing nodes make about 1 GB: that is 1x at ``--scale 1``.
+
+The converter does more than the baselines: it also drops superseded revisions and the overlap
+duplicates, keeps the operating year, normalises the schema and writes in time order. The
+baselines only parse and re-encode (each parsing the two timestamp columns), as the issue defines.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Sequence
+
+from bench.cases import Case, Context, Inputs, Size, Verdict, by_tool, folder_size, speed_ratio
+from bench.harness import Result, Tool
+
+NODES_AT_1X = 1_000  # ~1 GB of 2024 DA exports at --scale 1
+YEAR = 2024
+MEMORY_MB = 2048  # the conversion budget (ConversionBudgetResource's default)
+TARGET_RATIO = 0.8
+REFERENCES = ("duckdb", "polars")  # the ratio is against the faster of these in the same run
+
+# name -> baseline script in bench/baselines/
+BASELINES = {
+    "duckdb": "csv_duckdb.py",
+    "polars": "csv_polars.py",
+    "pyarrow": "csv_pyarrow.py",
+    "pandas_chunked": "csv_pandas_chunked.py",
+    "pandas_all": "csv_pandas_all.py",
+}
+# Information rows: a baseline doing the converter's whole job (not a target reference).
+SAME_JOB = {"polars_same_job": "csv_polars_same_job.py"}
+
+
+def converter_argv(ctx: Context, data_dir, output, spill_dir) -> list[str]:
+    """This project's converter as a command (``iso_energy.convert``); adjust here if its CLI changes."""
+    return [ctx.python, "-m", "iso_energy.convert", "--iso", "pjm", "--dataset", "lmp_da", "--year", str(YEAR),
+            "--data-dir", str(data_dir), "--output", str(output), "--memory-mb", str(MEMORY_MB),
+            "--threads", str(ctx.threads), "--spill-dir", str(spill_dir)]
+
+
+class CsvToParquet(Case):
+    key = "csv_parquet"
+    title = "CSV to parquet (PJM day-ahead LMP, 2024)"
+    budget_mb = MEMORY_MB
+    pipeline_module = "iso_energy.convert"
+    target = (f"converter >= {TARGET_RATIO}x the speed of the faster of DuckDB and polars in the same run, "
+              f"peak RSS within the {MEMORY_MB} MB conversion budget")
+
+    def sizes(self, scale: float) -> list[Size]:
+        nodes = max(2, round(NODES_AT_1X * scale))
+        return [Size("1x", {"nodes": nodes}), Size("2x", {"nodes": 2 * nodes})]
+
+    def prepare(self, size: Size, ctx: Context) -> Inputs:
+        root = ctx.work / "inputs" / self.key / f"nodes-{size.params['nodes']}"
+        self.generate(root, [ctx.python, "-m", "iso_energy.sample", "--data-dir", str(root), "--iso", "pjm",
+                             "--dataset", "lmp_da", "--start", f"{YEAR}-01-01", "--end", f"{YEAR + 1}-01-01",
+                             "--nodes", str(size.params["nodes"])], ctx)
+        mb, files = folder_size(root / "raw", "*.csv")
+        # The sample files hold every hour of the range for every node, plus one superseded row a
+        # file and a day of overlap; the row count is read, not estimated.
+        rows = sum(_count_lines(f) - 1 for f in files)
+        return Inputs(path=root, mb=mb, rows=rows)
+
+    def tools(self, size: Size, inputs: Inputs, ctx: Context) -> list[Tool]:
+        raw = inputs.path / "raw" / "pjm" / "lmp_da"
+        index = inputs.path / "state"
+        tools = []
+        for name, cold in (("converter", True), ("converter_warm_index", False)):
+            out = ctx.out_dir(self.key, size.label, name)
+            output = out / "data.parquet"
+            reset_output = self.fresh(output)
+
+            def before(reset_output=reset_output, cold=cold) -> None:
+                reset_output()
+                if cold:  # a pile seen for the first time: the file index scans every file
+                    shutil.rmtree(index, ignore_errors=True)
+
+            tools.append(Tool(
+                name=name, role="project" if cold else "project-info",
+                argv=converter_argv(ctx, inputs.path, output, out / "spill"), before_each=before,
+                note="first conversion of the pile (file index built)" if cold
+                else "file index already built by an earlier run (info only)",
+            ))
+        for name, script in {**BASELINES, **SAME_JOB}.items():
+            output = ctx.out_dir(self.key, size.label, name) / "data.parquet"
+            tools.append(Tool(name=name, argv=self.baseline(script, ctx, "--input", str(raw), "--output", str(output),
+                                                            "--threads", str(ctx.threads)),
+                              before_each=self.fresh(output), role="baseline-info" if name in SAME_JOB else "baseline",
+                              note="the converter's whole job (dedup, year, sort) in polars; information, "
+                                   "not the target's reference" if name in SAME_JOB else ""))
+        return tools
+
+    def verdicts(self, results: Sequence[Result]) -> list[Verdict]:
+        out = []
+        for size in dict.fromkeys(r.size for r in results):
+            rs = by_tool(results, size)
+            project = rs.get("converter")
+            refs = [rs[n] for n in REFERENCES if n in rs and rs[n].ok]
+            ref = min(refs, key=lambda r: r.wall_s.median) if refs else None
+            ratio, cpu_ratio = speed_ratio(project, ref)
+            peak = project.peak_rss_mb.max if project and project.ok else None
+            met = None
+            if ratio is not None and peak is not None:
+                met = ratio >= TARGET_RATIO and peak <= MEMORY_MB
+            detail = (f"peak RSS {peak:.0f} MB (max of reps) vs budget {MEMORY_MB} MB" if peak is not None
+                      else (project.error if project else "converter not run"))
+            same, same_cpu = speed_ratio(project, rs.get("polars_same_job"))
+            if same is not None:
+                detail += f"; vs polars doing the same job: {same:.2f}x wall, {same_cpu:.2f}x CPU"
+            out.append(Verdict(size=size, ratio=ratio, cpu_ratio=cpu_ratio, reference=ref.tool if ref else "-",
+                               met=met, detail=detail))
+        return out
+
+
+def _count_lines(path) -> int:
+    n = 0
+    with open(path, "rb") as fh:
+        while chunk := fh.read(1 << 24):
+            n += chunk.count(b"\n")
+    return n
