@@ -37,6 +37,7 @@ import pyarrow.parquet as pq
 
 from memsafe.atomic import atomic_path, partition_lock, remove_stale_temps
 from memsafe.budget import Budget, BudgetError
+from memsafe.engine_errors import engine_line
 from memsafe.memory import MemoryReport, PeakMemory, duckdb_probe
 
 # One schema for every operator's LMP. Prices in USD/MWh; a component an operator does not
@@ -383,7 +384,7 @@ class IsoConverter(ABC):
             for s in g:
                 if str(s.path) in text:
                     return RawFileError(s.raw, _engine_problem(text.replace(str(s.path), str(s.raw))),
-                                        line=s.raw_line(_engine_line(text)))
+                                        line=s.raw_line(engine_line(text)))
         # The message did not name a file (e.g. an error in the normalising SQL): run each
         # file alone to find the one at fault. Only on the error path.
         for g in groups:
@@ -395,7 +396,7 @@ class IsoConverter(ABC):
                     con.execute(sql, self._params([[s]])).fetchone()
                 except duckdb.Error as inner:
                     return RawFileError(s.raw, _engine_problem(str(inner).replace(str(s.path), str(s.raw))),
-                                        line=s.raw_line(_engine_line(str(inner))))
+                                        line=s.raw_line(engine_line(str(inner))))
         return exc
 
     def file_year_counts(self, con: duckdb.DuckDBPyConnection, path: Path, dataset: str) -> dict:
@@ -519,16 +520,6 @@ def _budget_error(con: duckdb.DuckDBPyConnection, what: str, text: str) -> Budge
         f"{what}: DuckDB ran out of memory or spill space (memory_limit {limit}, spill folder {spill}, "
         f"{free}): {_engine_problem(text)}. Raise the conversion's memory_mb or give its spill_dir more room."
     )
-
-
-def _engine_line(text: str) -> int | None:
-    """The CSV line number DuckDB reports (``CSV Error on Line: N``), if any."""
-    marker = "Line: "
-    i = text.find(marker)
-    if i < 0:
-        return None
-    digits = "".join(ch for ch in text[i + len(marker): i + len(marker) + 12] if ch.isdigit())
-    return int(digits) if digits else None
 
 
 def _engine_problem(text: str) -> str:

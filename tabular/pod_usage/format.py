@@ -150,16 +150,6 @@ def read_sql(group: Sequence[SniffedFile], param: str) -> str:
     return f"SELECT {names}, _file FROM read_csv(${param}, {', '.join(opts)})"
 
 
-def engine_line(text: str) -> int | None:
-    """The CSV line DuckDB reports (``CSV Error on Line: N``, header = line 1), if any."""
-    marker = "Line: "
-    i = text.find(marker)
-    if i < 0:
-        return None
-    digits = "".join(ch for ch in text[i + len(marker): i + len(marker) + 12] if ch.isdigit())
-    return int(digits) if digits else None
-
-
 def engine_file(text: str) -> str | None:
     """The file DuckDB names in a CSV error (its ``  file = <path>`` line), if any."""
     for line in text.splitlines():

@@ -63,13 +63,13 @@ import pyarrow.parquet as pq
 
 from memsafe.atomic import atomic_path, remove_stale_temps
 from memsafe.budget import Budget
+from memsafe.engine_errors import engine_line
 from memsafe.memory import MemoryReport, PeakMemory, duckdb_probe
 from tabular.pod_usage.format import (
     NoPodUsageFiles,
     PodUsageInputError,
     SniffedFile,
     engine_file,
-    engine_line,
     engine_problem,
     find_bad_row,
     group_by_header,

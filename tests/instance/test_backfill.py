@@ -20,6 +20,7 @@ from iso_energy.convert import partition_path
 from iso_energy.isos import ISOS
 from iso_energy.resources import POOL
 from iso_energy.sample import generate
+from tests.overlap import max_overlap
 
 pytestmark = pytest.mark.instance
 
@@ -46,16 +47,6 @@ STATUS = """query($id: String!) { partitionBackfillOrError(backfillId: $id) { __
 def write_sample(root) -> None:
     for (iso, dataset), nodes in NODES.items():
         generate(root, *SAMPLE, nodes=nodes, isos=[iso], datasets=[dataset])
-
-
-def max_overlap(windows: list[tuple[float, float]]) -> int:
-    """Most intervals open at one instant (an interval ending at t closes before one starting at t)."""
-    events = sorted([(s, 1) for s, _ in windows] + [(e, -1) for _, e in windows], key=lambda x: (x[0], x[1]))
-    peak = cur = 0
-    for _, d in events:
-        cur += d
-        peak = max(peak, cur)
-    return peak
 
 
 def step_windows(instance: dg.DagsterInstance, run_ids: list[str]) -> dict[tuple[str, str], tuple[float, float]]:

@@ -17,19 +17,11 @@ from iso_energy.demo import run_partitions
 from iso_energy.instance import apply_pool_limit
 from iso_energy.resources import POOL, pool_limit
 from iso_energy.sample import WRITERS
+from tests.overlap import max_overlap
 
 # Nodes per (iso, dataset): sized so each conversion step lasts about a second on 2 cores.
 NODES = {("pjm", "lmp_da"): 250, ("pjm", "lmp_rt"): 250, ("caiso", "lmp_da"): 60, ("caiso", "lmp_rt"): 5,
          ("ercot", "lmp_da"): 250, ("ercot", "lmp_rt"): 60}
-
-
-def max_overlap(windows: list[tuple[float, float]]) -> int:
-    events = sorted([(s, 1) for s, _ in windows] + [(e, -1) for _, e in windows], key=lambda x: (x[0], x[1]))
-    peak = live = 0
-    for _, delta in events:
-        live += delta
-        peak = max(peak, live)
-    return peak
 
 
 def test_max_overlap_helper():
