@@ -135,14 +135,18 @@ def read_schema(folder: Path) -> pa.Schema | None:
 
 
 def list_shards(folder: Path) -> list[Path]:
-    """Shards ``part-NNNNN.<fmt>`` of a folder written by :class:`ShardWriter`, in order.
+    """Shards of a folder, in order: ``part-NNNNN.<fmt>`` as written by :class:`ShardWriter`, or,
+    when there is none, every CSV/TSV/Parquet file of the folder (e.g. generated raw files).
 
     Raises:
         TabularInputError: the folder is missing or holds no shard.
     """
     if not folder.is_dir():
         raise TabularInputError(f"shard folder {folder} does not exist (run the loading step first)")
-    shards = sorted(p for p in folder.iterdir() if p.name.startswith("part-") and file_format(p))
+    files = sorted(
+        p for p in folder.iterdir() if p.is_file() and not p.name.startswith(".") and file_format(p)
+    )
+    shards = [p for p in files if p.name.startswith("part-")] or files
     if not shards:
         raise TabularInputError(f"shard folder {folder} holds no part-*.parquet/csv/tsv shard")
     return shards
@@ -264,3 +268,21 @@ def atomic_dir(final: Path) -> Iterator[Path]:
 
 def write_json(path: Path, doc: object) -> None:
     path.write_text(json.dumps(doc, indent=2, sort_keys=False, default=str) + "\n")
+
+
+def row_bytes(schema: pa.Schema) -> int:
+    """Estimated in-memory bytes of one row: fixed widths, 16 for strings (offset + short text)."""
+    total = 0
+    for fld in schema:
+        try:
+            total += max(1, fld.type.bit_width // 8)
+        except ValueError:  # strings and other variable-width types
+            total += 16
+    return max(total, 1)
+
+
+def batch_rows_for(schema: pa.Schema, memory_mb: int, cap: int, baseline_mb: int = 256) -> int:
+    """Rows per record batch so that about six batches (reader, copies, writers, allocator slack)
+    fit in ``memory_mb`` less the process baseline; at most ``cap``, at least 1,024."""
+    usable = max(64, memory_mb - baseline_mb) * (1 << 20)
+    return int(max(1024, min(cap, usable // 6 // row_bytes(schema))))
