@@ -24,7 +24,6 @@ import pyarrow as pa
 from memsafe.budget import Budget
 from memsafe.memory import PeakMemory
 from tabular.generate import generate_wide
-from tabular.io import batch_rows_for, shard_schema
 from tabular.loading import LoadSpec, load_dataset
 from tabular.splits import DEFAULT_RATIOS, SplitSpec, split_dataset
 
@@ -56,7 +55,8 @@ def cmd_load(a: argparse.Namespace) -> dict:
     _bound_threads(budget.threads)
     spec = LoadSpec(label=a.label, customer_column=a.customer_column, date_column=a.date_column,
                     files_per_batch=a.files_per_batch, rows_per_shard=a.rows_per_shard,
-                    output_format=a.format, batch_rows=a.batch_rows or 65_536, processing=a.processing)
+                    output_format=a.format, batch_rows=a.batch_rows or 262_144, processing=a.processing,
+                    memory_mb=None if a.batch_rows else budget.memory_mb)
     r = load_dataset(Path(a.input), Path(a.output), spec)
     return {**r.as_metadata(), "output": str(r.output)}
 
@@ -64,14 +64,14 @@ def cmd_load(a: argparse.Namespace) -> dict:
 def cmd_split(a: argparse.Namespace) -> dict:
     budget = Budget(memory_mb=a.memory_mb, threads=a.threads)
     _bound_threads(budget.threads)
-    batch_rows = a.batch_rows or batch_rows_for(shard_schema(Path(a.input)), budget.memory_mb, 262_144)
     spec = SplitSpec(label=a.label, mode=a.mode, ratios=a.ratios, seed=a.seed,
                      customer_column=a.customer_column, date_column=a.date_column,
                      cutoffs=tuple(c for c in (a.cutoffs or "").split(",") if c),
                      single_split=a.single_split, rows_per_shard=a.rows_per_shard, output_format=a.format,
-                     batch_rows=batch_rows, processing=a.processing)
+                     batch_rows=a.batch_rows or 262_144, processing=a.processing,
+                     memory_mb=None if a.batch_rows else budget.memory_mb)
     r = split_dataset(Path(a.input), Path(a.output), spec)
-    return {"rows": r.rows_in, "split_rows": r.rows, "mode": r.mode, "batch_rows": batch_rows,
+    return {"rows": r.rows_in, "split_rows": r.rows, "mode": r.mode,
             "shards": {k: len(v) for k, v in r.shards.items()}}
 
 

@@ -36,6 +36,7 @@ from tabular.io import (
     ShardWriter,
     TabularInputError,
     atomic_dir,
+    batch_rows_for,
     iter_file_batches,
     list_input_files,
     read_file_schema,
@@ -65,6 +66,9 @@ class LoadSpec:
             columns whose type the first block would infer wrongly.
         processing: ``streaming`` (default) or ``batch`` (load everything first; small data only).
         max_categories: distinct values counted exactly per categorical column.
+        compression: Parquet codec of the shards.
+        memory_mb: when set, ``batch_rows`` is lowered so about six batches of the unified schema
+            fit in this budget (see :func:`tabular.io.batch_rows_for`).
     """
 
     label: str | None = None
@@ -78,6 +82,7 @@ class LoadSpec:
     processing: str = "streaming"
     max_categories: int = MAX_CATEGORIES
     compression: str = "snappy"
+    memory_mb: int | None = None
 
     def validate(self) -> None:
         if self.output_format not in FORMATS:
@@ -220,12 +225,15 @@ def load_dataset(input_dir: Path, output: Path, spec: LoadSpec = LoadSpec()) -> 
     required = [c for c in (spec.label, spec.customer_column, spec.date_column) if c]
     schema = unify_schemas(file_schemas(files, spec.column_types), required)
     total = TableStats(schema, spec.max_categories)
+    batch_rows = spec.batch_rows
+    if spec.memory_mb:
+        batch_rows = batch_rows_for(schema, spec.memory_mb, spec.batch_rows)
     with atomic_dir(output) as staging:
         writer = ShardWriter(staging, schema, spec.output_format, spec.rows_per_shard, spec.compression)
         if spec.processing == "batch":
             # Reference mode: everything in one table, statistics in one shot. Small data only.
             table = pa.Table.from_batches(
-                [b for f in files for b in _conformed_batches(f, schema, spec.batch_rows)], schema=schema
+                [b for f in files for b in _conformed_batches(f, schema, batch_rows)], schema=schema
             ).combine_chunks()
             total.update(table)
             writer.write(table)
@@ -234,7 +242,7 @@ def load_dataset(input_dir: Path, output: Path, spec: LoadSpec = LoadSpec()) -> 
             for start in range(0, len(files), spec.files_per_batch):
                 part = TableStats(schema, spec.max_categories)
                 for path in files[start:start + spec.files_per_batch]:
-                    for batch in _conformed_batches(path, schema, spec.batch_rows):
+                    for batch in _conformed_batches(path, schema, batch_rows):
                         part.update(batch)
                         writer.write(batch)
                 total.merge(part)

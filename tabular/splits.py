@@ -46,7 +46,15 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from tabular.io import FORMATS, ShardWriter, TabularInputError, atomic_dir, iter_shard_batches, shard_schema
+from tabular.io import (
+    FORMATS,
+    ShardWriter,
+    TabularInputError,
+    atomic_dir,
+    batch_rows_for,
+    iter_shard_batches,
+    shard_schema,
+)
 from tabular.io import write_json as _write_json
 
 MODES = ("random", "stratified", "temporal", "single")
@@ -75,6 +83,7 @@ class SplitSpec:
         rows_per_shard, output_format, compression: output shards.
         batch_rows: rows per record batch in memory.
         processing: ``streaming`` (default) or ``batch`` (everything in one table first).
+        memory_mb: when set, ``batch_rows`` is lowered to fit this budget (:func:`tabular.io.batch_rows_for`).
     """
 
     label: str | None = None
@@ -90,6 +99,7 @@ class SplitSpec:
     compression: str = "snappy"
     batch_rows: int = 100_000
     processing: str = "streaming"
+    memory_mb: int | None = None
 
     def split_names(self) -> list[str]:
         if self.mode == "single":
@@ -251,11 +261,14 @@ class _Source:
     """Record batches of the shard folder: streamed, or (batch processing) one table in memory."""
 
     def __init__(self, folder: Path, spec: SplitSpec) -> None:
-        self.folder, self.batch_rows = folder, spec.batch_rows
+        self.folder = folder
         self.schema = shard_schema(folder)
+        self.batch_rows = spec.batch_rows
+        if spec.memory_mb:
+            self.batch_rows = batch_rows_for(self.schema, spec.memory_mb, spec.batch_rows)
         self.table = None
         if spec.processing == "batch":
-            self.table = pa.Table.from_batches(list(iter_shard_batches(folder, spec.batch_rows)),
+            self.table = pa.Table.from_batches(list(iter_shard_batches(folder, self.batch_rows)),
                                                schema=self.schema).combine_chunks()
 
     def batches(self, columns: list[str] | None = None) -> Iterator[pa.RecordBatch | pa.Table]:
