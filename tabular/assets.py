@@ -44,7 +44,6 @@ class TabularConfig(dg.Config):
 
 class LoadConfig(TabularConfig):
     input_dir: str | None = Field(default=None, description="Default <data>/raw/tabular/<dataset>")
-    files_per_batch: int = 8
     column_types: dict[str, str] = Field(default_factory=dict, description="Forced Arrow types by column")
 
 
@@ -73,7 +72,7 @@ def tabular_shards(
     root = data.root()
     spec = LoadSpec(label=config.label, customer_column=config.customer_column,
                     date_column=config.date_column,
-                    files_per_batch=config.files_per_batch, rows_per_shard=config.rows_per_shard,
+                    rows_per_shard=config.rows_per_shard,
                     output_format=config.output_format, processing=config.processing,
                     column_types=dict(config.column_types), batch_rows=budget.batch_rows,
                     memory_mb=budget.memory_mb)

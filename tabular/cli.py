@@ -54,7 +54,7 @@ def cmd_load(a: argparse.Namespace) -> dict:
     budget = Budget(memory_mb=a.memory_mb, threads=a.threads)
     _bound_threads(budget.threads)
     spec = LoadSpec(label=a.label, customer_column=a.customer_column, date_column=a.date_column,
-                    files_per_batch=a.files_per_batch, rows_per_shard=a.rows_per_shard,
+                    rows_per_shard=a.rows_per_shard,
                     output_format=a.format, batch_rows=a.batch_rows or 262_144, processing=a.processing,
                     memory_mb=None if a.batch_rows else budget.memory_mb)
     r = load_dataset(Path(a.input), Path(a.output), spec)
@@ -117,7 +117,6 @@ def build_parser() -> argparse.ArgumentParser:
 
     ld = sub.add_parser("load", help="raw files -> shards + signature + MODS + statistics")
     common(ld)
-    ld.add_argument("--files-per-batch", type=int, default=8)
     ld.set_defaults(func=cmd_load)
 
     sp = sub.add_parser("split", help="shards -> train/test/val shards")

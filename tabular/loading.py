@@ -4,10 +4,13 @@ Plain logic (no dagster). Two passes over the input, neither holding more than o
 
 1. **Schema pass**: each file's schema (Parquet footer; CSV/TSV types inferred from its first
    4 MB block) is unified by the drift rule below. Cheap: no data rows are kept.
-2. **Data pass**: files are read in batches of ``files_per_batch`` files, each record batch cast
-   to the unified schema, summarised into mergeable statistics (see :mod:`tabular.stats`) and
-   appended to the shard writer. Per-file-batch statistics are merged into the total, so the
-   statistics are exact over all rows, not taken from the first batch.
+2. **Data pass**: files are read one after the other in record batches, each cast to the unified
+   schema and re-cut into blocks of exactly ``batch_rows`` consecutive rows (a block may span two
+   files). Each block is summarised into mergeable statistics (see :mod:`tabular.stats`), folded
+   into the running total, and appended to the shard writer. The statistics are over all rows,
+   not the first batch, and, because blocks do not depend on file sizes or reader batches, the
+   batch mode (everything in one table, cut into the same blocks) gives identical statistics and
+   byte-identical shards.
 
 Everything is written into a staging folder that replaces ``<output>`` only when complete.
 
@@ -58,10 +61,9 @@ class LoadSpec:
     Attributes:
         label: the label column; must exist in every file (``None``: no label check).
         customer_column / date_column: other column roles, checked like the label when set.
-        files_per_batch: files read per batch (statistics are merged per batch).
         rows_per_shard: rows in each output shard (the last one may hold fewer).
         output_format: ``parquet``, ``csv`` or ``tsv``.
-        batch_rows: at most this many rows per record batch in memory.
+        batch_rows: rows per block (record batch) in memory; statistics fold blocks in order.
         column_types: forced Arrow types by column name (``{"zip": "string"}``), for CSV
             columns whose type the first block would infer wrongly.
         processing: ``streaming`` (default) or ``batch`` (load everything first; small data only).
@@ -74,7 +76,6 @@ class LoadSpec:
     label: str | None = None
     customer_column: str | None = None
     date_column: str | None = None
-    files_per_batch: int = 8
     rows_per_shard: int = 1_000_000
     output_format: str = "parquet"
     batch_rows: int = 100_000
@@ -89,7 +90,7 @@ class LoadSpec:
             raise ValueError(f"output_format must be one of {FORMATS}, got {self.output_format!r}")
         if self.processing not in PROCESSING:
             raise ValueError(f"processing must be one of {PROCESSING}, got {self.processing!r}")
-        for name in ("files_per_batch", "rows_per_shard", "batch_rows"):
+        for name in ("rows_per_shard", "batch_rows"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
 
@@ -207,6 +208,25 @@ def _conformed_batches(path: Path, schema: pa.Schema, batch_rows: int) -> Iterat
             raise TabularInputError(f"{path}: cannot cast to the unified schema ({exc})") from exc
 
 
+def rebatch(batches: Iterator[pa.RecordBatch], rows: int) -> Iterator[pa.RecordBatch]:
+    """Re-cut a stream of record batches into batches of exactly ``rows`` rows (the last may be
+    shorter). Holds at most one output batch; slices are zero-copy, a block spanning two input
+    batches is one concatenation."""
+    pending: list[pa.RecordBatch] = []
+    have = 0
+    for batch in batches:
+        offset = 0
+        while offset < batch.num_rows:
+            take = min(rows - have, batch.num_rows - offset)
+            pending.append(batch.slice(offset, take))
+            have, offset = have + take, offset + take
+            if have == rows:
+                yield pending[0] if len(pending) == 1 else pa.concat_batches(pending)
+                pending, have = [], 0
+    if have:
+        yield pending[0] if len(pending) == 1 else pa.concat_batches(pending)
+
+
 def load_dataset(input_dir: Path, output: Path, spec: LoadSpec = LoadSpec()) -> LoadResult:
     """Load every raw file of ``input_dir`` into shards in ``output`` (replaced atomically).
 
@@ -231,21 +251,17 @@ def load_dataset(input_dir: Path, output: Path, spec: LoadSpec = LoadSpec()) -> 
     with atomic_dir(output) as staging:
         writer = ShardWriter(staging, schema, spec.output_format, spec.rows_per_shard, spec.compression)
         if spec.processing == "batch":
-            # Reference mode: everything in one table, statistics in one shot. Small data only.
+            # Reference mode: everything in one table first (small data only), then the same blocks.
             table = pa.Table.from_batches(
                 [b for f in files for b in _conformed_batches(f, schema, batch_rows)], schema=schema
             ).combine_chunks()
-            total.update(table)
-            writer.write(table)
-            del table
+            blocks = iter(table.to_batches(max_chunksize=batch_rows))
         else:
-            for start in range(0, len(files), spec.files_per_batch):
-                part = TableStats(schema, spec.max_categories)
-                for path in files[start:start + spec.files_per_batch]:
-                    for batch in _conformed_batches(path, schema, batch_rows):
-                        part.update(batch)
-                        writer.write(batch)
-                total.merge(part)
+            stream = (b for f in files for b in _conformed_batches(f, schema, batch_rows))
+            blocks = rebatch(stream, batch_rows)
+        for block in blocks:
+            total.update(block)
+            writer.write(block)
         shards = writer.close()
         stats = total.as_dict()
         _write_metadata(staging, schema, stats, files, spec)
