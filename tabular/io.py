@@ -27,7 +27,7 @@ FORMATS = ("parquet", "csv", "tsv")
 _SUFFIX_FORMAT = {".parquet": "parquet", ".pq": "parquet", ".csv": "csv", ".tsv": "tsv", ".tab": "tsv"}
 # Bytes of CSV text per parsed block; type inference of a CSV file looks at its first block.
 CSV_BLOCK_BYTES = 4 << 20
-SCHEMA_FILE = "schema.arrow"
+SCHEMA_FILE = "_schema.arrow"
 
 
 class TabularInputError(ValueError):
@@ -52,7 +52,7 @@ def list_input_files(folder: Path) -> list[Path]:
         raise TabularInputError(f"input folder {folder} does not exist")
     files = sorted(
         p for p in folder.iterdir()
-        if p.is_file() and not p.name.startswith(".") and file_format(p) is not None
+        if p.is_file() and not p.name.startswith((".", "_")) and file_format(p) is not None
     )
     if not files:
         raise TabularInputError(f"input folder {folder} holds no .csv/.tsv/.parquet file")
@@ -144,7 +144,7 @@ def list_shards(folder: Path) -> list[Path]:
     if not folder.is_dir():
         raise TabularInputError(f"shard folder {folder} does not exist (run the loading step first)")
     files = sorted(
-        p for p in folder.iterdir() if p.is_file() and not p.name.startswith(".") and file_format(p)
+        p for p in folder.iterdir() if p.is_file() and not p.name.startswith((".", "_")) and file_format(p)
     )
     shards = [p for p in files if p.name.startswith("part-")] or files
     if not shards:
@@ -163,7 +163,7 @@ def iter_shard_batches(
 
 
 def shard_schema(folder: Path) -> pa.Schema:
-    """Schema of a shard folder: the stored ``schema.arrow`` or the first Parquet shard's footer."""
+    """Schema of a shard folder: the stored ``_schema.arrow`` or the first Parquet shard's footer."""
     schema = read_schema(folder)
     return schema if schema is not None else read_file_schema(list_shards(folder)[0])
 
@@ -223,7 +223,7 @@ class ShardWriter:
             self._writer = None
 
     def close(self) -> list[Path]:
-        """Finish the last shard; write ``schema.arrow`` for CSV/TSV; return the shard paths."""
+        """Finish the last shard; write ``_schema.arrow`` for CSV/TSV; return the shard paths."""
         self._close_current()
         if self.fmt != "parquet":
             write_schema(self.folder, self.schema)

@@ -230,9 +230,9 @@ def rebatch(batches: Iterator[pa.RecordBatch], rows: int) -> Iterator[pa.RecordB
 def load_dataset(input_dir: Path, output: Path, spec: LoadSpec = LoadSpec()) -> LoadResult:
     """Load every raw file of ``input_dir`` into shards in ``output`` (replaced atomically).
 
-    Writes ``part-00000.<fmt>``..., ``signature.json`` (column names in order), ``mods.csv``
-    (``varname,iscategory,datatype``), ``metadata.json`` (statistics over all rows, files,
-    column roles) and, for CSV/TSV, ``schema.arrow``.
+    Writes ``part-00000.<fmt>``..., ``_signature.json`` (column names in order), ``_mods.csv``
+    (``varname,iscategory,datatype``), ``_metadata.json`` (statistics over all rows, files,
+    column roles) and, for CSV/TSV, ``_schema.arrow``.
 
     Raises:
         TabularInputError: missing folder, unreadable file (named), schema drift (both files named),
@@ -270,11 +270,11 @@ def load_dataset(input_dir: Path, output: Path, spec: LoadSpec = LoadSpec()) -> 
 
 
 def _write_metadata(folder: Path, schema: pa.Schema, stats: dict, files: list[Path], spec: LoadSpec) -> None:
-    write_json(folder / "signature.json", {"columns": schema.names})
+    write_json(folder / "_signature.json", {"columns": schema.names})
     lines = ["varname,iscategory,datatype"] + [",".join(r) for r in mods_rows(schema)]
-    (folder / "mods.csv").write_text("\n".join(lines) + "\n")
+    (folder / "_mods.csv").write_text("\n".join(lines) + "\n")
     roles = {"label": spec.label, "customer_column": spec.customer_column, "date_column": spec.date_column}
-    write_json(folder / "metadata.json", {
+    write_json(folder / "_metadata.json", {
         **stats,
         "roles": roles,
         "files": [str(f) for f in files],

@@ -7,7 +7,7 @@ Two passes, the first reading only one or two columns:
 
 1. **Label pass** (every mode with a label): class counts and missing labels. A non-numeric label
    (string, boolean) is mapped to integer codes in sorted order (``No``->0, ``Yes``->1;
-   ``False``->0, ``True``->1), recorded in ``splits.json``; a numeric label is kept as is. Rows with
+   ``False``->0, ``True``->1), recorded in ``_splits.json``; a numeric label is kept as is. Rows with
    a missing label are dropped and counted. The temporal mode instead reads the customer and
    date columns and keeps one first-seen date per customer id (ids only, never rows).
 2. **Data pass**: each record batch's rows get a split, are grouped by split with one ``take``
@@ -329,7 +329,7 @@ def _merge_first(acc: pa.Table, part: pa.Table, cust: str, date: str) -> pa.Tabl
 
 
 def split_dataset(shards: Path, output: Path, spec: SplitSpec) -> SplitResult:
-    """Split the shards in ``shards`` into ``output/<split>/part-NNNNN.<fmt>`` plus ``splits.json``.
+    """Split the shards in ``shards`` into ``output/<split>/part-NNNNN.<fmt>`` plus ``_splits.json``.
 
     ``output`` is replaced atomically: a failed split leaves the previous one (or nothing).
 
@@ -423,7 +423,7 @@ def split_dataset(shards: Path, output: Path, spec: SplitSpec) -> SplitResult:
             summary["temporal"]["customers_by_split"] = {
                 nm: int((customer_split == i).sum()) for i, nm in enumerate(names)}
         summary["output_format"] = spec.output_format
-        _write_json(staging / "splits.json", summary)
+        _write_json(staging / "_splits.json", summary)
     shards_out = {nm: [output / nm / s.name for s in sl] for nm, sl in zip(names, shard_lists, strict=True)}
     return SplitResult(output, spec.mode, pos, rows, shards_out, summary, time.perf_counter() - t0)
 

@@ -12,7 +12,7 @@ train row, not a sample:
   column with more than ``max_categories`` distinct train values is left as is and listed.
 
 Columns named in ``exclude`` (label, customer id, date...) and temporal columns pass through.
-The fitted parameters go to ``transforms.json`` beside the transformed splits.
+The fitted parameters go to ``_transforms.json`` beside the transformed splits.
 """
 
 from __future__ import annotations
@@ -120,9 +120,9 @@ def apply_transforms(batch: pa.RecordBatch, fitted: Fitted, schema: pa.Schema, u
 def transform_splits(splits: Path, output: Path, spec: TransformSpec = TransformSpec(),
                      train_split: str = "train") -> dict:
     """Fit on ``splits/<train_split>`` and write every split of ``splits`` transformed to
-    ``output/<split>/part-NNNNN.<fmt>`` plus ``transforms.json``; ``output`` is replaced atomically.
+    ``output/<split>/part-NNNNN.<fmt>`` plus ``_transforms.json``; ``output`` is replaced atomically.
 
-    Returns the summary written to ``transforms.json`` (with rows per split and seconds).
+    Returns the summary written to ``_transforms.json`` (with rows per split and seconds).
 
     Raises:
         TabularInputError: the train split folder is missing or empty.
@@ -144,6 +144,6 @@ def transform_splits(splits: Path, output: Path, spec: TransformSpec = Transform
             rows[name] = writer.rows
         summary = {**fitted.as_dict(), "fitted_on": train_split, "unseen_code": spec.unseen_code,
                    "rows": rows, "seconds": round(time.perf_counter() - t0, 3)}
-        write_json(staging / "transforms.json", summary)
+        write_json(staging / "_transforms.json", summary)
     return summary
 

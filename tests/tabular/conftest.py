@@ -1,0 +1,47 @@
+"""Fixtures for the tabular tests: the real samples (read in place) and small generated data sets."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tabular.generate import generate_wide
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _real_dir() -> Path:
+    """``<repo>/../shared/data/real/tabular``; a git worktree one level deeper looks one level up."""
+    for base in REPO.parents:
+        candidate = base / "shared" / "data" / "real" / "tabular"
+        if candidate.is_dir():
+            return candidate
+    return REPO.parent / "shared" / "data" / "real" / "tabular"
+
+
+REAL = _real_dir()
+# name -> label column of each real sample (see ../shared/data/real/README.md)
+REAL_LABELS = {"caravan": "Purchase", "credit_cards": "LateSept", "wa_churn": "churn"}
+
+
+@pytest.fixture
+def real_dir(tmp_path: Path):
+    """A raw folder holding a symlink to one real sample (the sample itself is never copied)."""
+
+    def make(name: str) -> Path:
+        folder = tmp_path / "raw" / name
+        folder.mkdir(parents=True)
+        assert (REAL / f"{name}.csv").is_file(), f"real sample missing: {REAL / name}.csv"
+        (folder / f"{name}.csv").symlink_to(REAL / f"{name}.csv")
+        return folder
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def wide_csv(tmp_path_factory) -> Path:
+    """6,000 x 24 generated rows in 3 CSV files: customer id, timestamp, 3-class label."""
+    folder = tmp_path_factory.mktemp("wide") / "raw"
+    generate_wide(folder, 6_000, 24, files=3, fmt="csv", chunk_rows=1_500)
+    return folder
