@@ -8,6 +8,7 @@ so a benchmark can run each step as its own process. Examples::
     python -m tabular.cli load --input /tmp/wide --output /tmp/loaded --label label
     python -m tabular.cli split --input /tmp/wide --output /tmp/splits --label label \\
         --mode stratified --memory-mb 1024
+    python -m tabular.cli transform --input /tmp/splits --output /tmp/transformed --label label
     python -m tabular.cli baseline --engine duckdb --input /tmp/wide --output /tmp/b --label label
 """
 
@@ -26,6 +27,7 @@ from memsafe.memory import PeakMemory
 from tabular.generate import generate_wide
 from tabular.loading import LoadSpec, load_dataset
 from tabular.splits import DEFAULT_RATIOS, SplitSpec, split_dataset
+from tabular.transforms import TransformSpec, transform_splits
 
 
 def parse_ratios(text: str) -> dict[str, float]:
@@ -73,6 +75,16 @@ def cmd_split(a: argparse.Namespace) -> dict:
     r = split_dataset(Path(a.input), Path(a.output), spec)
     return {"rows": r.rows_in, "split_rows": r.rows, "mode": r.mode,
             "shards": {k: len(v) for k, v in r.shards.items()}}
+
+
+def cmd_transform(a: argparse.Namespace) -> dict:
+    _bound_threads(a.threads)
+    exclude = tuple(c for c in (a.label, a.customer_column, a.date_column) if c)
+    spec = TransformSpec(exclude=exclude, rows_per_shard=a.rows_per_shard, output_format=a.format,
+                         batch_rows=a.batch_rows or 262_144, memory_mb=None if a.batch_rows else a.memory_mb)
+    summary = transform_splits(Path(a.input), Path(a.output), spec)
+    return {"rows": sum(summary["rows"].values()), "split_rows": summary["rows"],
+            "standardised": len(summary["standardise"]), "encoded": len(summary["encode"])}
 
 
 def cmd_baseline(a: argparse.Namespace) -> dict:
@@ -127,6 +139,10 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--cutoffs", default=None, help="temporal: one or two ISO dates, comma separated")
     sp.add_argument("--single-split", default="test")
     sp.set_defaults(func=cmd_split)
+
+    tr = sub.add_parser("transform", help="split folders -> standardised/encoded splits (fit on train)")
+    common(tr)
+    tr.set_defaults(func=cmd_transform)
 
     b = sub.add_parser("baseline", help="the hash split by DuckDB or pandas, for comparison")
     common(b)

@@ -100,8 +100,13 @@ def iter_file_batches(
     fmt = file_format(path)
     try:
         if fmt == "parquet":
-            pf = pq.ParquetFile(path)
-            yield from pf.iter_batches(batch_size=batch_rows, columns=list(columns) if columns else None)
+            # One row group at a time, without pre-buffering: ``iter_batches`` over a whole file
+            # pre-buffers column chunks of later row groups (measured: 764 MB instead of 259 MB
+            # for eleven 41k-row x 400-column row groups).
+            pf = pq.ParquetFile(path, pre_buffer=False)
+            cols = list(columns) if columns else None
+            for group in range(pf.num_row_groups):
+                yield from pf.iter_batches(batch_size=batch_rows, row_groups=[group], columns=cols)
             return
         read, parse, convert = _csv_options(fmt, column_types, batch_rows)
         if columns:
