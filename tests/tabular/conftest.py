@@ -5,24 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from tabular_samples import REAL
 
 from tabular.generate import generate_wide
-
-REPO = Path(__file__).resolve().parents[2]
-
-
-def _real_dir() -> Path:
-    """``<repo>/../shared/data/real/tabular``; a git worktree one level deeper looks one level up."""
-    for base in REPO.parents:
-        candidate = base / "shared" / "data" / "real" / "tabular"
-        if candidate.is_dir():
-            return candidate
-    return REPO.parent / "shared" / "data" / "real" / "tabular"
-
-
-REAL = _real_dir()
-# name -> label column of each real sample (see ../shared/data/real/README.md)
-REAL_LABELS = {"caravan": "Purchase", "credit_cards": "LateSept", "wa_churn": "churn"}
 
 
 @pytest.fixture

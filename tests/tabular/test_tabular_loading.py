@@ -11,7 +11,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from conftest import REAL, REAL_LABELS
+from tabular_samples import REAL, REAL_LABELS
 
 from tabular.io import TabularInputError, iter_shard_batches
 from tabular.loading import LoadSpec, SchemaDriftError, load_dataset, rebatch, widen

@@ -8,9 +8,10 @@ import math
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 import pytest
-from conftest import REAL_LABELS
+from tabular_samples import REAL, REAL_LABELS
 
 from tabular.io import TabularInputError
 from tabular.loading import LoadSpec, load_dataset
@@ -151,8 +152,6 @@ def test_temporal_no_customer_in_two_splits(wide_csv, tmp_path):
 
 def test_temporal_on_real_file_with_generated_customer_id(tmp_path):
     # credit_cards has no customer or date: derive both from the row number (5 rows per customer).
-    import pyarrow.csv as pacsv
-    from conftest import REAL
 
     table = pacsv.read_csv(REAL / "credit_cards.csv")
     n = table.num_rows
