@@ -13,16 +13,10 @@ import pyarrow.parquet as pq
 import pytest
 from tabular_samples import REAL, REAL_LABELS
 
+from tabular.assign import apportion, random_assign, stratified_blocks
 from tabular.io import TabularInputError
 from tabular.loading import LoadSpec, load_dataset
-from tabular.splits import (
-    SplitConfigError,
-    SplitSpec,
-    apportion,
-    random_assign,
-    split_dataset,
-    stratified_blocks,
-)
+from tabular.splits import SplitConfigError, SplitSpec, split_dataset
 
 
 def _loaded(real_dir, tmp_path, name, **kw):
