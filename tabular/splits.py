@@ -183,7 +183,20 @@ class _Source:
             yield from iter_shard_batches(self.folder, self.batch_rows, columns=columns)
 
 
-def _label_pass(src: _Source, label: str) -> tuple[pa.Array, Counter, int, int]:
+def _valid_codes(arr: pa.Array) -> np.ndarray:
+    """0 for a present label, -1 for a missing one (null or NaN): numeric labels outside stratified mode."""
+    ok = pc.is_valid(arr)
+    if pa.types.is_floating(arr.type):
+        ok = pc.and_(ok, pc.invert(pc.is_nan(arr).fill_null(False)))
+    return np.where(ok.to_numpy(zero_copy_only=False), 0, -1).astype(np.int64)
+
+
+def _label_pass(src: _Source, label: str, count_classes: bool) -> tuple[pa.Array | None, Counter, int, int]:
+    """Class counts (when ``count_classes``) and missing labels, reading the label column only.
+
+    A numeric label outside stratified mode is not counted by value, so a regression target with
+    millions of distinct values costs no memory.
+    """
     counts: Counter = Counter()
     missing = rows = 0
     for batch in src.batches([label]):
@@ -193,11 +206,15 @@ def _label_pass(src: _Source, label: str) -> tuple[pa.Array, Counter, int, int]:
             if pa.types.is_floating(chunk.type):
                 missing += int(pc.sum(pc.is_nan(chunk)).as_py() or 0)
                 chunk = pc.if_else(pc.is_nan(chunk), None, chunk)
+            if not count_classes:
+                continue
             vc = pc.value_counts(chunk.drop_null())
             counts.update(dict(zip(vc.field(0).to_pylist(), vc.field(1).to_pylist(), strict=True)))
             if len(counts) > MAX_CLASSES:
                 raise SplitConfigError(f"label {label!r} has more than {MAX_CLASSES} distinct values; "
-                                       "a split needs a class label")
+                                       "a stratified split needs a class label")
+    if not count_classes:
+        return None, counts, missing, rows
     classes = pa.array(sorted(counts), type=src.schema.field(label).type)
     return classes, counts, missing, rows
 
@@ -256,11 +273,12 @@ def split_dataset(shards: Path, output: Path, spec: SplitSpec) -> SplitResult:
     label = spec.label if spec.label in src.schema.names else None
     classes = None
     if label:
-        classes, counts, missing, rows_in = _label_pass(src, label)
-        numeric = pa.types.is_integer(classes.type) or pa.types.is_floating(classes.type)
+        ltype = src.schema.field(label).type
+        numeric = pa.types.is_integer(ltype) or pa.types.is_floating(ltype)
+        classes, counts, missing, _ = _label_pass(src, label, spec.mode == "stratified" or not numeric)
         summary["label"] = {
             "column": label, "missing_dropped": missing, "numeric": numeric,
-            "class_counts": {str(c): counts[c] for c in classes.to_pylist()},
+            "class_counts": None if classes is None else {str(c): counts[c] for c in classes.to_pylist()},
             "codes": None if numeric else {str(c): i for i, c in enumerate(classes.to_pylist())},
         }
     out_schema = src.schema
@@ -293,7 +311,8 @@ def split_dataset(shards: Path, output: Path, spec: SplitSpec) -> SplitResult:
             codes = np.zeros(n, dtype=np.int64)
             if label:
                 col = batch.column(label)
-                codes = np.concatenate([_label_codes(ch, classes) for ch in _chunks(col)]) if n else codes
+                to_codes = _valid_codes if classes is None else (lambda ch: _label_codes(ch, classes))
+                codes = np.concatenate([to_codes(ch) for ch in _chunks(col)]) if n else codes
             if spec.mode == "stratified":
                 assign = assign_stream.take(n)
             elif spec.mode == "random":
@@ -320,7 +339,7 @@ def split_dataset(shards: Path, output: Path, spec: SplitSpec) -> SplitResult:
         if spec.mode == "stratified":
             dropped["missing_label"] = summary["label"]["missing_dropped"]
         summary.update(rows_in=pos, rows=rows, dropped=dict(dropped))
-        if label:
+        if classes is not None:
             cls = [str(c) for c in classes.to_pylist()]
             summary["class_counts_by_split"] = {
                 nm: dict(zip(cls, per_class[i].tolist(), strict=True)) for i, nm in enumerate(names)}

@@ -314,3 +314,20 @@ def test_bad_split_settings(spec, match, wide_csv, tmp_path):
 def test_missing_shard_folder(tmp_path):
     with pytest.raises(TabularInputError, match="does not exist"):
         split_dataset(tmp_path / "none", tmp_path / "splits", SplitSpec(label="y"))
+
+
+def test_numeric_regression_label_random_vs_stratified(tmp_path, monkeypatch):
+    # A continuous target: fine for random/temporal (never counted by value), refused for stratified.
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    values = np.random.default_rng(0).normal(size=300)
+    values[::50] = np.nan  # 6 missing labels
+    pq.write_table(pa.table({"i": np.arange(300), "y": values}), raw / "a.parquet")
+    load_dataset(raw, tmp_path / "shards", LoadSpec(label="y"))
+    res = split_dataset(tmp_path / "shards", tmp_path / "r", SplitSpec(label="y", mode="random"))
+    assert sum(res.rows.values()) == 294 and res.summary["dropped"]["missing_label"] == 6
+    assert res.summary["label"]["codes"] is None
+    assert pq.read_table(tmp_path / "r" / "train").schema.field("y").type == pa.float64()  # kept as is
+    monkeypatch.setattr("tabular.splits.MAX_CLASSES", 100)
+    with pytest.raises(SplitConfigError, match="more than 100 distinct values"):
+        split_dataset(tmp_path / "shards", tmp_path / "s", SplitSpec(label="y"))
