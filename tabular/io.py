@@ -235,13 +235,18 @@ class ShardWriter:
         return self.shards
 
 
-def remove_stale_dirs(parent: Path) -> int:
-    """Delete staging folders (``.<name>.<id>.tmp``) a killed writer left in ``parent``."""
+def remove_stale_dirs(final: Path) -> int:
+    """Delete staging folders (``.<name>.<id>.tmp``) a killed writer of ``final`` left beside it.
+
+    Only folders staged for the same ``final`` are touched: sibling outputs (shards, splits,
+    transformed) may be written at the same time by other runs.
+    """
+    parent = final.parent
     if not parent.is_dir():
         return 0
     removed = 0
     for entry in parent.iterdir():
-        if entry.is_dir() and entry.name.startswith(".") and entry.name.endswith(TMP_SUFFIX):
+        if entry.is_dir() and entry.name.startswith(f".{final.name}.") and entry.name.endswith(TMP_SUFFIX):
             shutil.rmtree(entry, ignore_errors=True)
             removed += 1
     return removed
@@ -256,7 +261,7 @@ def atomic_dir(final: Path) -> Iterator[Path]:
     one filesystem (old folder aside, staging into place) followed by deleting the old folder.
     """
     final.parent.mkdir(parents=True, exist_ok=True)
-    remove_stale_dirs(final.parent)
+    remove_stale_dirs(final)
     tag = uuid.uuid4().hex[:12]
     staging = final.with_name(f".{final.name}.{tag}{TMP_SUFFIX}")
     staging.mkdir()

@@ -185,3 +185,12 @@ def test_bad_settings_named(wide_csv, tmp_path):
         load_dataset(wide_csv, tmp_path / "out", LoadSpec(rows_per_shard=0))
     with pytest.raises(TabularInputError, match="does not exist"):
         load_dataset(tmp_path / "nowhere", tmp_path / "out", LoadSpec())
+
+
+def test_stale_staging_of_same_output_removed_but_siblings_kept(wide_csv, tmp_path):
+    stale = tmp_path / ".out.deadbeef0000.tmp"  # a killed writer of "out"
+    sibling = tmp_path / ".splits.cafe00000000.tmp"  # another output being written right now
+    stale.mkdir()
+    sibling.mkdir()
+    load_dataset(wide_csv, tmp_path / "out", LoadSpec(label="label"))
+    assert not stale.exists() and sibling.exists()
