@@ -97,7 +97,8 @@ def tabular_splits(config: SplitConfig, data: DataDirResource, budget: MemoryBud
                      customer_column=config.customer_column, date_column=config.date_column,
                      cutoffs=tuple(config.cutoffs), single_split=config.single_split,
                      rows_per_shard=config.rows_per_shard, output_format=config.output_format,
-                     batch_rows=budget.batch_rows, processing=config.processing, memory_mb=budget.memory_mb)
+                     batch_rows=budget.batch_rows, processing=config.processing, memory_mb=budget.memory_mb,
+                     threads=budget.threads)
     unknown = set(spec.split_names()) - set(SPLITS)
     if unknown:
         raise SplitConfigError(f"split names {sorted(unknown)} (ratios / single_split) must be in {SPLITS}")

@@ -71,7 +71,7 @@ def cmd_split(a: argparse.Namespace) -> dict:
                      cutoffs=tuple(c for c in (a.cutoffs or "").split(",") if c),
                      single_split=a.single_split, rows_per_shard=a.rows_per_shard, output_format=a.format,
                      batch_rows=a.batch_rows or 262_144, processing=a.processing,
-                     memory_mb=None if a.batch_rows else budget.memory_mb)
+                     memory_mb=None if a.batch_rows else budget.memory_mb, threads=budget.threads)
     r = split_dataset(Path(a.input), Path(a.output), spec)
     return {"rows": r.rows_in, "split_rows": r.rows, "mode": r.mode,
             "shards": {k: len(v) for k, v in r.shards.items()}}

@@ -38,6 +38,7 @@ import datetime as dt
 import time
 from collections import Counter
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -83,6 +84,7 @@ class SplitSpec:
         rows_per_shard, output_format, compression: output shards.
         batch_rows: rows per record batch in memory.
         processing: ``streaming`` (default) or ``batch`` (everything in one table first).
+        threads: writer threads (splits are encoded in parallel with reading the next batch).
         memory_mb: when set, ``batch_rows`` is lowered to fit this budget (:func:`tabular.io.batch_rows_for`).
     """
 
@@ -100,6 +102,7 @@ class SplitSpec:
     batch_rows: int = 100_000
     processing: str = "streaming"
     memory_mb: int | None = None
+    threads: int = 2
 
     def split_names(self) -> list[str]:
         if self.mode == "single":
@@ -306,34 +309,41 @@ def split_dataset(shards: Path, output: Path, spec: SplitSpec) -> SplitResult:
     with atomic_dir(output) as staging:
         writers = [ShardWriter(staging / n, out_schema, spec.output_format, spec.rows_per_shard,
                                spec.compression) for n in names]
-        for batch in src.batches():
-            n = batch.num_rows
-            codes = np.zeros(n, dtype=np.int64)
-            if label:
-                col = batch.column(label)
-                to_codes = _valid_codes if classes is None else (lambda ch: _label_codes(ch, classes))
-                codes = np.concatenate([to_codes(ch) for ch in _chunks(col)]) if n else codes
-            if spec.mode == "stratified":
-                assign = assign_stream.take(n)
-            elif spec.mode == "random":
-                assign = random_assign(pos, n, spec.seed, [spec.ratios[x] for x in names])
-            elif spec.mode == "temporal":
-                ids = batch.column(spec.customer_column).to_numpy(zero_copy_only=False)
-                where = customer_index.get_indexer(ids)
-                assign = np.where(where >= 0, customer_split[np.maximum(where, 0)], -1).astype(np.int8)
-                dropped["no_customer_or_date"] += int((where < 0).sum())
-            else:
-                assign = np.zeros(n, dtype=np.int8)
-            if label:
-                if spec.mode != "stratified":
-                    dropped["missing_label"] += int(((codes < 0) & (assign >= 0)).sum())
-                assign = np.where(codes < 0, -1, assign).astype(np.int8)
-                if not summary["label"]["numeric"]:
-                    batch = _replace_column(batch, label, pa.array(codes, pa.int64()))
-            pos += n
-            _write_by_split(batch, assign, writers, out_schema)
-            keep = assign >= 0
-            np.add.at(per_class, (assign[keep], codes[keep] if label else 0), 1)
+        pending = _PendingWrites(spec.threads)
+        try:
+            for batch in src.batches():
+                n = batch.num_rows
+                codes = np.zeros(n, dtype=np.int64)
+                if label:
+                    col = batch.column(label)
+                    to_codes = _valid_codes if classes is None else (lambda ch: _label_codes(ch, classes))
+                    codes = np.concatenate([to_codes(ch) for ch in _chunks(col)]) if n else codes
+                if spec.mode == "stratified":
+                    assign = assign_stream.take(n)
+                elif spec.mode == "random":
+                    assign = random_assign(pos, n, spec.seed, [spec.ratios[x] for x in names])
+                elif spec.mode == "temporal":
+                    ids = batch.column(spec.customer_column).to_numpy(zero_copy_only=False)
+                    where = customer_index.get_indexer(ids)
+                    assign = np.where(where >= 0, customer_split[np.maximum(where, 0)], -1).astype(np.int8)
+                    dropped["no_customer_or_date"] += int((where < 0).sum())
+                else:
+                    assign = np.zeros(n, dtype=np.int8)
+                if label:
+                    if spec.mode != "stratified":
+                        dropped["missing_label"] += int(((codes < 0) & (assign >= 0)).sum())
+                    assign = np.where(codes < 0, -1, assign).astype(np.int8)
+                    if not summary["label"]["numeric"]:
+                        batch = _replace_column(batch, label, pa.array(codes, pa.int64()))
+                pos += n
+                # Writing (Parquet encoding, one thread per split) overlaps reading the next batch.
+                pending.submit(_split_parts(batch, assign, writers, out_schema))
+                keep = assign >= 0
+                np.add.at(per_class, (assign[keep], codes[keep] if label else 0), 1)
+            pending.close()
+        except BaseException:
+            pending.abort()  # writer threads done before the staging folder is removed
+            raise
         shard_lists = [w.close() for w in writers]
         rows = {nm: w.rows for nm, w in zip(names, writers, strict=True)}
         if spec.mode == "stratified":
@@ -357,21 +367,56 @@ def _replace_column(batch, name: str, values: pa.Array):
     return batch.set_column(i, name, values)
 
 
-def _write_by_split(batch, assign: np.ndarray, writers: list[ShardWriter], schema: pa.Schema) -> None:
-    """Group the batch's rows by split with one stable ``take`` (input order kept within a split)."""
+class _PendingWrites:
+    """Runs one batch's per-split writes in threads while the caller prepares the next batch.
+
+    At most one batch is in flight (memory grows by one batch), and each writer is used by one
+    thread at a time, so shards keep their row order. ``threads <= 1`` writes inline.
+    """
+
+    def __init__(self, threads: int) -> None:
+        self._pool = ThreadPoolExecutor(max_workers=threads) if threads > 1 else None
+        self._futures: list = []
+
+    def _wait(self) -> None:
+        futures, self._futures = self._futures, []
+        for f in futures:
+            f.result()
+
+    def submit(self, parts: list[tuple[ShardWriter, pa.RecordBatch | pa.Table]]) -> None:
+        self._wait()
+        if self._pool is None:
+            for writer, part in parts:
+                writer.write(part)
+        else:
+            self._futures = [self._pool.submit(writer.write, part) for writer, part in parts]
+
+    def close(self) -> None:
+        self._wait()
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+
+    def abort(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _split_parts(batch, assign: np.ndarray, writers: list[ShardWriter], schema: pa.Schema) -> list:
+    """Group the batch's rows by split with one stable ``take`` (input order kept within a split);
+    return ``(writer, rows)`` pairs."""
     if isinstance(batch, pa.Table):
         batch = batch.cast(schema)
     else:
         batch = pa.RecordBatch.from_arrays(batch.columns, schema=schema)
-    order = np.argsort(assign, kind="stable")
-    sizes = np.bincount(assign[assign >= 0], minlength=len(writers))
     start = int((assign < 0).sum())
     if len(writers) == 1 and start == 0:
-        writers[0].write(batch)
-        return
+        return [(writers[0], batch)]
+    order = np.argsort(assign, kind="stable")
+    sizes = np.bincount(assign[assign >= 0], minlength=len(writers))
     grouped = batch.take(pa.array(order[start:]))
-    offset = 0
-    for w, size in zip(writers, sizes.tolist(), strict=True):
+    parts, offset = [], 0
+    for writer, size in zip(writers, sizes.tolist(), strict=True):
         if size:
-            w.write(grouped.slice(offset, size))
+            parts.append((writer, grouped.slice(offset, size)))
         offset += size
+    return parts
