@@ -331,3 +331,32 @@ def test_numeric_regression_label_random_vs_stratified(tmp_path, monkeypatch):
     monkeypatch.setattr("tabular.splits.MAX_CLASSES", 100)
     with pytest.raises(SplitConfigError, match="more than 100 distinct values"):
         split_dataset(tmp_path / "shards", tmp_path / "s", SplitSpec(label="y"))
+
+
+def test_temporal_with_string_ids_date_column_and_missing_customers(tmp_path):
+    # Text customer ids, a date32 column (ISO dates in CSV) and two rows without a customer id.
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    lines = (
+        ["cust,day,y"]
+        + [f"c{i % 7},2024-{1 + i % 12:02d}-15,{i % 2}" for i in range(84)]
+        + [",2024-03-01,1"] * 2
+    )
+    (raw / "a.csv").write_text("\n".join(lines) + "\n")
+    load_dataset(raw, tmp_path / "shards", LoadSpec(label="y"))
+    assert pq.read_schema(tmp_path / "shards" / "part-00000.parquet").field("day").type == pa.date32()
+    spec = SplitSpec(
+        label="y", mode="temporal", customer_column="cust", date_column="day", cutoffs=("2024-02-01",)
+    )
+    # Every customer is first seen in January (i % 12 == 0 for i = 0..6 -> c0..c6 all seen 2024-01-15).
+    with pytest.raises(SplitConfigError, match="outside the customers' first-seen range"):
+        split_dataset(tmp_path / "shards", tmp_path / "splits", spec)
+    lines = (
+        ["cust,day,y"] + [f"c{i},2024-{1 + i % 12:02d}-15,{i % 2}" for i in range(24)] + [",2024-03-01,1"] * 2
+    )
+    (raw / "a.csv").write_text("\n".join(lines) + "\n")
+    load_dataset(raw, tmp_path / "shards", LoadSpec(label="y"))
+    res = split_dataset(tmp_path / "shards", tmp_path / "splits", spec)
+    assert res.rows == {"train": 2, "test": 22}  # c0 and c12 start in January
+    assert res.summary["dropped"]["no_customer_or_date"] == 2
+    assert set(pq.read_table(tmp_path / "splits" / "train").column("cust").to_pylist()) == {"c0", "c12"}
