@@ -64,6 +64,8 @@ PROCESSING = ("streaming", "batch")
 DEFAULT_RATIOS = {"train": 0.8, "test": 0.1, "val": 0.1}
 MAX_CLASSES = 10_000
 RATIO_TOLERANCE = 1e-9
+# Temporal first pass: per-batch customer minima wait until they outnumber this (or the merged set).
+MERGE_MIN_ROWS = 100_000
 
 
 class SplitConfigError(ValueError):
@@ -226,11 +228,19 @@ def _temporal_pass(src: _Source, spec: SplitSpec) -> tuple[pd.Index, np.ndarray,
     """First seen date per customer (ids only), then each customer's split index."""
     cust, date = spec.customer_column, spec.date_column
     first: pa.Table | None = None
+    parts: list[pa.Table] = []
+    waiting = 0
     for batch in src.batches([cust, date]):
         part = pa.Table.from_batches([batch]) if isinstance(batch, pa.RecordBatch) else batch
-        part = part.filter(pc.is_valid(part.column(cust)))
-        part = part.group_by(cust).aggregate([(date, "min")])
-        first = part if first is None else _merge_first(first, part, cust, date)
+        part = part.filter(pc.is_valid(part.column(cust))).group_by(cust).aggregate([(date, "min")])
+        parts.append(part.select([cust, f"{date}_min"]))  # by name: pyarrow's output order varies
+        waiting += part.num_rows
+        # Merge when the waiting per-batch minima outnumber the merged customers: memory stays
+        # within about twice the customer count and the merging work is linear overall.
+        if waiting > max(first.num_rows if first is not None else 0, MERGE_MIN_ROWS):
+            first, parts, waiting = _merge_first(first, parts, cust, date), [], 0
+    if parts or first is None:
+        first = _merge_first(first, parts, cust, date)
     if first is None or first.num_rows == 0:
         raise TabularInputError(f"{src.folder}: no rows with a {cust!r} value")
     first = first.filter(pc.is_valid(first.column(f"{date}_min")))
@@ -248,9 +258,12 @@ def _temporal_pass(src: _Source, spec: SplitSpec) -> tuple[pd.Index, np.ndarray,
     return index, split_of, info
 
 
-def _merge_first(acc: pa.Table, part: pa.Table, cust: str, date: str) -> pa.Table:
-    both = pa.concat_tables([acc, part])
-    return both.group_by(cust).aggregate([(f"{date}_min", "min")]).rename_columns([cust, f"{date}_min"])
+def _merge_first(acc: pa.Table | None, parts: list[pa.Table], cust: str, date: str) -> pa.Table | None:
+    tables = ([acc] if acc is not None else []) + parts
+    if not tables:
+        return None
+    merged = pa.concat_tables(tables).group_by(cust).aggregate([(f"{date}_min", "min")])
+    return pa.table({cust: merged.column(cust), f"{date}_min": merged.column(f"{date}_min_min")})
 
 
 def split_dataset(shards: Path, output: Path, spec: SplitSpec) -> SplitResult:

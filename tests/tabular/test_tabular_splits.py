@@ -360,3 +360,32 @@ def test_temporal_with_string_ids_date_column_and_missing_customers(tmp_path):
     assert res.rows == {"train": 2, "test": 22}  # c0 and c12 start in January
     assert res.summary["dropped"]["no_customer_or_date"] == 2
     assert set(pq.read_table(tmp_path / "splits" / "train").column("cust").to_pylist()) == {"c0", "c12"}
+
+
+def test_temporal_first_seen_merged_across_many_batches(tmp_path, monkeypatch):
+    # Force the periodic merge of per-batch minima (normally every 100,000 waiting customers).
+    monkeypatch.setattr("tabular.splits.MERGE_MIN_ROWS", 50)
+    rng = np.random.default_rng(0)
+    n = 20_000
+    cust = rng.integers(0, 3_000, n)
+    start = np.datetime64("2024-01-01") + (cust % 300).astype("timedelta64[D]")
+    day = (start + rng.integers(0, 30, n).astype("timedelta64[D]")).astype("datetime64[us]")
+    (tmp_path / "s").mkdir()
+    table = pa.table({"cust": cust, "day": day, "y": rng.integers(0, 2, n)})
+    pq.write_table(table, tmp_path / "s" / "part-00000.parquet", row_group_size=1_000)
+    spec = SplitSpec(
+        label="y",
+        mode="temporal",
+        customer_column="cust",
+        date_column="day",
+        cutoffs=("2024-08-01",),
+        batch_rows=1_000,
+    )
+    split_dataset(tmp_path / "s", tmp_path / "o", spec)
+    first = table.group_by("cust").aggregate([("day", "min")])
+    cut = np.datetime64("2024-08-01")
+    expected = {
+        c for c, d in zip(first["cust"].to_pylist(), first["day_min"].to_numpy(), strict=True) if d < cut
+    }
+    assert set(pq.read_table(tmp_path / "o" / "train")["cust"].to_pylist()) == expected
+    assert not expected & set(pq.read_table(tmp_path / "o" / "test")["cust"].to_pylist())
