@@ -75,7 +75,7 @@ def tabular_shards(
                     rows_per_shard=config.rows_per_shard,
                     output_format=config.output_format, processing=config.processing,
                     column_types=dict(config.column_types), batch_rows=budget.batch_rows,
-                    memory_mb=budget.memory_mb)
+                    memory_mb=budget.memory_mb, threads=budget.threads)
     source = Path(config.input_dir) if config.input_dir else raw_dir(root, "tabular", config.dataset)
     pa.set_cpu_count(budget.threads)
     with PeakMemory() as pm:

@@ -58,7 +58,7 @@ def cmd_load(a: argparse.Namespace) -> dict:
     spec = LoadSpec(label=a.label, customer_column=a.customer_column, date_column=a.date_column,
                     rows_per_shard=a.rows_per_shard,
                     output_format=a.format, batch_rows=a.batch_rows or 262_144, processing=a.processing,
-                    memory_mb=None if a.batch_rows else budget.memory_mb)
+                    memory_mb=None if a.batch_rows else budget.memory_mb, threads=budget.threads)
     r = load_dataset(Path(a.input), Path(a.output), spec)
     return {**r.as_metadata(), "output": str(r.output)}
 

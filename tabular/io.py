@@ -14,6 +14,7 @@ import os
 import shutil
 import uuid
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -233,6 +234,40 @@ class ShardWriter:
         if self.fmt != "parquet":
             write_schema(self.folder, self.schema)
         return self.shards
+
+
+class PendingWrites:
+    """Runs one batch's writes (one per shard writer) in threads while the caller prepares the next.
+
+    At most one batch is in flight (memory grows by one batch), and each writer is used by one
+    thread at a time, so shards keep their row order. ``threads <= 1`` writes inline.
+    """
+
+    def __init__(self, threads: int) -> None:
+        self._pool = ThreadPoolExecutor(max_workers=threads) if threads > 1 else None
+        self._futures: list = []
+
+    def _wait(self) -> None:
+        futures, self._futures = self._futures, []
+        for f in futures:
+            f.result()
+
+    def submit(self, parts: list[tuple[ShardWriter, pa.RecordBatch | pa.Table]]) -> None:
+        self._wait()
+        if self._pool is None:
+            for writer, part in parts:
+                writer.write(part)
+        else:
+            self._futures = [self._pool.submit(writer.write, part) for writer, part in parts]
+
+    def close(self) -> None:
+        self._wait()
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+
+    def abort(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
 
 
 def remove_stale_dirs(final: Path) -> int:

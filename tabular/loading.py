@@ -36,6 +36,7 @@ import pyarrow as pa
 
 from tabular.io import (
     FORMATS,
+    PendingWrites,
     ShardWriter,
     TabularInputError,
     atomic_dir,
@@ -69,6 +70,7 @@ class LoadSpec:
         processing: ``streaming`` (default) or ``batch`` (load everything first; small data only).
         max_categories: distinct values counted exactly per categorical column.
         compression: Parquet codec of the shards.
+        threads: writer threads (``1``: write inline).
         memory_mb: when set, ``batch_rows`` is lowered so about six batches of the unified schema
             fit in this budget (see :func:`tabular.io.batch_rows_for`).
     """
@@ -84,6 +86,7 @@ class LoadSpec:
     max_categories: int = MAX_CATEGORIES
     compression: str = "snappy"
     memory_mb: int | None = None
+    threads: int = 2
 
     def validate(self) -> None:
         if self.output_format not in FORMATS:
@@ -259,9 +262,16 @@ def load_dataset(input_dir: Path, output: Path, spec: LoadSpec = LoadSpec()) -> 
         else:
             stream = (b for f in files for b in _conformed_batches(f, schema, batch_rows))
             blocks = rebatch(stream, batch_rows)
-        for block in blocks:
-            total.update(block)
-            writer.write(block)
+        # The writer thread encodes block k while this thread summarises it and reads block k+1.
+        pending = PendingWrites(spec.threads)
+        try:
+            for block in blocks:
+                pending.submit([(writer, block)])
+                total.update(block)
+            pending.close()
+        except BaseException:
+            pending.abort()
+            raise
         shards = writer.close()
         stats = total.as_dict()
         _write_metadata(staging, schema, stats, files, spec)

@@ -38,7 +38,6 @@ import datetime as dt
 import time
 from collections import Counter
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -50,6 +49,7 @@ import pyarrow.compute as pc
 from tabular.assign import CodeStream, apportion, random_assign, stratified_blocks
 from tabular.io import (
     FORMATS,
+    PendingWrites,
     ShardWriter,
     TabularInputError,
     atomic_dir,
@@ -322,7 +322,7 @@ def split_dataset(shards: Path, output: Path, spec: SplitSpec) -> SplitResult:
     with atomic_dir(output) as staging:
         writers = [ShardWriter(staging / n, out_schema, spec.output_format, spec.rows_per_shard,
                                spec.compression) for n in names]
-        pending = _PendingWrites(spec.threads)
+        pending = PendingWrites(spec.threads)
         try:
             for batch in src.batches():
                 n = batch.num_rows
@@ -378,40 +378,6 @@ def split_dataset(shards: Path, output: Path, spec: SplitSpec) -> SplitResult:
 def _replace_column(batch, name: str, values: pa.Array):
     i = batch.schema.get_field_index(name)
     return batch.set_column(i, name, values)
-
-
-class _PendingWrites:
-    """Runs one batch's per-split writes in threads while the caller prepares the next batch.
-
-    At most one batch is in flight (memory grows by one batch), and each writer is used by one
-    thread at a time, so shards keep their row order. ``threads <= 1`` writes inline.
-    """
-
-    def __init__(self, threads: int) -> None:
-        self._pool = ThreadPoolExecutor(max_workers=threads) if threads > 1 else None
-        self._futures: list = []
-
-    def _wait(self) -> None:
-        futures, self._futures = self._futures, []
-        for f in futures:
-            f.result()
-
-    def submit(self, parts: list[tuple[ShardWriter, pa.RecordBatch | pa.Table]]) -> None:
-        self._wait()
-        if self._pool is None:
-            for writer, part in parts:
-                writer.write(part)
-        else:
-            self._futures = [self._pool.submit(writer.write, part) for writer, part in parts]
-
-    def close(self) -> None:
-        self._wait()
-        if self._pool is not None:
-            self._pool.shutdown(wait=True)
-
-    def abort(self) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _split_parts(batch, assign: np.ndarray, writers: list[ShardWriter], schema: pa.Schema) -> list:
