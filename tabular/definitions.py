@@ -1,10 +1,24 @@
-"""The ``tabular`` code location: the streaming daily summary of Kubernetes pod usage
-(:mod:`tabular.pod_usage`); the loading/split assets of tabular training data join it.
+"""The ``tabular`` code location: loading, splits and fitted transforms of tabular training data,
+plus the streaming daily summary of Kubernetes pod usage (:mod:`tabular.pod_usage`).
 
-The fragment's module is imported, not its ``defs`` object: Dagster refuses a module with two
+Resources are the shared singletons (``data``, ``budget``), so the two fragments merge with
+``dg.Definitions.merge`` (which requires the same resource object per key). The pod-usage
+fragment's module is imported, not its ``defs`` object: Dagster refuses a module holding two
 ``Definitions`` objects at module scope.
 """
 
+import dagster as dg
+
+from memsafe.resources import SHARED_RESOURCES
+from tabular.assets import ASSETS
 from tabular.pod_usage import definitions as pod_usage_definitions
 
-defs = pod_usage_definitions.defs
+tabular_job = dg.define_asset_job(
+    "tabular_job", selection=dg.AssetSelection.groups("tabular"),
+    description="Load, split and transform one tabular data set (run config picks the data set).",
+)
+
+defs = dg.Definitions.merge(
+    dg.Definitions(assets=ASSETS, jobs=[tabular_job], resources=SHARED_RESOURCES),
+    pod_usage_definitions.defs,
+)

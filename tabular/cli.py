@@ -1,0 +1,169 @@
+"""Command line for the tabular pipeline: generate, load, split, and the baselines it is measured against.
+
+Run as ``python -m tabular.cli <command> ...``; every command prints one JSON line of statistics
+(``rows``, ``seconds``, ``peak_rss_mb`` sampled by :class:`memsafe.memory.PeakMemory`, and more),
+so a benchmark can run each step as its own process. Examples::
+
+    python -m tabular.cli generate --out /tmp/wide --rows 3000000 --cols 200 --files 40
+    python -m tabular.cli load --input /tmp/wide --output /tmp/loaded --label label
+    python -m tabular.cli split --input /tmp/wide --output /tmp/splits --label label \\
+        --mode stratified --memory-mb 1024
+    python -m tabular.cli transform --input /tmp/splits --output /tmp/transformed --label label
+    python -m tabular.cli baseline --engine duckdb --input /tmp/wide --output /tmp/b --label label
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import pyarrow as pa
+
+from memsafe.budget import Budget
+from memsafe.memory import PeakMemory
+from tabular.generate import generate_wide
+from tabular.loading import LoadSpec, load_dataset
+from tabular.splits import DEFAULT_RATIOS, SplitSpec, split_dataset
+from tabular.transforms import TransformSpec, transform_splits
+
+
+def parse_ratios(text: str) -> dict[str, float]:
+    """``train=0.8,test=0.1,val=0.1`` -> ``{"train": 0.8, ...}``."""
+    out = {}
+    for part in text.split(","):
+        name, _, value = part.partition("=")
+        if not value:
+            raise argparse.ArgumentTypeError(f"ratios: expected name=fraction, got {part!r}")
+        out[name.strip()] = float(value)
+    return out
+
+
+def _bound_threads(threads: int) -> None:
+    pa.set_cpu_count(threads)
+    pa.set_io_thread_count(threads)
+
+
+def cmd_generate(a: argparse.Namespace) -> dict:
+    paths = generate_wide(Path(a.out), a.rows, a.cols, a.files, a.seed, a.format, a.chunk_rows)
+    return {"rows": a.rows, "cols": a.cols, "files": len(paths),
+            "bytes": sum(p.stat().st_size for p in paths)}
+
+
+def cmd_load(a: argparse.Namespace) -> dict:
+    budget = Budget(memory_mb=a.memory_mb, threads=a.threads)
+    _bound_threads(budget.threads)
+    spec = LoadSpec(label=a.label, customer_column=a.customer_column, date_column=a.date_column,
+                    rows_per_shard=a.rows_per_shard,
+                    output_format=a.format, batch_rows=a.batch_rows or 262_144, processing=a.processing,
+                    memory_mb=None if a.batch_rows else budget.memory_mb, threads=budget.threads)
+    r = load_dataset(Path(a.input), Path(a.output), spec)
+    return {**r.as_metadata(), "output": str(r.output)}
+
+
+def cmd_split(a: argparse.Namespace) -> dict:
+    budget = Budget(memory_mb=a.memory_mb, threads=a.threads)
+    _bound_threads(budget.threads)
+    spec = SplitSpec(label=a.label, mode=a.mode, ratios=a.ratios, seed=a.seed,
+                     customer_column=a.customer_column, date_column=a.date_column,
+                     cutoffs=tuple(c for c in (a.cutoffs or "").split(",") if c),
+                     single_split=a.single_split, rows_per_shard=a.rows_per_shard, output_format=a.format,
+                     batch_rows=a.batch_rows or 262_144, processing=a.processing,
+                     memory_mb=None if a.batch_rows else budget.memory_mb, threads=budget.threads)
+    r = split_dataset(Path(a.input), Path(a.output), spec)
+    return {"rows": r.rows_in, "split_rows": r.rows, "mode": r.mode,
+            "shards": {k: len(v) for k, v in r.shards.items()}}
+
+
+def cmd_transform(a: argparse.Namespace) -> dict:
+    _bound_threads(a.threads)
+    exclude = tuple(c for c in (a.label, a.customer_column, a.date_column) if c)
+    spec = TransformSpec(exclude=exclude, rows_per_shard=a.rows_per_shard, output_format=a.format,
+                         batch_rows=a.batch_rows or 262_144, memory_mb=None if a.batch_rows else a.memory_mb)
+    summary = transform_splits(Path(a.input), Path(a.output), spec)
+    return {"rows": sum(summary["rows"].values()), "split_rows": summary["rows"],
+            "standardised": len(summary["standardise"]), "encoded": len(summary["encode"])}
+
+
+def cmd_baseline(a: argparse.Namespace) -> dict:
+    """Hash split of the same folder by DuckDB (bounded by ``--memory-mb``) or pandas (load all)."""
+    from tabular.baselines import duckdb_hash_split, pandas_split
+
+    if a.engine == "duckdb":
+        budget = Budget(memory_mb=a.memory_mb, threads=a.threads)
+        rows = duckdb_hash_split(Path(a.input), Path(a.output), budget, a.ratios, a.seed,
+                                 raw_memory_limit=a.duckdb_memory_limit)
+    else:
+        rows = pandas_split(Path(a.input), Path(a.output), a.label, a.ratios, a.seed)
+    return {"rows": rows, "engine": a.engine}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m tabular.cli", description=__doc__.splitlines()[0])
+    sub = p.add_subparsers(dest="command", required=True)
+
+    g = sub.add_parser("generate", help="write wide synthetic data (see tabular.generate)")
+    g.add_argument("--out", required=True)
+    g.add_argument("--rows", type=int, required=True)
+    g.add_argument("--cols", type=int, default=400)
+    g.add_argument("--files", type=int, default=1)
+    g.add_argument("--seed", type=int, default=0)
+    g.add_argument("--format", default="parquet", choices=["parquet", "csv", "tsv"])
+    g.add_argument("--chunk-rows", type=int, default=50_000)
+    g.set_defaults(func=cmd_generate)
+
+    def common(sp: argparse.ArgumentParser) -> None:
+        sp.add_argument("--input", required=True, help="input folder")
+        sp.add_argument("--output", required=True, help="output folder (replaced atomically)")
+        sp.add_argument("--label", default=None)
+        sp.add_argument("--customer-column", default=None)
+        sp.add_argument("--date-column", default=None)
+        sp.add_argument("--rows-per-shard", type=int, default=1_000_000)
+        sp.add_argument("--format", default="parquet", choices=["parquet", "csv", "tsv"])
+        sp.add_argument("--processing", default="streaming", choices=["streaming", "batch"])
+        sp.add_argument("--memory-mb", type=int, default=1024, help="whole-process memory budget (MiB)")
+        sp.add_argument("--threads", type=int, default=2)
+        sp.add_argument("--batch-rows", type=int, default=None, help="default: derived from --memory-mb")
+
+    ld = sub.add_parser("load", help="raw files -> shards + signature + MODS + statistics")
+    common(ld)
+    ld.set_defaults(func=cmd_load)
+
+    sp = sub.add_parser("split", help="shards -> train/test/val shards")
+    common(sp)
+    sp.add_argument("--mode", default="stratified", choices=["random", "stratified", "temporal", "single"])
+    sp.add_argument("--ratios", type=parse_ratios, default=dict(DEFAULT_RATIOS))
+    sp.add_argument("--seed", type=int, default=0)
+    sp.add_argument("--cutoffs", default=None, help="temporal: one or two ISO dates, comma separated")
+    sp.add_argument("--single-split", default="test")
+    sp.set_defaults(func=cmd_split)
+
+    tr = sub.add_parser("transform", help="split folders -> standardised/encoded splits (fit on train)")
+    common(tr)
+    tr.set_defaults(func=cmd_transform)
+
+    b = sub.add_parser("baseline", help="the hash split by DuckDB or pandas, for comparison")
+    common(b)
+    b.add_argument("--engine", choices=["duckdb", "pandas"], required=True)
+    b.add_argument("--ratios", type=parse_ratios, default=dict(DEFAULT_RATIOS))
+    b.add_argument("--seed", type=int, default=0)
+    b.add_argument("--duckdb-memory-limit", default=None, help="raw DuckDB memory_limit, e.g. 2GB")
+    b.set_defaults(func=cmd_baseline)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    t0 = time.perf_counter()
+    with PeakMemory(interval=0.05) as pm:
+        stats = args.func(args)
+    out = {"command": args.command, **stats, "seconds": round(time.perf_counter() - t0, 3),
+           "peak_rss_mb": round(pm.report.peak_rss_mb, 1)}
+    print(json.dumps(out, default=str))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,68 @@
+"""Demo: generate a small wide data set and materialise every tabular asset through Dagster.
+
+``run(instance, root)`` writes ``root/raw/tabular/demo/wide-0000N.csv`` (20,000 rows x 40 columns:
+customer id, timestamp, a 3-class imbalanced label, categorical/float/bool/int features), then runs
+loading + exact stratified split + fitted transforms in one run, and a temporal
+(customer-allocated) split in a second, all with ``data`` rooted at ``root``. About 10 s on 2 cores.
+"""
+
+from __future__ import annotations
+
+import pathlib
+
+import dagster as dg
+
+from memsafe.resources import DataDirResource, MemoryBudgetResource
+from tabular.assets import ASSETS, tabular_splits
+from tabular.generate import generate_wide
+
+DATASET = "demo"
+ROWS, COLS, FILES = 20_000, 40, 4
+ROLES = {"dataset": DATASET, "label": "label", "customer_column": "customer_id", "date_column": "event_time",
+         "rows_per_shard": 8_000}
+
+
+def _folder_bytes(path: str) -> int:
+    return sum(p.stat().st_size for p in pathlib.Path(path).rglob("*") if p.is_file())
+
+
+def _rows(result: dg.ExecuteInProcessResult) -> list[dict]:
+    out = []
+    for event in result.get_asset_materialization_events():
+        mat = event.materialization
+        meta = {k: v.value for k, v in mat.metadata.items()}
+        out.append({"location": "tabular", "asset": mat.asset_key.to_user_string(),
+                    "partition": mat.partition, "rows": int(meta.get("rows", 0)),
+                    "bytes": _folder_bytes(meta["path"]), "seconds": float(meta.get("seconds", 0.0)),
+                    "peak_rss_mb": float(meta.get("peak_rss_mb", 0.0))})
+    return out
+
+
+def run(instance: dg.DagsterInstance, root: pathlib.Path) -> list[dict]:
+    """Generate the sample under ``root`` and materialise the tabular assets into ``root``.
+
+    Returns one summary dict per materialisation: ``location, asset, partition, rows, bytes,
+    seconds, peak_rss_mb``. Raises ``dagster.DagsterError`` subclasses if a run fails.
+    """
+    generate_wide(root / "raw" / "tabular" / DATASET, ROWS, COLS, files=FILES, fmt="csv", chunk_rows=5_000)
+    resources = {"data": DataDirResource(data_dir=str(root)),
+                 "budget": MemoryBudgetResource(memory_mb=1024, threads=2, batch_rows=4_096)}
+    first = dg.materialize(ASSETS, instance=instance, resources=resources, run_config={"ops": {
+        "tabular_shards": {"config": ROLES},
+        "tabular_splits": {"config": {**ROLES, "mode": "stratified"}},
+        "tabular_transformed": {"config": ROLES},
+    }})
+    rows = _rows(first)  # sizes now: the temporal run below replaces the split folders
+    temporal = dg.materialize([tabular_splits], instance=instance, resources=resources, run_config={"ops": {
+        "tabular_splits": {"config": {**ROLES, "mode": "temporal", "cutoffs": ["2024-08-01", "2024-10-01"]}},
+    }})
+    return rows + _rows(temporal)
+
+
+if __name__ == "__main__":  # pragma: no cover - manual run
+    import json
+    import tempfile
+
+    with dg.instance_for_test() as inst, tempfile.TemporaryDirectory() as tmp:
+        for row in run(inst, pathlib.Path(tmp)):
+            print(json.dumps(row))
