@@ -19,7 +19,10 @@ from tabular.generate import generate_wide
 def test_definitions_load_with_expected_assets():
     graph = defs.resolve_asset_graph()
     keys = sorted(k.to_user_string() for k in graph.get_all_asset_keys())
-    assert keys == ["tabular_shards", "tabular_test", "tabular_train", "tabular_transformed", "tabular_val"]
+    # The location serves the tabular assets and the pod-usage fragment merged into it.
+    assert keys == ["pod_usage_daily_summary", "tabular_shards", "tabular_test", "tabular_train",
+                    "tabular_transformed", "tabular_val"]
+    assert defs.resolve_job_def("pod_usage_job") is not None
     assert graph.get(dg.AssetKey("tabular_train")).parent_keys == {dg.AssetKey("tabular_shards")}
     assert defs.resources["data"] is DATA and defs.resources["budget"] is BUDGET  # mergeable singletons
     assert {a.op.pool for a in ASSETS} == {"tabular"}
