@@ -14,7 +14,7 @@ from pathlib import Path
 
 import dagster as dg
 
-from iso_energy.instance import apply_pool_limit
+from iso_energy.instance import apply_pool_limit, reap_dead_runs
 from iso_energy.isos import ISOS
 from iso_energy.sample import DATASETS, generate
 
@@ -61,6 +61,7 @@ def run(instance: dg.DagsterInstance, root: Path) -> list[dict]:
     if missing:
         files = generate(root, SAMPLE_START, SAMPLE_END, isos=missing)
         print(f"generated {len(files)} sample files for {', '.join(missing)} under {root / 'raw'}")
+    reap_dead_runs(instance)
     apply_pool_limit(instance, CONVERSION)
     return run_partitions(instance, [f"{iso}|{year}" for iso in ISOS for year in SAMPLE_YEARS])
 
