@@ -21,27 +21,22 @@ class CheckOutcome:
     metadata: dict[str, object] = field(default_factory=dict)
 
 
-def lmp_checks(path: Path, timezone: str, budget: Budget) -> list[CheckOutcome]:
-    """Run every LMP check on the parquet file at ``path``.
-
-    * ``unique_key``: one row per (location_id, location_type, interval_start_utc).
-    * ``no_null_lmp``: every row has a total LMP.
-    * ``hours_per_operating_day``: each location's intervals cover exactly the hours of its
-      operating day in ``timezone``: 23 on the spring-forward day, 25 on fall-back, 24
-      otherwise. The first and last operating day present may be partial (data that starts or
-      ends mid-day) and are reported, not failed.
-    """
+def _partition_figures(path: Path, timezone: str, budget: Budget, key: tuple[str, ...], value: str,
+                       series: tuple[str, ...]) -> dict[str, object]:
+    """The figures every partition check reads, from the parquet file at ``path`` (DuckDB):
+    row and duplicate-key counts, rows with a null ``value``, and per ``series`` and operating day
+    the hours covered against the day's hours in ``timezone`` (23/24/25); days that are wrong
+    strictly inside the file's date range are ``bad``, wrong first/last days are ``edges``."""
     con = budget.connect()
     try:
         p = {"path": str(path)}
-        key = ", ".join(LMP_KEY)
         rows, distinct, nulls = con.execute(
-            f"SELECT count(*), count(DISTINCT ({key})), count(*) FILTER (WHERE lmp_usd_per_mwh IS NULL) "
+            f"SELECT count(*), count(DISTINCT ({', '.join(key)})), count(*) FILTER (WHERE {value} IS NULL) "
             f"FROM read_parquet($path)", p).fetchone()
-        hours = con.execute(
-            """
+        days, bad, edges, short, long, examples = con.execute(
+            f"""
             WITH d AS (
-                SELECT location_id, location_type, operating_date,
+                SELECT {', '.join(series)}, operating_date,
                        sum(epoch(interval_end_utc - interval_start_utc)) / 3600.0 AS hours
                 FROM read_parquet($path) GROUP BY ALL),
             e AS (
@@ -49,7 +44,7 @@ def lmp_checks(path: Path, timezone: str, budget: Budget) -> list[CheckOutcome]:
                                 - timezone($tz, CAST(operating_date AS TIMESTAMP))) / 3600.0 AS expected
                 FROM d),
             b AS (SELECT min(operating_date) AS lo, max(operating_date) AS hi FROM d)
-            SELECT count(*) AS location_days,
+            SELECT count(*),
                    count(*) FILTER (WHERE hours <> expected AND operating_date > lo AND operating_date < hi),
                    count(*) FILTER (WHERE hours <> expected AND (operating_date = lo OR operating_date = hi)),
                    count(*) FILTER (WHERE expected = 23), count(*) FILTER (WHERE expected = 25),
@@ -61,19 +56,33 @@ def lmp_checks(path: Path, timezone: str, budget: Budget) -> list[CheckOutcome]:
         ).fetchone()
     finally:
         con.close()
-    location_days, bad_inner, partial_edges, short_days, long_days, examples = hours
+    return {"rows": int(rows), "duplicate_keys": int(rows - distinct), "nulls": int(nulls), "days": int(days),
+            "bad": int(bad), "edges": int(edges), "short": int(short), "long": int(long),
+            "examples": [str(d) for d in (examples or [])]}
+
+
+def lmp_checks(path: Path, timezone: str, budget: Budget) -> list[CheckOutcome]:
+    """Run every LMP check on the parquet file at ``path``.
+
+    * ``unique_key``: one row per (location_id, location_type, interval_start_utc).
+    * ``no_null_lmp``: every row has a total LMP.
+    * ``hours_per_operating_day``: each location's intervals cover exactly the hours of its
+      operating day in ``timezone``: 23 on the spring-forward day, 25 on fall-back, 24
+      otherwise. The first and last operating day present may be partial (data that starts or
+      ends mid-day) and are reported, not failed.
+    """
+    f = _partition_figures(path, timezone, budget, LMP_KEY, "lmp_usd_per_mwh", ("location_id", "location_type"))
     return [
-        CheckOutcome("unique_key", rows == distinct,
+        CheckOutcome("unique_key", f["duplicate_keys"] == 0,
                      f"one row per {', '.join(LMP_KEY)}",
-                     {"rows": int(rows), "duplicate_keys": int(rows - distinct)}),
-        CheckOutcome("no_null_lmp", nulls == 0, "every row has a total LMP",
-                     {"null_lmp_rows": int(nulls)}),
-        CheckOutcome("hours_per_operating_day", bad_inner == 0,
+                     {"rows": f["rows"], "duplicate_keys": f["duplicate_keys"]}),
+        CheckOutcome("no_null_lmp", f["nulls"] == 0, "every row has a total LMP",
+                     {"null_lmp_rows": f["nulls"]}),
+        CheckOutcome("hours_per_operating_day", f["bad"] == 0,
                      f"each location covers 23/24/25 hours per operating day ({timezone})",
-                     {"location_days": int(location_days), "wrong_hour_count_days": int(bad_inner),
-                      "partial_edge_days": int(partial_edges), "spring_forward_location_days": int(short_days),
-                      "fall_back_location_days": int(long_days),
-                      "examples": [str(d) for d in (examples or [])]}),
+                     {"location_days": f["days"], "wrong_hour_count_days": f["bad"],
+                      "partial_edge_days": f["edges"], "spring_forward_location_days": f["short"],
+                      "fall_back_location_days": f["long"], "examples": f["examples"]}),
     ]
 
 
@@ -85,39 +94,13 @@ def as_checks(path: Path, timezone: str, budget: Budget) -> list[CheckOutcome]:
     * ``hours_per_operating_day``: each (market, region, product) series covers 23/24/25 hours
       per operating day in ``timezone``, first and last day of the file reported, not failed.
     """
-    con = budget.connect()
-    try:
-        p = {"path": str(path), "tz": timezone}
-        key = ", ".join(AS_KEY)
-        rows, distinct, nulls = con.execute(
-            f"SELECT count(*), count(DISTINCT ({key})), count(*) FILTER (WHERE price_usd_per_mw IS NULL) "
-            f"FROM read_parquet($path)", {"path": p["path"]}).fetchone()
-        series_days, bad, edges, examples = con.execute(
-            """
-            WITH d AS (
-                SELECT market, region, product, operating_date,
-                       sum(epoch(interval_end_utc - interval_start_utc)) / 3600.0 AS hours
-                FROM read_parquet($path) GROUP BY ALL),
-            e AS (
-                SELECT *, epoch(timezone($tz, CAST(operating_date + 1 AS TIMESTAMP))
-                                - timezone($tz, CAST(operating_date AS TIMESTAMP))) / 3600.0 AS expected
-                FROM d),
-            b AS (SELECT min(operating_date) AS lo, max(operating_date) AS hi FROM d)
-            SELECT count(*),
-                   count(*) FILTER (WHERE hours <> expected AND operating_date > lo AND operating_date < hi),
-                   count(*) FILTER (WHERE hours <> expected AND (operating_date = lo OR operating_date = hi)),
-                   list(DISTINCT operating_date ORDER BY operating_date)
-                       FILTER (WHERE hours <> expected AND operating_date > lo AND operating_date < hi)[:5]
-            FROM e, b
-            """, p).fetchone()
-    finally:
-        con.close()
+    f = _partition_figures(path, timezone, budget, AS_KEY, "price_usd_per_mw", ("market", "region", "product"))
     return [
-        CheckOutcome("unique_key", rows == distinct, f"one row per {key}",
-                     {"rows": int(rows), "duplicate_keys": int(rows - distinct)}),
-        CheckOutcome("no_null_price", nulls == 0, "every row has a price", {"null_price_rows": int(nulls)}),
-        CheckOutcome("hours_per_operating_day", bad == 0,
+        CheckOutcome("unique_key", f["duplicate_keys"] == 0, f"one row per {', '.join(AS_KEY)}",
+                     {"rows": f["rows"], "duplicate_keys": f["duplicate_keys"]}),
+        CheckOutcome("no_null_price", f["nulls"] == 0, "every row has a price", {"null_price_rows": f["nulls"]}),
+        CheckOutcome("hours_per_operating_day", f["bad"] == 0,
                      f"each market/region/product covers 23/24/25 hours per operating day ({timezone})",
-                     {"series_days": int(series_days), "wrong_hour_count_days": int(bad),
-                      "partial_edge_days": int(edges), "examples": [str(d) for d in (examples or [])]}),
+                     {"series_days": f["days"], "wrong_hour_count_days": f["bad"],
+                      "partial_edge_days": f["edges"], "examples": f["examples"]}),
     ]
