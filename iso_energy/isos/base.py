@@ -194,6 +194,7 @@ class ConversionStats:
             "rows_in_year": self.rows_in_year, "rows_out": self.rows_out,
             "duplicates_dropped": self.duplicates_dropped, "bytes_out": self.bytes_out,
             "started_at": round(self.started_at, 3), "seconds": round(self.seconds, 3),
+            "stale_temps_removed": self.stale_temps_removed,
             **self.memory.as_metadata(),
         }
 

@@ -57,3 +57,13 @@ def test_two_writers_of_one_partition_take_turns(data_root):
     assert [first.returncode, second.returncode] == [0, 0], [e[-800:] for _, e in outs]
     assert pq.read_metadata(folder / "data.parquet").num_rows == 31 * 24 * 500
     assert sorted(p.name for p in folder.iterdir()) == ["data.parquet"]
+
+
+def test_a_killed_writers_temporary_file_is_removed_and_counted(data_root):
+    generate(data_root, date(2024, 3, 9), date(2024, 3, 11), nodes=2, isos=["ercot"], datasets=["lmp_rt"])
+    materialize_lmp(data_root, "lmp_rt", "ercot|2024")
+    folder = partition_path(data_root, "lmp_rt", "ercot", 2024).parent
+    (folder / ".data.parquet.deadbeef0000.tmp").write_bytes(b"half a parquet file")
+    md = metadata(materialize_lmp(data_root, "lmp_rt", "ercot|2024"))
+    assert md["stale_temps_removed"] == 1
+    assert sorted(p.name for p in folder.iterdir()) == ["data.parquet"]
