@@ -56,14 +56,24 @@ def apply_pool_limit(home: Path, data: Path) -> str:
     return out.stdout
 
 
+def _is_zombie(pid: int) -> bool:
+    """A process that has exited but not been reaped yet (state Z): it holds no memory, files or
+    sockets, only its pid entry, until its parent (or PID 1, if orphaned) reaps it."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True  # gone already
+    return stat[stat.rindex(")") + 2:].startswith("Z")
+
+
 def session_pids(sid: int) -> list[int]:
-    """Live processes of session ``sid`` (every process we started under it)."""
+    """Live processes of session ``sid`` (every process we started under it); zombies excluded."""
     pids = []
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
         try:
-            if os.getsid(int(entry)) == sid:
+            if os.getsid(int(entry)) == sid and not _is_zombie(int(entry)):
                 pids.append(int(entry))
         except (ProcessLookupError, PermissionError):
             continue
@@ -88,7 +98,10 @@ def kill_session(proc: subprocess.Popen, *, grace: float = 20.0) -> list[int]:
             os.kill(pid, signal.SIGKILL)
     with contextlib.suppress(subprocess.TimeoutExpired):
         proc.wait(timeout=10)
-    time.sleep(0.2)
+    # SIGKILL is delivered asynchronously: give the kernel a few seconds, not one fixed pause.
+    deadline = time.monotonic() + 5
+    while session_pids(sid) and time.monotonic() < deadline:
+        time.sleep(0.2)
     return session_pids(sid)
 
 
