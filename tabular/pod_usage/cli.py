@@ -25,6 +25,7 @@ import pandas as pd
 
 from memsafe.atomic import atomic_path
 from memsafe.budget import Budget
+from memsafe.cli import add_debug_flag, run_cli
 from memsafe.memory import PeakMemory, lifetime_peak_rss_mb
 from tabular.pod_usage.format import NoPodUsageFiles, list_files
 
@@ -90,6 +91,7 @@ def _compare(args: argparse.Namespace) -> dict:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m tabular.pod_usage.cli", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_debug_flag(parser)
     sub = parser.add_subparsers(dest="command", required=True)
     g = sub.add_parser("generate", help="write realistic koku pod usage line items")
     g.add_argument("--rows", type=int, required=True)
@@ -124,4 +126,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_cli(main))
