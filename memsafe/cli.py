@@ -19,7 +19,8 @@ from __future__ import annotations
 import argparse
 import sys
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 
 DEBUG_FLAG = "--debug"
 EXIT_BAD_INPUT = 2
@@ -50,6 +51,19 @@ KNOWN_ERRORS: dict[str, str] = {
 
 class CliUsageError(ValueError):
     """A command-line value that argparse accepted but the command cannot use (names the flag)."""
+
+
+@contextmanager
+def usage_errors() -> Iterator[None]:
+    """Treat a ``ValueError`` raised in this block as a bad command-line value: re-raised as
+    :class:`CliUsageError` (exit 2). For checking parameters (a generator's sizes, a config's
+    fields), not around the heavy work, where a ``ValueError`` may be a bug (exit 1)."""
+    try:
+        yield
+    except ValueError as exc:
+        if is_known(exc):
+            raise
+        raise CliUsageError(str(exc)) from exc
 
 
 def is_known(exc: BaseException) -> bool:

@@ -21,7 +21,7 @@ import sys
 import time
 from pathlib import Path
 
-from memsafe.cli import add_debug_flag, run_cli
+from memsafe.cli import add_debug_flag, run_cli, usage_errors
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -91,14 +91,17 @@ def main(argv: list[str] | None = None) -> int:
         from probe_rows.generate import generate_shards
 
         t0 = time.perf_counter()
-        paths = generate_shards(args.output, args.measurements, probes=args.probes, shards=args.shards,
-                                order=args.order, seed=args.seed)
+        with usage_errors():  # the generator checks its sizes before writing
+            paths = generate_shards(args.output, args.measurements, probes=args.probes, shards=args.shards,
+                                    order=args.order, seed=args.seed)
         _print({"shards": len(paths), "measurements": args.measurements, "order": args.order,
                 "seconds": round(time.perf_counter() - t0, 3)})
     elif args.command == "import-atlas":
         from probe_rows.ripe_atlas import AtlasImportConfig, import_files
 
-        stats = import_files(args.files, args.output, AtlasImportConfig(args.address_field, args.failed))
+        with usage_errors():
+            config = AtlasImportConfig(args.address_field, args.failed)
+        stats = import_files(args.files, args.output, config)
         for shard, s in stats.items():
             _print({"shard": str(shard), **vars(s)})
     elif args.command == "import-csv":
@@ -124,8 +127,9 @@ def main(argv: list[str] | None = None) -> int:
         extras = None
         if args.extra_columns is not None:
             extras = tuple(c for c in args.extra_columns.split(",") if c)
-        config = GroupConfig(min_measurements=args.min_measurements, test_fraction=args.test_fraction,
-                             seed=args.seed, extra_columns=extras)
+        with usage_errors():
+            config = GroupConfig(min_measurements=args.min_measurements, test_fraction=args.test_fraction,
+                                 seed=args.seed, extra_columns=extras)
         stats = group_probes(args.input, args.output, budget, config)
         meta = stats.as_metadata()
         _print({"engine": "probe_rows", "measurements": stats.measurements_in,

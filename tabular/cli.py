@@ -24,7 +24,7 @@ from pathlib import Path
 import pyarrow as pa
 
 from memsafe.budget import Budget
-from memsafe.cli import add_debug_flag, run_cli
+from memsafe.cli import add_debug_flag, run_cli, usage_errors
 from memsafe.memory import PeakMemory
 from tabular.generate import generate_wide
 from tabular.loading import LoadSpec, load_dataset
@@ -66,7 +66,8 @@ def _bound_threads(threads: int) -> None:
 
 
 def cmd_generate(a: argparse.Namespace) -> dict:
-    paths = generate_wide(Path(a.out), a.rows, a.cols, a.files, a.seed, a.format, a.chunk_rows)
+    with usage_errors():  # the generator checks its sizes before writing
+        paths = generate_wide(Path(a.out), a.rows, a.cols, a.files, a.seed, a.format, a.chunk_rows)
     return {"rows": a.rows, "cols": a.cols, "files": len(paths),
             "bytes": sum(p.stat().st_size for p in paths)}
 
@@ -78,6 +79,8 @@ def cmd_load(a: argparse.Namespace) -> dict:
                     rows_per_shard=a.rows_per_shard, column_types=a.column_types or {},
                     output_format=a.format, batch_rows=a.batch_rows or 262_144, processing=a.processing,
                     memory_mb=None if a.batch_rows else budget.memory_mb, threads=budget.threads)
+    with usage_errors():
+        spec.validate()
     r = load_dataset(Path(a.input), Path(a.output), spec)
     return {**r.as_metadata(), "output": str(r.output)}
 

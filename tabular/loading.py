@@ -248,6 +248,10 @@ def load_dataset(input_dir: Path, output: Path, spec: LoadSpec = LoadSpec()) -> 
     files = list_input_files(input_dir)
     required = [c for c in (spec.label, spec.customer_column, spec.date_column) if c]
     schema = unify_schemas(file_schemas(files, spec.column_types), required)
+    nested = [f"{f.name} ({f.type})" for f in schema if pa.types.is_nested(f.type)]
+    if spec.output_format != "parquet" and nested:
+        raise TabularInputError(f"output_format {spec.output_format}: CSV/TSV shards cannot hold the nested "
+                                f"column(s) {', '.join(nested)}; use parquet (--format parquet)")
     total = TableStats(schema, spec.max_categories)
     batch_rows = spec.batch_rows
     if spec.memory_mb:

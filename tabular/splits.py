@@ -272,9 +272,12 @@ def date_values(col: pa.ChunkedArray, date: str) -> pa.ChunkedArray:
     typ = col.type
     if pa.types.is_date(typ) or pa.types.is_string(typ) or pa.types.is_large_string(typ):
         try:
-            return col.cast(pa.timestamp("us"))
+            return _to_utc_naive(col)
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
             bad = next((v for v in pc.unique(col).drop_null().to_pylist() if not _is_iso(v)), None)
+            if bad is None:
+                raise SplitConfigError(f"date_column {date!r} mixes ISO times with and without a zone offset; "
+                                       "write them all one way") from exc
             raise SplitConfigError(
                 f"date_column {date!r}: value {bad!r} is not an ISO date or datetime (YYYY-MM-DD[THH:MM:SS]); "
                 "the temporal split orders customers by this column: write it as ISO dates, or set "
@@ -283,9 +286,17 @@ def date_values(col: pa.ChunkedArray, date: str) -> pa.ChunkedArray:
     raise SplitConfigError(f"date_column {date!r} is {typ}, not a date, timestamp or ISO date text")
 
 
+def _to_utc_naive(col):
+    """Dates and naive ISO text as they are (UTC); text with a zone offset converted to UTC."""
+    try:
+        return col.cast(pa.timestamp("us"))
+    except pa.ArrowInvalid:
+        return col.cast(pa.timestamp("us", tz="UTC")).cast(pa.timestamp("us"))
+
+
 def _is_iso(value: object) -> bool:
     try:
-        pa.array([value]).cast(pa.timestamp("us"))
+        _to_utc_naive(pa.array([value]))
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         return False
     return True

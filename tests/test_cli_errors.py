@@ -124,3 +124,28 @@ def test_each_cli_prints_one_error_line_and_exits_2(tmp_path, module):
     assert debug.returncode == 2
     assert "Traceback (most recent call last):" in debug.stderr
     assert debug.stderr.splitlines()[-1] == lines[0]
+
+
+@pytest.mark.parametrize(
+    ("module", "argv", "fragment"),
+    [
+        pytest.param("tabular.cli", ["generate", "--out", "{tmp}/w", "--rows", "0"], "must be positive", id="tabular"),
+        pytest.param(
+            "probe_rows.cli",
+            ["generate", "--output", "{tmp}/p", "--measurements", "10", "--shards", "0"],
+            "shards must be positive",
+            id="probe_rows",
+        ),
+        pytest.param(
+            "tabular.pod_usage.cli",
+            ["generate", "--out", "{tmp}/u", "--rows", "0"],
+            "rows must be positive, got 0",
+            id="pod_usage",
+        ),
+    ],
+)
+def test_generators_bad_parameters_exit_2(tmp_path, capsys, module, argv, fragment):
+    main = importlib.import_module(module).main
+    assert run_cli(main, [a.format(tmp=tmp_path) for a in argv]) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 1 and err[0].startswith("error: ") and fragment in err[0], err

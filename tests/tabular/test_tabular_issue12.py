@@ -53,6 +53,10 @@ def test_mods_is_valid_csv_with_tz_timestamp_decimal_and_list(tmp_path):
     assert '"timestamp[us, tz=UTC]"' in (tmp_path / "loaded" / "_mods.csv").read_text()
     # Decimal statistics are computed (in float64), not a crash.
     assert result.stats["columns"]["amount"]["min"] == -3.5 and result.stats["columns"]["amount"]["nulls"] == 1
+    # CSV shards cannot hold a list: a named configuration error before anything is written.
+    with pytest.raises(TabularInputError, match=r"nested column\(s\) tags \(list<element: int64>\)"):
+        load_dataset(raw, tmp_path / "csv", LoadSpec(label="label", output_format="csv"))
+    assert not (tmp_path / "csv").exists()
 
 
 def _temporal_rows(folder, dates):
@@ -180,3 +184,13 @@ def test_column_types_on_the_cli_and_named_in_the_error(tmp_path, capsys):
     (raw / "d.csv").write_text("zip,label\n1234,1\nAB12,0\n")
     with pytest.raises(TabularInputError, match=r"--column-types name=type"):
         list(iter_file_batches(raw / "d.csv", 10, column_types={"zip": pa.int64()}))
+
+
+def test_iso_text_dates_with_a_zone_offset_are_converted_to_utc(tmp_path):
+    rows = [("a", "2018-06-01T01:00:00+02:00", 1), ("b", "2018-06-01T00:00:00Z", 0), ("c", "2019-03-01T00:00:00Z", 1)]
+    _temporal_rows(tmp_path / "raw", rows)
+    spec = SplitSpec(
+        label="label", mode="temporal", customer_column="cust", date_column="month", cutoffs=("2018-06-01",)
+    )
+    # a: 2018-05-31T23:00Z, before the cutoff; b: exactly at the cutoff (not before it); c: after.
+    assert split_dataset(tmp_path / "raw", tmp_path / "s", spec).rows == {"train": 1, "test": 2}
