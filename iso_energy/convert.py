@@ -19,6 +19,7 @@ from iso_energy import file_index
 from iso_energy.isos import ISOS
 from iso_energy.isos.base import ConversionStats, IsoConverter, NoInputError, dumps_stats
 from memsafe.budget import Budget
+from memsafe.cli import CliUsageError, add_debug_flag, run_cli
 from memsafe.settings import data_dir, output_dir, raw_dir
 
 
@@ -85,15 +86,19 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--memory-mb", type=int, default=2048)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--spill-dir", default=None)
+    add_debug_flag(p)
     args = p.parse_args(argv)
+    converter = ISOS[args.iso]
+    if args.dataset not in converter.datasets:
+        raise CliUsageError(f"--dataset {args.dataset!r}: {args.iso} has {sorted(converter.datasets)}")
     root = data_dir(args.data_dir)
     budget = Budget(memory_mb=args.memory_mb, threads=args.threads,
                     spill_dir=args.spill_dir or str(root / "spill"))
-    stats = convert_partition(ISOS[args.iso], args.dataset, args.year, root, budget, output=args.output,
+    stats = convert_partition(converter, args.dataset, args.year, root, budget, output=args.output,
                               log=lambda m: print(m, file=sys.stderr))
     print(dumps_stats(stats))
     return 0
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(run_cli(main))

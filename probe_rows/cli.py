@@ -2,6 +2,7 @@
 
     python -m probe_rows.cli generate --output DIR --measurements 20000000 --order shuffled
     python -m probe_rows.cli import-atlas --output DIR FILE...
+    python -m probe_rows.cli import-csv --output DIR --map src_addr=source,dst_addr=dest,rtt_ms=time FILE...
     python -m probe_rows.cli diagnose --input DIR
     python -m probe_rows.cli group --input DIR --output DIR --memory-mb 1024
     python -m probe_rows.cli baseline --engine polars --input DIR --output FILE
@@ -20,9 +21,12 @@ import sys
 import time
 from pathlib import Path
 
+from memsafe.cli import add_debug_flag, run_cli, usage_errors
+
 
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m probe_rows.cli", description=__doc__.split("\n\n")[0])
+    add_debug_flag(p)
     sub = p.add_subparsers(dest="command", required=True)
 
     g = sub.add_parser("generate", help="write synthetic measurement shards")
@@ -38,6 +42,21 @@ def _parser() -> argparse.ArgumentParser:
     a.add_argument("--address-field", choices=("from", "src_addr"), default="from")
     a.add_argument("--failed", choices=("null_rtt", "drop"), default="null_rtt")
     a.add_argument("files", type=Path, nargs="+")
+
+    c = sub.add_parser("import-csv", help="any CSV/TSV/parquet table of measurements -> shards, by a column map")
+    c.add_argument("--output", type=Path, required=True)
+    c.add_argument("--map", default=None, metavar="SHARD=INPUT,...",
+                   help="e.g. src_addr=source,dst_addr=dest,rtt_ms=time[,event_time=ts]; "
+                        "unmapped shard columns are taken from input columns of the same name")
+    c.add_argument("--time", default="row-order", metavar="row-order|ISO",
+                   help="without a time column: event_time = epoch + row position in seconds "
+                        "(row-order, default) or this one ISO datetime for every row")
+    c.add_argument("--time-unit", choices=("s", "ms", "us", "ns"), default="s",
+                   help="unit of a numeric time column since the Unix epoch (default s)")
+    c.add_argument("--extra-columns", default=None,
+                   help="numeric input columns to carry, comma-separated (default: every unmapped numeric one)")
+    c.add_argument("--delimiter", default=None, help="CSV delimiter (default: tab for .tsv/.tab, else comma)")
+    c.add_argument("files", type=Path, nargs="+")
 
     d = sub.add_parser("diagnose", help="print each shard's ordering diagnostics (JSON lines)")
     d.add_argument("--input", type=Path, required=True)
@@ -72,21 +91,31 @@ def main(argv: list[str] | None = None) -> int:
         from probe_rows.generate import generate_shards
 
         t0 = time.perf_counter()
-        paths = generate_shards(args.output, args.measurements, probes=args.probes, shards=args.shards,
-                                order=args.order, seed=args.seed)
+        with usage_errors():  # the generator checks its sizes before writing
+            paths = generate_shards(args.output, args.measurements, probes=args.probes, shards=args.shards,
+                                    order=args.order, seed=args.seed)
         _print({"shards": len(paths), "measurements": args.measurements, "order": args.order,
                 "seconds": round(time.perf_counter() - t0, 3)})
     elif args.command == "import-atlas":
         from probe_rows.ripe_atlas import AtlasImportConfig, import_files
 
-        stats = import_files(args.files, args.output, AtlasImportConfig(args.address_field, args.failed))
+        with usage_errors():
+            config = AtlasImportConfig(args.address_field, args.failed)
+        stats = import_files(args.files, args.output, config)
         for shard, s in stats.items():
+            _print({"shard": str(shard), **vars(s)})
+    elif args.command == "import-csv":
+        from probe_rows.csv_import import CsvImportConfig, import_tables, parse_mapping
+
+        extras = None if args.extra_columns is None else tuple(c for c in args.extra_columns.split(",") if c)
+        config = CsvImportConfig(parse_mapping(args.map), time_rule=args.time, time_unit=args.time_unit,
+                                 extra_columns=extras, delimiter=args.delimiter)
+        for shard, s in import_tables(args.files, args.output, config).items():
             _print({"shard": str(shard), **vars(s)})
     elif args.command == "diagnose":
         from probe_rows.ordering import diagnose_shard, proven_ordered
-        from probe_rows.shards import list_shards
 
-        diags = [diagnose_shard(p) for p in list_shards(args.input)]
+        diags = [diagnose_shard(p) for p in _shards(args.input)]
         for d in diags:
             _print(d.as_metadata())
         _print({"proven_ordered": proven_ordered(diags)})
@@ -98,8 +127,9 @@ def main(argv: list[str] | None = None) -> int:
         extras = None
         if args.extra_columns is not None:
             extras = tuple(c for c in args.extra_columns.split(",") if c)
-        config = GroupConfig(min_measurements=args.min_measurements, test_fraction=args.test_fraction,
-                             seed=args.seed, extra_columns=extras)
+        with usage_errors():
+            config = GroupConfig(min_measurements=args.min_measurements, test_fraction=args.test_fraction,
+                                 seed=args.seed, extra_columns=extras)
         stats = group_probes(args.input, args.output, budget, config)
         meta = stats.as_metadata()
         _print({"engine": "probe_rows", "measurements": stats.measurements_in,
@@ -112,9 +142,9 @@ def main(argv: list[str] | None = None) -> int:
         import duckdb
 
         from probe_rows import baselines
-        from probe_rows.shards import check_shards, list_shards
+        from probe_rows.shards import check_shards
 
-        files = list_shards(args.input)
+        files = _shards(args.input)
         rows = sum(s.rows for s in check_shards(files)[0])
         t0 = time.perf_counter()
         try:
@@ -138,6 +168,16 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def _shards(folder: Path) -> list[Path]:
+    """The shards of ``folder``; none is an error naming what was expected and what was found."""
+    from probe_rows.shards import list_shards, no_shards_error
+
+    files = list_shards(folder)
+    if not files:
+        raise no_shards_error(folder)
+    return files
+
+
 def _cpu_seconds() -> float:
     """User + system CPU of this process so far: a figure less sensitive to a busy machine."""
     import resource
@@ -152,4 +192,4 @@ def _print(obj: dict) -> None:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(run_cli(main))

@@ -46,7 +46,7 @@ from memsafe.budget import Budget
 from memsafe.memory import MemoryReport, PeakMemory
 from probe_rows.ordering import OrderDiagnostics, event_time_utc, proven_ordered
 from probe_rows.output import SplitWriter, new_writer, remove_stale_stages, stage_name, swap_in
-from probe_rows.shards import REQUIRED, check_shards, list_shards
+from probe_rows.shards import REQUIRED, check_shards, list_shards, no_shards_error
 from probe_rows.split import SPLITS
 
 # Peak memory of grouping one bucket in polars, as a multiple of the bucket's in-memory size
@@ -338,12 +338,12 @@ def group_probes(
 
     Returns :class:`GroupStats`. Raises :class:`probe_rows.shards.ShardError` for a bad shard (the
     output folder is then untouched), ``FileNotFoundError`` for a missing input folder, and
-    ``ValueError`` when there is no shard.
+    :class:`~probe_rows.shards.NoShardsError` (a ``ValueError``) when there is no shard.
     """
     t0 = time.perf_counter()
     files = list(files) if files is not None else list_shards(input_dir)
     if not files:
-        raise ValueError(f"no measurement shards in {input_dir}")
+        raise no_shards_error(input_dir)
     schemas, extra_names = check_shards(files, config.extra_columns)
     extras = _extra_types(files, extra_names)
     output_dir.mkdir(parents=True, exist_ok=True)

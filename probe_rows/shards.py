@@ -40,11 +40,28 @@ class ShardError(ValueError):
         super().__init__(f"{where}: {problem}")
 
 
+class NoShardsError(ValueError):
+    """A folder without measurement shards; names what was expected and the files it ignored."""
+
+
 def list_shards(folder: Path) -> list[Path]:
     """The shard files of ``folder`` in file-name order (hidden temporaries excluded)."""
     if not folder.is_dir():
         raise FileNotFoundError(f"no shard folder at {folder}")
     return sorted(p for p in folder.glob(SHARD_GLOB) if p.is_file() and not p.name.startswith("."))
+
+
+def no_shards_error(folder: Path | None, shown: int = 5) -> NoShardsError:
+    """The error for a folder holding no shard: what a shard is, the files found instead, and how
+    to import them (CSV/TSV/parquet tables of other columns, RIPE Atlas JSON)."""
+    others = sorted(p.name for p in folder.iterdir() if p.is_file()) if folder and folder.is_dir() else []
+    found = (f"it holds {len(others)} other file(s), ignored: {', '.join(others[:shown])}"
+             f"{', ...' if len(others) > shown else ''}") if others else "it is empty"
+    return NoShardsError(
+        f"no measurement shards in {folder}: expected {SHARD_GLOB} files with columns "
+        f"{', '.join(REQUIRED)}; {found}. Import measurements first: "
+        "python -m probe_rows.cli import-csv (CSV/TSV/parquet of other columns) or import-atlas (RIPE Atlas JSON)"
+    )
 
 
 def _is_string(t: pa.DataType) -> bool:

@@ -5,7 +5,8 @@ Run as ``python -m tabular.cli <command> ...``; every command prints one JSON li
 so a benchmark can run each step as its own process. Examples::
 
     python -m tabular.cli generate --out /tmp/wide --rows 3000000 --cols 200 --files 40
-    python -m tabular.cli load --input /tmp/wide --output /tmp/loaded --label label
+    python -m tabular.cli load --input /tmp/wide --output /tmp/loaded --label label \\
+        [--column-types zip=string,amount=double]
     python -m tabular.cli split --input /tmp/wide --output /tmp/splits --label label \\
         --mode stratified --memory-mb 1024
     python -m tabular.cli transform --input /tmp/splits --output /tmp/transformed --label label
@@ -23,6 +24,7 @@ from pathlib import Path
 import pyarrow as pa
 
 from memsafe.budget import Budget
+from memsafe.cli import add_debug_flag, run_cli, usage_errors
 from memsafe.memory import PeakMemory
 from tabular.generate import generate_wide
 from tabular.loading import LoadSpec, load_dataset
@@ -41,13 +43,31 @@ def parse_ratios(text: str) -> dict[str, float]:
     return out
 
 
+def parse_column_types(text: str) -> dict[str, str]:
+    """``zip=string,amount=double`` -> ``{"zip": "string", "amount": "double"}``: Arrow type names
+    as ``pyarrow.type_for_alias`` knows them (int64, double, string, bool, date32, timestamp[s]...)."""
+    out = {}
+    for part in text.split(","):
+        name, _, typ = (x.strip() for x in part.partition("="))
+        if not name or not typ:
+            raise argparse.ArgumentTypeError(f"expected name=type, got {part!r}")
+        try:
+            pa.type_for_alias(typ)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(f"{name}={typ}: {typ!r} is not an Arrow type name "
+                                             "(int64, double, string, bool, date32, timestamp[s], ...)") from exc
+        out[name] = typ
+    return out
+
+
 def _bound_threads(threads: int) -> None:
     pa.set_cpu_count(threads)
     pa.set_io_thread_count(threads)
 
 
 def cmd_generate(a: argparse.Namespace) -> dict:
-    paths = generate_wide(Path(a.out), a.rows, a.cols, a.files, a.seed, a.format, a.chunk_rows)
+    with usage_errors():  # the generator checks its sizes before writing
+        paths = generate_wide(Path(a.out), a.rows, a.cols, a.files, a.seed, a.format, a.chunk_rows)
     return {"rows": a.rows, "cols": a.cols, "files": len(paths),
             "bytes": sum(p.stat().st_size for p in paths)}
 
@@ -56,9 +76,11 @@ def cmd_load(a: argparse.Namespace) -> dict:
     budget = Budget(memory_mb=a.memory_mb, threads=a.threads)
     _bound_threads(budget.threads)
     spec = LoadSpec(label=a.label, customer_column=a.customer_column, date_column=a.date_column,
-                    rows_per_shard=a.rows_per_shard,
+                    rows_per_shard=a.rows_per_shard, column_types=a.column_types or {},
                     output_format=a.format, batch_rows=a.batch_rows or 262_144, processing=a.processing,
                     memory_mb=None if a.batch_rows else budget.memory_mb, threads=budget.threads)
+    with usage_errors():
+        spec.validate()
     r = load_dataset(Path(a.input), Path(a.output), spec)
     return {**r.as_metadata(), "output": str(r.output)}
 
@@ -73,8 +95,10 @@ def cmd_split(a: argparse.Namespace) -> dict:
                      batch_rows=a.batch_rows or 262_144, processing=a.processing,
                      memory_mb=None if a.batch_rows else budget.memory_mb, threads=budget.threads)
     r = split_dataset(Path(a.input), Path(a.output), spec)
-    return {"rows": r.rows_in, "split_rows": r.rows, "mode": r.mode,
-            "shards": {k: len(v) for k, v in r.shards.items()}}
+    # Rows in no split, and why: "no_customer_or_date" (temporal), "missing_label" (null/NaN label).
+    dropped = {why: n for why, n in r.summary.get("dropped", {}).items() if n}
+    return {"rows": r.rows_in, "split_rows": r.rows, "rows_dropped": sum(dropped.values()),
+            "dropped": dropped, "mode": r.mode, "shards": {k: len(v) for k, v in r.shards.items()}}
 
 
 def cmd_transform(a: argparse.Namespace) -> dict:
@@ -102,6 +126,7 @@ def cmd_baseline(a: argparse.Namespace) -> dict:
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m tabular.cli", description=__doc__.splitlines()[0])
+    add_debug_flag(p)
     sub = p.add_subparsers(dest="command", required=True)
 
     g = sub.add_parser("generate", help="write wide synthetic data (see tabular.generate)")
@@ -129,6 +154,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     ld = sub.add_parser("load", help="raw files -> shards + signature + MODS + statistics")
     common(ld)
+    ld.add_argument("--column-types", type=parse_column_types, default=None, metavar="NAME=TYPE,...",
+                    help="force CSV column types the first 4 MB would infer wrongly, e.g. zip=string,amount=double")
     ld.set_defaults(func=cmd_load)
 
     sp = sub.add_parser("split", help="shards -> train/test/val shards")
@@ -166,4 +193,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_cli(main))

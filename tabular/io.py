@@ -120,7 +120,7 @@ def iter_file_batches(
     except (pa.ArrowException, OSError) as exc:
         raise TabularInputError(
             f"{path}: cannot read as {fmt} ({exc}); if a CSV column's type was inferred too narrowly "
-            "from the start of the file, set it in column_types"
+            "from the start of the file, set it with --column-types name=type (column_types)"
         ) from exc
 
 

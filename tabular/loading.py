@@ -27,6 +27,7 @@ Schema drift rule (documented in docs/tabular.md):
 
 from __future__ import annotations
 
+import csv
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -169,7 +170,7 @@ def unify_schemas(schemas: Sequence[tuple[Path, pa.Schema]], required: Sequence[
                 raise SchemaDriftError(
                     f"column {fld.name!r} is {types[fld.name]} in {origin[fld.name]} but {dtype} in {path}: "
                     "incompatible change (only integer->float, narrower->wider and date->timestamp are "
-                    "unified); fix the file or force the type with column_types"
+                    "unified); fix the file or force the type with --column-types name=type (column_types)"
                 )
             types[fld.name] = unified
     return pa.schema([pa.field(n, t) for n, t in types.items()])
@@ -247,6 +248,10 @@ def load_dataset(input_dir: Path, output: Path, spec: LoadSpec = LoadSpec()) -> 
     files = list_input_files(input_dir)
     required = [c for c in (spec.label, spec.customer_column, spec.date_column) if c]
     schema = unify_schemas(file_schemas(files, spec.column_types), required)
+    nested = [f"{f.name} ({f.type})" for f in schema if pa.types.is_nested(f.type)]
+    if spec.output_format != "parquet" and nested:
+        raise TabularInputError(f"output_format {spec.output_format}: CSV/TSV shards cannot hold the nested "
+                                f"column(s) {', '.join(nested)}; use parquet (--format parquet)")
     total = TableStats(schema, spec.max_categories)
     batch_rows = spec.batch_rows
     if spec.memory_mb:
@@ -281,8 +286,12 @@ def load_dataset(input_dir: Path, output: Path, spec: LoadSpec = LoadSpec()) -> 
 
 def _write_metadata(folder: Path, schema: pa.Schema, stats: dict, files: list[Path], spec: LoadSpec) -> None:
     write_json(folder / "_signature.json", {"columns": schema.names})
-    lines = ["varname,iscategory,datatype"] + [",".join(r) for r in mods_rows(schema)]
-    (folder / "_mods.csv").write_text("\n".join(lines) + "\n")
+    # A real CSV writer: a datatype such as ``timestamp[s, tz=UTC]`` or ``decimal128(12, 2)``
+    # holds a comma and must be quoted.
+    with open(folder / "_mods.csv", "w", newline="") as fh:
+        writer = csv.writer(fh, lineterminator="\n")
+        writer.writerow(("varname", "iscategory", "datatype"))
+        writer.writerows(mods_rows(schema))
     roles = {"label": spec.label, "customer_column": spec.customer_column, "date_column": spec.date_column}
     write_json(folder / "_metadata.json", {
         **stats,

@@ -232,6 +232,9 @@ def _temporal_pass(src: _Source, spec: SplitSpec) -> tuple[pd.Index, np.ndarray,
     waiting = 0
     for batch in src.batches([cust, date]):
         part = pa.Table.from_batches([batch]) if isinstance(batch, pa.RecordBatch) else batch
+        if not pa.types.is_timestamp(part.schema.field(date).type):
+            i = part.schema.get_field_index(date)
+            part = part.set_column(i, date, date_values(part.column(date), date))
         part = part.filter(pc.is_valid(part.column(cust))).group_by(cust).aggregate([(date, "min")])
         parts.append(part.select([cust, f"{date}_min"]))  # by name: pyarrow's output order varies
         waiting += part.num_rows
@@ -256,6 +259,47 @@ def _temporal_pass(src: _Source, spec: SplitSpec) -> tuple[pd.Index, np.ndarray,
     index = pd.Index(first.column(cust).to_numpy(zero_copy_only=False))
     info = {"customers": int(len(index)), "first_seen_min": lo.isoformat(), "first_seen_max": hi.isoformat()}
     return index, split_of, info
+
+
+def date_values(col: pa.ChunkedArray, date: str) -> pa.ChunkedArray:
+    """The ``date_column`` values as timestamp[us] (dates and ISO 8601 text; naive = UTC), so
+    first-seen dates compare in time order, not as text.
+
+    Raises:
+        SplitConfigError: a value that is not a date (``Feb-2018``), naming the column, the value
+            and the setting.
+    """
+    typ = col.type
+    if pa.types.is_date(typ) or pa.types.is_string(typ) or pa.types.is_large_string(typ):
+        try:
+            return _to_utc_naive(col)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
+            bad = next((v for v in pc.unique(col).drop_null().to_pylist() if not _is_iso(v)), None)
+            if bad is None:
+                raise SplitConfigError(f"date_column {date!r} mixes ISO times with and without a zone offset; "
+                                       "write them all one way") from exc
+            raise SplitConfigError(
+                f"date_column {date!r}: value {bad!r} is not an ISO date or datetime (YYYY-MM-DD[THH:MM:SS]); "
+                "the temporal split orders customers by this column: write it as ISO dates, or set "
+                "date_column (--date-column) to a date column"
+            ) from exc
+    raise SplitConfigError(f"date_column {date!r} is {typ}, not a date, timestamp or ISO date text")
+
+
+def _to_utc_naive(col):
+    """Dates and naive ISO text as they are (UTC); text with a zone offset converted to UTC."""
+    try:
+        return col.cast(pa.timestamp("us"))
+    except pa.ArrowInvalid:
+        return col.cast(pa.timestamp("us", tz="UTC")).cast(pa.timestamp("us"))
+
+
+def _is_iso(value: object) -> bool:
+    try:
+        _to_utc_naive(pa.array([value]))
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return False
+    return True
 
 
 def _merge_first(acc: pa.Table | None, parts: list[pa.Table], cust: str, date: str) -> pa.Table | None:

@@ -57,6 +57,8 @@ class NumericAgg:
     m2: float = 0.0
 
     def update(self, arr: pa.Array) -> None:
+        if pa.types.is_decimal(arr.type):  # numpy has no decimal: statistics of decimals are in float64
+            arr = arr.cast(pa.float64())
         values = arr.drop_null().to_numpy(zero_copy_only=False)
         nulls = len(arr) - len(values)
         if values.dtype.kind == "f":

@@ -15,6 +15,7 @@ from datetime import date
 from pathlib import Path
 
 from iso_energy.sample import ancillary, caiso, ercot, isone, miso, nyiso, pjm, spp
+from memsafe.cli import CliUsageError, add_debug_flag
 from memsafe.settings import data_dir
 
 # iso -> writer(raw_root, dataset, start, end, n_nodes, seed) -> files written
@@ -59,7 +60,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--iso", action="append", choices=sorted(WRITERS))
     p.add_argument("--dataset", action="append", choices=(*DATASETS, AS_DATASET))
+    add_debug_flag(p)
     args = p.parse_args(argv)
+    if args.end <= args.start:
+        raise CliUsageError(f"--end {args.end} must be after --start {args.start} (operating days [start, end))")
+    if args.nodes < 1:
+        raise CliUsageError(f"--nodes must be at least 1, got {args.nodes}")
     root = data_dir(args.data_dir)
     files = generate(root, args.start, args.end, nodes=args.nodes, seed=args.seed, isos=args.iso,
                      datasets=args.dataset or DATASETS)

@@ -1,3 +1,4 @@
 from iso_energy.sample import main
+from memsafe.cli import run_cli
 
-raise SystemExit(main())
+raise SystemExit(run_cli(main))

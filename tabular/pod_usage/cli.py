@@ -25,6 +25,7 @@ import pandas as pd
 
 from memsafe.atomic import atomic_path
 from memsafe.budget import Budget
+from memsafe.cli import add_debug_flag, run_cli, usage_errors
 from memsafe.memory import PeakMemory, lifetime_peak_rss_mb
 from tabular.pod_usage.format import NoPodUsageFiles, list_files
 
@@ -33,8 +34,9 @@ def _generate(args: argparse.Namespace) -> dict:
     from tabular.pod_usage.generate import generate
 
     t0 = time.perf_counter()
-    sample = generate(Path(args.out), args.rows, period=args.period, files=args.files, seed=args.seed,
-                      newer_format=args.newer_format, duplicate_fraction=args.duplicate_fraction)
+    with usage_errors():  # the generator checks its parameters before writing
+        sample = generate(Path(args.out), args.rows, period=args.period, files=args.files, seed=args.seed,
+                          newer_format=args.newer_format, duplicate_fraction=args.duplicate_fraction)
     return {"rows": sample.rows, "duplicates": sample.duplicates, "files": [str(f) for f in sample.files],
             "bytes": sum(f.stat().st_size for f in sample.files),
             "seconds": round(time.perf_counter() - t0, 3)}
@@ -90,6 +92,7 @@ def _compare(args: argparse.Namespace) -> dict:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m tabular.pod_usage.cli", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_debug_flag(parser)
     sub = parser.add_subparsers(dest="command", required=True)
     g = sub.add_parser("generate", help="write realistic koku pod usage line items")
     g.add_argument("--rows", type=int, required=True)
@@ -124,4 +127,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_cli(main))
