@@ -36,6 +36,8 @@ from pathlib import Path
 from iso_energy.isos.base import HEADER_SCAN_LINES, DatasetFormat, IsoConverter, RawFileError
 
 TZ = "Etc/GMT+5"  # EST all year
+# Published types: Hub, Interface, Gennode, Loadzone; an empty one is a node.
+DEFAULT_LOCATION_TYPE = "Node"
 HOURS = [f"HE {h}" for h in range(1, 25)]
 HEADER_START = ("Node", "Type", "Value")
 # Value code -> normalised column; MISO does not publish the energy component here.
@@ -94,7 +96,9 @@ def _wide_lmp(market: str, report: str) -> DatasetFormat:
             {_START} AS interval_start_utc,
             {_START} + INTERVAL 1 HOUR AS interval_end_utc,
             MarketDay AS operating_date,
-            Node AS location_id, Node AS location_name, Type AS location_type,
+            Node AS location_id, Node AS location_name,
+            coalesce(nullif(trim(Type), ''), '{DEFAULT_LOCATION_TYPE}') AS location_type,
+            'LMP' AS price_type,
             {_PIVOT},
             CAST(NULL AS DOUBLE) AS energy_usd_per_mwh,
             0 AS _version, max(_file) AS _file""",

@@ -19,6 +19,10 @@ from __future__ import annotations
 from iso_energy.isos.ancillary import pjm_as
 from iso_energy.isos.base import DatasetFormat, IsoConverter
 
+# `type` is always filled in Data Miner's LMP feeds (HUB, ZONE, AGGREGATE, EHV, GEN, LOAD, ...);
+# a row without one is a plain pricing node.
+DEFAULT_LOCATION_TYPE = "PNODE"
+
 
 def _hourly_lmps(suffix: str, market: str, feed: str) -> DatasetFormat:
     price = {
@@ -42,7 +46,9 @@ def _hourly_lmps(suffix: str, market: str, feed: str) -> DatasetFormat:
             CAST(datetime_beginning_utc AS TIMESTAMPTZ) AS interval_start_utc,
             CAST(datetime_beginning_utc AS TIMESTAMPTZ) + INTERVAL 1 HOUR AS interval_end_utc,
             CAST(datetime_beginning_ept AS DATE) AS operating_date,
-            pnode_id AS location_id, pnode_name AS location_name, type AS location_type,
+            pnode_id AS location_id, pnode_name AS location_name,
+            coalesce(nullif(trim(type), ''), '{DEFAULT_LOCATION_TYPE}') AS location_type,
+            'LMP' AS price_type,
             total_lmp_{suffix} AS lmp_usd_per_mwh,
             system_energy_price_{suffix} AS energy_usd_per_mwh,
             congestion_price_{suffix} AS congestion_usd_per_mwh,
