@@ -66,6 +66,9 @@ def test_caiso_oasis_export_with_dropped_columns(data_root):
     last = query(data_root, "lmp_da", "caiso", 2022,
                  "SELECT max(interval_start_utc), max(operating_date) FROM p")
     assert last == [(datetime(2022, 1, 30, 7, tzinfo=UTC), date(2022, 1, 29))]
+    # OASIS has no node type: a plain node by CAISO's naming; never null (it is in the key).
+    assert query(data_root, "lmp_da", "caiso", 2022, "SELECT DISTINCT location_type, price_type FROM p") == [
+        ("NODE", "LMP")]
     assert all(checks(result).values())
 
 
@@ -81,6 +84,8 @@ def test_ercot_dam_excerpt(data_root):
     lz = query(data_root, "lmp_da", "ercot", 2026,
                "SELECT DISTINCT location_type FROM p WHERE location_id LIKE 'LZ\\_%' ESCAPE '\\'")
     assert lz == [("LZ",)]
+    # Settlement point prices, not nodal LMPs: said so in every row.
+    assert query(data_root, "lmp_da", "ercot", 2026, "SELECT DISTINCT price_type FROM p") == [("SPP",)]
 
 
 @pytest.mark.parametrize(("iso", "sample", "year"), [("pjm", PJM_DA, 2024), ("caiso", CAISO_DA, 2023)],
