@@ -184,7 +184,7 @@ def test_nyiso_real_time_daily_file_is_one_operating_day(tmp_path: Path, budget:
     write_raw(tmp_path, "nyiso", "lmp_rt", {k: v for k, v in NYISO_RT.items() if "2024" in k})
     out = by_start(convert_partition(ISOS["nyiso"], "lmp_rt", 2024, tmp_path, budget).output)
     assert len(out) == 288 and {r["operating_date"] for r in out} == {date(2024, 12, 31)}
-    assert out[0]["interval_start_utc"] == utc(2024, 12, 31, 5) and out[0]["interval_end_utc"] == utc(2024, 12, 31, 5, 5)
+    assert (out[0]["interval_start_utc"], out[0]["interval_end_utc"]) == (utc(2024, 12, 31, 5), utc(2024, 12, 31, 5, 5))
     assert all(b["interval_start_utc"] == a["interval_end_utc"] for a, b in zip(out, out[1:], strict=False))
     assert out[-1]["lmp_usd_per_mwh"] == 41  # the 00:00 row: 23:55-24:00 of 31 December
 
