@@ -251,6 +251,9 @@ class IsoConverter(ABC):
     name: ClassVar[str]
     timezone: ClassVar[str]  # IANA zone of the operating day ("America/New_York")
     datasets: ClassVar[dict[str, DatasetFormat]]
+    # Largest |lmp - (energy + congestion + loss)| the operator's published rounding allows, in
+    # USD/MWh (asset check `lmp_equals_components`); None: it does not publish all components.
+    component_tolerance: ClassVar[float | None] = None
 
     # -- files -----------------------------------------------------------------------------
     def raw_files(self, raw_root: Path, dataset: str) -> list[Path]:

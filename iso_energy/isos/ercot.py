@@ -47,6 +47,7 @@ class ERCOT(IsoConverter):
     iso_id = "ercot"
     name = "Electric Reliability Council of Texas"
     timezone = TZ
+    component_tolerance = None  # settlement point prices carry no components
     datasets = {
         "lmp_da": DatasetFormat(
             market="DA",

@@ -128,6 +128,7 @@ class ISONE(IsoConverter):
     iso_id = "isone"
     name = "ISO New England"
     timezone = TZ  # Eastern prevailing time
+    component_tolerance = 0.02  # every price to the cent: four roundings of at most 0.005
     datasets = {
         "lmp_da": _hourly_lmp("DA", "day-ahead hourly LMP (WW_DALMP_ISO)"),
         "lmp_rt": _hourly_lmp("RT", "real-time hourly LMP (WW_RTLMP_ISO)"),

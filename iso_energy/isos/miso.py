@@ -109,6 +109,7 @@ class MISO(IsoConverter):
     iso_id = "miso"
     name = "Midcontinent ISO"
     timezone = TZ
+    component_tolerance = None  # no energy component (MEC) in these reports: nothing to add up
     datasets = {
         "lmp_da": _wide_lmp("DA", "day-ahead ex-post LMP (da_expost_lmp)"),
         "lmp_rt": _wide_lmp("RT", "real-time final LMP (rt_lmp_final)"),

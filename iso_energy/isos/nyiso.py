@@ -280,6 +280,7 @@ class NYISO(IsoConverter):
     iso_id = "nyiso"
     name = "New York ISO"
     timezone = TZ  # Eastern prevailing time
+    component_tolerance = None  # no energy component published: nothing to add up
     datasets = {
         "lmp_da": _lbmp("DA", "day-ahead (damlbmp)"),
         "lmp_rt": _lbmp("RT", "real-time (realtime)"),

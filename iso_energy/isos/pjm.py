@@ -61,6 +61,9 @@ class PJM(IsoConverter):
     iso_id = "pjm"
     name = "PJM Interconnection"
     timezone = "America/New_York"  # Eastern prevailing time (EPT)
+    # Components to 6 decimals, but the real-time system energy price to the cent: the real
+    # rt_hrl_lmps sample differs from the sum by up to 0.005001 (day-ahead: exact).
+    component_tolerance = 0.006
     datasets = {
         "lmp_da": _hourly_lmps("da", "DA", "da_hrl_lmps"),
         "lmp_rt": _hourly_lmps("rt", "RT", "rt_hrl_lmps"),

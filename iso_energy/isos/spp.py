@@ -67,6 +67,8 @@ class SPP(IsoConverter):
     iso_id = "spp"
     name = "Southwest Power Pool"
     timezone = TZ  # Central prevailing time
+    # LMP = MEC + MCC + MLC as published; no real LMP sample here, so cent rounding is assumed.
+    component_tolerance = 0.02
     datasets = {
         "lmp_da": _lmp_by_location("DA", "day-ahead LMP by settlement location (DA-LMP-SL)", 60),
         "lmp_rt": _lmp_by_location("RT", "real-time balancing market LMP by settlement location (RTBM-LMP-SL)", 5),

@@ -119,3 +119,54 @@ def test_no_null_key_column_and_price_type_per_operator(every_sample, tmp_path, 
     assert prices == ["SPP" if iso == "ercot" else "LMP"] and set(prices) <= set(PRICE_TYPES)
     if iso == "nyiso":  # 14 locations: 12 zones, then generators in their own files
         assert types == ["GEN", "ZONE"]
+
+
+# -- lmp_equals_components ----------------------------------------------------------------------
+ISONE = ('"C","Real-Time Energy Market Hourly LMP Report"\n'
+         '"H","Date","Hour Ending","Location ID","Location Name","Location Type","Locational Marginal Price",'
+         '"Energy Component","Congestion Component","Marginal Loss Component"\n'
+         '"D","07/01/2024","01","4000",".H.INTERNAL_HUB","HUB",30.51,30.00,0.25,0.25\n'  # 0.01 off: rounding
+         '"D","07/01/2024","02","4000",".H.INTERNAL_HUB","HUB",{lmp},31.00,0.25,0.25\n'
+         '"T","Total # of Data Records: 2"\n')
+
+
+@pytest.mark.parametrize(("lmp", "passed"), [("31.50", True), ("31.90", False)], ids=["rounding", "bad-row"])
+def test_lmp_equals_components_within_the_operators_rounding(tmp_path, budget, lmp, passed):
+    from iso_energy.checks import lmp_component_check
+
+    raw_file(tmp_path, "isone", "lmp_rt", "WW_RTLMP_ISO_20240701.csv", ISONE.format(lmp=lmp))
+    out = convert_partition(ISOS["isone"], "lmp_rt", 2024, tmp_path, budget).output
+    outcome = lmp_component_check(out, ISOS["isone"].component_tolerance, budget)
+    assert (outcome.name, outcome.passed, outcome.warn) == ("lmp_equals_components", passed, True)
+    assert outcome.metadata["rows_checked"] == 2 and outcome.metadata["rows_off"] == (0 if passed else 1)
+    if not passed:
+        assert outcome.metadata["max_difference_usd_per_mwh"] == 0.4
+        assert outcome.metadata["examples"] == ["4000 2024-07-01 05:00:00+00 0.4"]
+
+
+def test_lmp_equals_components_on_the_real_pjm_day_ahead_export(tmp_path, budget):
+    from iso_energy.checks import lmp_component_check
+
+    out = tmp_path / "pjm.parquet"
+    ISOS["pjm"].convert_year([REAL / "iso" / "pjm" / "da_hrl_lmps_hubs_2025-05_2025-07.csv"], "lmp_da", 2025, out,
+                             budget)
+    good = lmp_component_check(out, ISOS["pjm"].component_tolerance, budget)
+    assert good.passed and good.metadata["rows_checked"] == 26_508 and good.metadata["max_difference_usd_per_mwh"] < 1e-6
+    # The same real rows with one generated bad LMP: caught and named.
+    con = duckdb.connect()
+    bad = tmp_path / "bad.parquet"
+    con.execute("COPY (SELECT * REPLACE (CASE WHEN location_id = '51288' AND interval_start_utc = "
+                "TIMESTAMPTZ '2025-05-01 04:00:00+00' THEN lmp_usd_per_mwh + 1 ELSE lmp_usd_per_mwh END "
+                "AS lmp_usd_per_mwh) FROM read_parquet($i)) TO $o (FORMAT parquet)", {"i": str(out), "o": str(bad)})
+    outcome = lmp_component_check(bad, ISOS["pjm"].component_tolerance, budget)
+    assert not outcome.passed and outcome.metadata["rows_off"] == 1
+    assert outcome.metadata["examples"][0].startswith("51288 2025-05-01 04:00:00")
+
+
+@pytest.mark.parametrize("iso", ["miso", "nyiso", "ercot"])
+def test_operators_without_all_components_are_not_checked(tmp_path, budget, iso):
+    from iso_energy.checks import lmp_component_check
+
+    assert ISOS[iso].component_tolerance is None
+    outcome = lmp_component_check(tmp_path / "never-read.parquet", None, budget)
+    assert outcome.passed and outcome.metadata["rows_checked"] == 0
