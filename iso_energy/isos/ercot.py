@@ -16,9 +16,12 @@ Source formats:
 ``HourEnding`` runs ``01:00`` .. ``24:00`` (``24:00`` ends the day) and ``DeliveryHour`` 1..24.
 ``DSTFlag = Y`` marks the repeated hour on the fall-back day. Prices may carry leading spaces.
 ERCOT publishes one price per settlement point (no energy/congestion/loss split): the
-components are null. A settlement point name can repeat with another type in real time, so
+components are null. A settlement point price is not a nodal LMP (at hubs and load zones it
+averages many buses; in real time it is a 15-minute average with adders), so the rows carry
+``price_type = 'SPP'``. A settlement point name can repeat with another type in real time, so
 the type is part of the key; in day-ahead files the type is derived from the name prefix
-using ERCOT's real-time codes (``HB_`` -> ``HU``, ``LZ_`` -> ``LZ``, otherwise ``RN``).
+using ERCOT's real-time codes (``HB_`` -> ``HU``, ``LZ_`` -> ``LZ``, otherwise ``RN``); an empty
+real-time type is ``RN`` too.
 """
 
 from __future__ import annotations
