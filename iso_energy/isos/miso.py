@@ -40,6 +40,7 @@ TZ = "Etc/GMT+5"  # EST all year
 DEFAULT_LOCATION_TYPE = "Node"
 HOURS = [f"HE {h}" for h in range(1, 25)]
 HEADER_START = ("Node", "Type", "Value")
+_HEADER = (*HEADER_START, *HOURS)
 # Value code -> normalised column; MISO does not publish the energy component here.
 COMPONENTS = {"LMP": "lmp_usd_per_mwh", "MCC": "congestion_usd_per_mwh", "MLC": "loss_usd_per_mwh"}
 _DAY = re.compile(r"^\W*(\d{2}/\d{2}/\d{4})\b")
@@ -59,11 +60,15 @@ def prepare(raw: Path, clean: Path) -> int:
         RawFileError: no header line within the first lines, or no market day before it.
     """
     day = None
+    closest: tuple[int, int, list[str]] = (0, 0, [])  # (header columns present, line, missing)
     with open(raw, encoding="utf-8-sig", errors="replace", newline="") as src:
         for n, line in enumerate(src, 1):
             if n > HEADER_SCAN_LINES:
                 break
             fields = tuple(f.strip() for f in next(csv.reader(io.StringIO(line)), []))
+            present = len(set(fields) & set(_HEADER))
+            if present > closest[0] and fields[:3] != HEADER_START:
+                closest = (present, n, [c for c in _HEADER if c not in fields])
             if fields[:3] == HEADER_START:
                 if day is None:
                     raise RawFileError(raw, "no market day (MM/DD/YYYY) in the preamble", line=n,
@@ -77,7 +82,9 @@ def prepare(raw: Path, clean: Path) -> int:
             m = _DAY.match(line)
             if m and day is None:
                 day = m.group(1)
-    raise RawFileError(raw, f"no MISO header line in the first {HEADER_SCAN_LINES} lines",
+    lacks = f"; the closest, line {closest[1]}, lacks the required column(s) {closest[2]}" if closest[0] else ""
+    raise RawFileError(raw, f"no MISO header line in the first {HEADER_SCAN_LINES} lines{lacks}",
+                       line=closest[1] or None,
                        expected="a line 'Node,Type,Value,HE 1,...,HE 24' after the preamble")
 
 

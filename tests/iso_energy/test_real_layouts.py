@@ -171,3 +171,13 @@ def test_operators_without_all_components_are_not_checked(tmp_path, budget, iso)
     assert ISOS[iso].component_tolerance is None
     outcome = lmp_component_check(tmp_path / "never-read.parquet", None, budget)
     assert outcome.passed and outcome.metadata["rows_checked"] == 0
+
+
+def test_miso_header_not_found_names_the_missing_columns(tmp_path, budget):
+    # "Kind" instead of "Type": the header line is the closest candidate, and the error says so.
+    hours = ",".join(f"HE {h}" for h in range(1, 25))
+    text = f"Day Ahead Market ExPost LMPs\n07/01/2024\nNode,Kind,Value,{hours}\nA,Hub,LMP," + ",".join("1" * 24) + "\n"
+    bad = raw_file(tmp_path, "miso", "lmp_da", "20240701_da_expost_lmp.csv", text)
+    with pytest.raises(RawFileError, match=r"the closest, line 3, lacks the required column\(s\) \['Type'\]") as err:
+        convert_partition(ISOS["miso"], "lmp_da", 2024, tmp_path, budget)
+    assert err.value.path == str(bad) and err.value.line == 3
