@@ -12,7 +12,7 @@ import time
 import dagster as dg
 
 from iso_energy.catalog import build_catalog
-from iso_energy.checks import as_checks, lmp_checks
+from iso_energy.checks import as_checks, lmp_checks, lmp_component_check
 from iso_energy.convert import convert_partition
 from iso_energy.isos import ISOS, isos_with
 from iso_energy.partitions import iso_year_partitions
@@ -24,7 +24,7 @@ LMP_DATASETS = {
     "lmp_da": "Day-ahead (DA) locational marginal prices",
     "lmp_rt": "Real-time (RT) locational marginal prices",
 }
-CHECK_NAMES = ("unique_key", "no_null_lmp", "hours_per_operating_day", "peak_within_budget")
+CHECK_NAMES = ("unique_key", "no_null_lmp", "hours_per_operating_day", "lmp_equals_components", "peak_within_budget")
 
 
 def build_lmp_asset(dataset: str, description: str) -> dg.AssetsDefinition:
@@ -53,8 +53,10 @@ def build_lmp_asset(dataset: str, description: str) -> dg.AssetsDefinition:
         budget = conversion.budget(root)
         stats = convert_partition(converter, dataset, year, root, budget, log=context.log.info)
         outcomes = lmp_checks(stats.output, converter.timezone, budget)
+        outcomes.append(lmp_component_check(stats.output, converter.component_tolerance, budget))
         peak = stats.memory.peak_rss_mb
-        checks = [dg.AssetCheckResult(check_name=o.name, passed=o.passed, metadata=o.metadata)
+        checks = [dg.AssetCheckResult(check_name=o.name, passed=o.passed, metadata=o.metadata,
+                                      severity=dg.AssetCheckSeverity.WARN if o.warn else dg.AssetCheckSeverity.ERROR)
                   for o in outcomes]
         checks.append(dg.AssetCheckResult(
             check_name="peak_within_budget", passed=peak <= budget.memory_mb,

@@ -9,7 +9,9 @@ filter on them prunes files before any is opened::
 
 ``iso`` is also a column inside every file; DuckDB merges the two into one column whose value
 comes from the path (checked by a test), so the filter prunes and the view does not break.
-The views glob at query time: a partition converted later appears without rebuilding the
+The ``lmp`` view carries ``price_type`` (:data:`~iso_energy.isos.base.PRICE_TYPES`): filter on
+``price_type = 'LMP'`` to compare nodal/zonal LMPs across operators without ERCOT's settlement
+point prices. The views glob at query time: a partition converted later appears without rebuilding the
 catalog. Only a view created while no file of its dataset existed is an empty placeholder
 until the catalog is rebuilt (the ``lmp_catalog`` asset). The database file stores the views'
 absolute paths: rebuild it after moving the data root. Opening it needs DuckDB >= 2.0 (the
@@ -36,7 +38,9 @@ class ViewSpec:
 
 
 VIEWS = (
-    ViewSpec("lmp", "dataset=lmp_*", LMP_SCHEMA, "Day-ahead and real-time LMP of every operator (USD/MWh)"),
+    ViewSpec("lmp", "dataset=lmp_*", LMP_SCHEMA,
+             "Day-ahead and real-time prices of every operator (USD/MWh): price_type 'LMP' for locational "
+             "marginal prices, 'SPP' for ERCOT settlement point prices"),
     ViewSpec("ancillary_services", "dataset=as", AS_SCHEMA, "Ancillary-service clearing prices (USD/MW)"),
 )
 HIVE_TYPES = "{'dataset': 'VARCHAR', 'iso': 'VARCHAR', 'year': 'INTEGER'}"

@@ -19,6 +19,7 @@ class CheckOutcome:
     passed: bool
     description: str
     metadata: dict[str, object] = field(default_factory=dict)
+    warn: bool = False  # reported with WARN severity (a fact about the published data, not the conversion)
 
 
 def _partition_figures(path: Path, timezone: str, budget: Budget, key: tuple[str, ...], value: str,
@@ -104,3 +105,29 @@ def as_checks(path: Path, timezone: str, budget: Budget) -> list[CheckOutcome]:
                      {"series_days": f["days"], "wrong_hour_count_days": f["bad"],
                       "partial_edge_days": f["edges"], "examples": f["examples"]}),
     ]
+
+
+def lmp_component_check(path: Path, tolerance: float | None, budget: Budget) -> CheckOutcome:
+    """``lmp_equals_components`` (WARN): on rows with every component, ``|lmp - (energy +
+    congestion + loss)| <= tolerance``, the operator's published rounding in USD/MWh
+    (``IsoConverter.component_tolerance``). Operators that publish no full set of components
+    (``tolerance`` None) pass with ``rows_checked = 0``. Metadata: rows checked and off, the
+    largest difference, up to 5 examples (location_id, interval_start_utc, difference)."""
+    if tolerance is None:
+        return CheckOutcome("lmp_equals_components", True, "the operator publishes no full set of components",
+                            {"rows_checked": 0, "tolerance_usd_per_mwh": None}, warn=True)
+    diff = "abs(lmp_usd_per_mwh - (energy_usd_per_mwh + congestion_usd_per_mwh + loss_usd_per_mwh))"
+    con = budget.connect()
+    try:
+        checked, off, largest, examples = con.execute(
+            f"SELECT count({diff}), count(*) FILTER (WHERE {diff} > $tol), max({diff}), "
+            f"list([location_id, CAST(interval_start_utc AS VARCHAR), CAST(round({diff}, 6) AS VARCHAR)] "
+            f"ORDER BY {diff} DESC) FILTER (WHERE {diff} > $tol)[:5] FROM read_parquet($path)",
+            {"path": str(path), "tol": tolerance}).fetchone()
+    finally:
+        con.close()
+    return CheckOutcome("lmp_equals_components", off == 0,
+                        f"lmp = energy + congestion + loss within {tolerance} USD/MWh (published rounding)",
+                        {"rows_checked": int(checked), "rows_off": int(off), "tolerance_usd_per_mwh": tolerance,
+                         "max_difference_usd_per_mwh": round(float(largest or 0), 6),
+                         "examples": [" ".join(e) for e in (examples or [])]}, warn=True)

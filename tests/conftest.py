@@ -8,7 +8,9 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-REAL = REPO.parent / "shared" / "data" / "real"
+# ../shared beside the checkout; from a git worktree nested one level deeper, the nearest one up.
+REAL = next((p / "shared" / "data" / "real" for p in REPO.parents if (p / "shared" / "data" / "real").is_dir()),
+            REPO.parent / "shared" / "data" / "real")
 
 
 @pytest.fixture

@@ -106,7 +106,7 @@ def caiso_as() -> DatasetFormat:
                   "ANC_TYPE", "MW"),
         where_sql="MARKET_RUN_ID <> 'HASP'",
         schema=AS_SCHEMA, key=AS_KEY,
-        interval_minutes=15,
+        interval_minutes=15,  # RTM; DAM rows are hourly. Start and end are the file's own GMT times.
         select_sql=f"""
             {mapped_sql("MARKET_RUN_ID", CAISO_MARKETS, "CAISO MARKET_RUN_ID")} AS market,
             INTERVALSTARTTIME_GMT AS interval_start_utc, INTERVALENDTIME_GMT AS interval_end_utc,

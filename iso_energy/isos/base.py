@@ -52,15 +52,22 @@ LMP_SCHEMA = pa.schema(
         pa.field("operating_date", pa.date32(), nullable=False),
         pa.field("location_id", pa.string(), nullable=False),  # pnode id / settlement point
         pa.field("location_name", pa.string()),
-        pa.field("location_type", pa.string()),  # HUB, ZONE, GEN, LOAD_ZONE, ... as published
+        # HUB, ZONE, GEN, ... as published, else the operator's documented rule: never null.
+        pa.field("location_type", pa.string(), nullable=False),
+        # What the price is: "LMP" (nodal/zonal locational marginal price) or "SPP" (ERCOT
+        # settlement point price, which at hubs and load zones averages nodal LMPs): PRICE_TYPES.
+        pa.field("price_type", pa.string(), nullable=False),
         pa.field("lmp_usd_per_mwh", pa.float64()),
         pa.field("energy_usd_per_mwh", pa.float64()),
         pa.field("congestion_usd_per_mwh", pa.float64()),
         pa.field("loss_usd_per_mwh", pa.float64()),
     ]
 )
-# Identifies one price: unique in every partition (asset check `unique_key`).
+# Identifies one price: unique in every partition (asset check `unique_key`). `price_type` is
+# not in it: it is fixed per operator and dataset, so it never tells two rows of a partition apart.
 LMP_KEY = ("location_id", "location_type", "interval_start_utc")
+PRICE_TYPES = {"LMP": "locational marginal price at a pricing node, zone or hub",
+               "SPP": "ERCOT settlement point price (resource node LMP; hub/load zone averages)"}
 
 # Ancillary-service (AS) clearing prices, the second normalised schema: one price per market,
 # region and product and interval, in USD/MW (of capacity, per interval hour as published).
@@ -244,6 +251,9 @@ class IsoConverter(ABC):
     name: ClassVar[str]
     timezone: ClassVar[str]  # IANA zone of the operating day ("America/New_York")
     datasets: ClassVar[dict[str, DatasetFormat]]
+    # Largest |lmp - (energy + congestion + loss)| the operator's published rounding allows, in
+    # USD/MWh (asset check `lmp_equals_components`); None: it does not publish all components.
+    component_tolerance: ClassVar[float | None] = None
 
     # -- files -----------------------------------------------------------------------------
     def raw_files(self, raw_root: Path, dataset: str) -> list[Path]:
@@ -277,6 +287,7 @@ class IsoConverter(ABC):
         if len(head) == HEADER_SCAN_BYTES and lines:
             lines = lines[:-1]  # the last line of the sample may be cut
         required = set(fmt.required)
+        closest: tuple[int, int, list[str]] = (0, 0, sorted(required))  # (known columns, line, missing)
         for i, line in enumerate(lines[:HEADER_SCAN_LINES]):
             if not line.strip():
                 continue
@@ -287,12 +298,19 @@ class IsoConverter(ABC):
                     raise RawFileError(origin, f"unknown column(s) {unknown}", line=i + 1,
                                        expected=f"only the {fmt.source} columns {sorted(fmt.columns)}")
                 return SniffedFile(path=path, header=fields, skip=i, source=source, line_offset=line_offset)
-        first = next((ln.strip() for ln in lines if ln.strip()), "")
-        raise RawFileError(
-            origin, f"no {fmt.source} header found in the first {HEADER_SCAN_LINES} lines; "
-            f"first line is {first[:120]!r}", line=1,
-            expected=f"a header with the columns {sorted(fmt.required)}",
-        )
+            known = len(set(fields) & set(fmt.columns))
+            if known > closest[0]:
+                closest = (known, i + 1, sorted(required.difference(fields)))
+        known, at, missing = closest
+        if known:  # a header-like line that lacks some required columns: name them
+            problem = (f"no {fmt.source} header found in the first {HEADER_SCAN_LINES} lines; "
+                       f"the closest, line {at + line_offset}, lacks the required column(s) {missing}")
+        else:
+            first = next((ln.strip() for ln in lines if ln.strip()), "")
+            problem = (f"no {fmt.source} header found in the first {HEADER_SCAN_LINES} lines "
+                       f"(required column(s) {missing} missing); first line is {first[:120]!r}")
+        raise RawFileError(origin, problem, line=(at or 1) + line_offset,
+                           expected=f"a header with the columns {sorted(fmt.required)}")
 
     # -- SQL -------------------------------------------------------------------------------
     def _read_sql(self, fmt: DatasetFormat, group: Sequence[SniffedFile], param: str) -> str:

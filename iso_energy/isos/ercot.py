@@ -16,9 +16,12 @@ Source formats:
 ``HourEnding`` runs ``01:00`` .. ``24:00`` (``24:00`` ends the day) and ``DeliveryHour`` 1..24.
 ``DSTFlag = Y`` marks the repeated hour on the fall-back day. Prices may carry leading spaces.
 ERCOT publishes one price per settlement point (no energy/congestion/loss split): the
-components are null. A settlement point name can repeat with another type in real time, so
+components are null. A settlement point price is not a nodal LMP (at hubs and load zones it
+averages many buses; in real time it is a 15-minute average with adders), so the rows carry
+``price_type = 'SPP'``. A settlement point name can repeat with another type in real time, so
 the type is part of the key; in day-ahead files the type is derived from the name prefix
-using ERCOT's real-time codes (``HB_`` -> ``HU``, ``LZ_`` -> ``LZ``, otherwise ``RN``).
+using ERCOT's real-time codes (``HB_`` -> ``HU``, ``LZ_`` -> ``LZ``, otherwise ``RN``); an empty
+real-time type is ``RN`` too.
 """
 
 from __future__ import annotations
@@ -47,6 +50,7 @@ class ERCOT(IsoConverter):
     iso_id = "ercot"
     name = "Electric Reliability Council of Texas"
     timezone = TZ
+    component_tolerance = None  # settlement point prices carry no components
     datasets = {
         "lmp_da": DatasetFormat(
             market="DA",
@@ -63,6 +67,7 @@ class ERCOT(IsoConverter):
                 DeliveryDate AS operating_date,
                 SettlementPoint AS location_id, SettlementPoint AS location_name,
                 {_TYPE_CASE} AS location_type,
+                'SPP' AS price_type,
                 SettlementPointPrice AS lmp_usd_per_mwh,
                 CAST(NULL AS DOUBLE) AS energy_usd_per_mwh,
                 CAST(NULL AS DOUBLE) AS congestion_usd_per_mwh,
@@ -85,7 +90,8 @@ class ERCOT(IsoConverter):
                 {local_to_utc_sql(_RT_LOCAL, TZ, _REPEATED)} + INTERVAL 15 MINUTE AS interval_end_utc,
                 DeliveryDate AS operating_date,
                 SettlementPointName AS location_id, SettlementPointName AS location_name,
-                SettlementPointType AS location_type,
+                coalesce(nullif(trim(SettlementPointType), ''), '{DEFAULT_POINT_TYPE}') AS location_type,
+                'SPP' AS price_type,
                 SettlementPointPrice AS lmp_usd_per_mwh,
                 CAST(NULL AS DOUBLE) AS energy_usd_per_mwh,
                 CAST(NULL AS DOUBLE) AS congestion_usd_per_mwh,

@@ -32,6 +32,8 @@ from iso_energy.isos.base import DatasetFormat, IsoConverter, RawFileError, loca
 TZ = "America/New_York"
 # Record type -> what the line is. Data, not code: the prepare loop dispatches on it.
 RECORD_TYPES = {"C": "comment", "H": "header", "D": "data", "T": "trailer"}
+# Published types: HUB, LOAD ZONE, NETWORK NODE, EXTERNAL NODE; an empty one is a network node.
+DEFAULT_LOCATION_TYPE = "NETWORK NODE"
 REPEATED_SUFFIX = "X"  # "02X": the second (standard-time) 01:00-02:00 hour
 PRICES = {
     "Locational Marginal Price": "lmp_usd_per_mwh", "Energy Component": "energy_usd_per_mwh",
@@ -115,7 +117,8 @@ def _hourly_lmp(market: str, report: str) -> DatasetFormat:
             {_START} + INTERVAL 1 HOUR AS interval_end_utc,
             "Date" AS operating_date,
             "Location ID" AS location_id, "Location Name" AS location_name,
-            "Location Type" AS location_type,
+            coalesce(nullif(trim("Location Type"), ''), '{DEFAULT_LOCATION_TYPE}') AS location_type,
+            'LMP' AS price_type,
             {", ".join(f'"{c}" AS {col}' for c, col in PRICES.items())},
             0 AS _version, _file""",
     )
@@ -125,6 +128,7 @@ class ISONE(IsoConverter):
     iso_id = "isone"
     name = "ISO New England"
     timezone = TZ  # Eastern prevailing time
+    component_tolerance = 0.02  # every price to the cent: four roundings of at most 0.005
     datasets = {
         "lmp_da": _hourly_lmp("DA", "day-ahead hourly LMP (WW_DALMP_ISO)"),
         "lmp_rt": _hourly_lmp("RT", "real-time hourly LMP (WW_RTLMP_ISO)"),

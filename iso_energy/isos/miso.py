@@ -36,8 +36,11 @@ from pathlib import Path
 from iso_energy.isos.base import HEADER_SCAN_LINES, DatasetFormat, IsoConverter, RawFileError
 
 TZ = "Etc/GMT+5"  # EST all year
+# Published types: Hub, Interface, Gennode, Loadzone; an empty one is a node.
+DEFAULT_LOCATION_TYPE = "Node"
 HOURS = [f"HE {h}" for h in range(1, 25)]
 HEADER_START = ("Node", "Type", "Value")
+_HEADER = (*HEADER_START, *HOURS)
 # Value code -> normalised column; MISO does not publish the energy component here.
 COMPONENTS = {"LMP": "lmp_usd_per_mwh", "MCC": "congestion_usd_per_mwh", "MLC": "loss_usd_per_mwh"}
 _DAY = re.compile(r"^\W*(\d{2}/\d{2}/\d{4})\b")
@@ -57,11 +60,15 @@ def prepare(raw: Path, clean: Path) -> int:
         RawFileError: no header line within the first lines, or no market day before it.
     """
     day = None
+    closest: tuple[int, int, list[str]] = (0, 0, [])  # (header columns present, line, missing)
     with open(raw, encoding="utf-8-sig", errors="replace", newline="") as src:
         for n, line in enumerate(src, 1):
             if n > HEADER_SCAN_LINES:
                 break
             fields = tuple(f.strip() for f in next(csv.reader(io.StringIO(line)), []))
+            present = len(set(fields) & set(_HEADER))
+            if present > closest[0] and fields[:3] != HEADER_START:
+                closest = (present, n, [c for c in _HEADER if c not in fields])
             if fields[:3] == HEADER_START:
                 if day is None:
                     raise RawFileError(raw, "no market day (MM/DD/YYYY) in the preamble", line=n,
@@ -75,7 +82,9 @@ def prepare(raw: Path, clean: Path) -> int:
             m = _DAY.match(line)
             if m and day is None:
                 day = m.group(1)
-    raise RawFileError(raw, f"no MISO header line in the first {HEADER_SCAN_LINES} lines",
+    lacks = f"; the closest, line {closest[1]}, lacks the required column(s) {closest[2]}" if closest[0] else ""
+    raise RawFileError(raw, f"no MISO header line in the first {HEADER_SCAN_LINES} lines{lacks}",
+                       line=closest[1] or None,
                        expected="a line 'Node,Type,Value,HE 1,...,HE 24' after the preamble")
 
 
@@ -94,7 +103,9 @@ def _wide_lmp(market: str, report: str) -> DatasetFormat:
             {_START} AS interval_start_utc,
             {_START} + INTERVAL 1 HOUR AS interval_end_utc,
             MarketDay AS operating_date,
-            Node AS location_id, Node AS location_name, Type AS location_type,
+            Node AS location_id, Node AS location_name,
+            coalesce(nullif(trim(Type), ''), '{DEFAULT_LOCATION_TYPE}') AS location_type,
+            'LMP' AS price_type,
             {_PIVOT},
             CAST(NULL AS DOUBLE) AS energy_usd_per_mwh,
             0 AS _version, max(_file) AS _file""",
@@ -105,6 +116,7 @@ class MISO(IsoConverter):
     iso_id = "miso"
     name = "Midcontinent ISO"
     timezone = TZ
+    component_tolerance = None  # no energy component (MEC) in these reports: nothing to add up
     datasets = {
         "lmp_da": _wide_lmp("DA", "day-ahead ex-post LMP (da_expost_lmp)"),
         "lmp_rt": _wide_lmp("RT", "real-time final LMP (rt_lmp_final)"),

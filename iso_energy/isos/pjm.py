@@ -19,6 +19,10 @@ from __future__ import annotations
 from iso_energy.isos.ancillary import pjm_as
 from iso_energy.isos.base import DatasetFormat, IsoConverter
 
+# `type` is always filled in Data Miner's LMP feeds (HUB, ZONE, AGGREGATE, EHV, GEN, LOAD, ...);
+# a row without one is a plain pricing node.
+DEFAULT_LOCATION_TYPE = "PNODE"
+
 
 def _hourly_lmps(suffix: str, market: str, feed: str) -> DatasetFormat:
     price = {
@@ -42,7 +46,9 @@ def _hourly_lmps(suffix: str, market: str, feed: str) -> DatasetFormat:
             CAST(datetime_beginning_utc AS TIMESTAMPTZ) AS interval_start_utc,
             CAST(datetime_beginning_utc AS TIMESTAMPTZ) + INTERVAL 1 HOUR AS interval_end_utc,
             CAST(datetime_beginning_ept AS DATE) AS operating_date,
-            pnode_id AS location_id, pnode_name AS location_name, type AS location_type,
+            pnode_id AS location_id, pnode_name AS location_name,
+            coalesce(nullif(trim(type), ''), '{DEFAULT_LOCATION_TYPE}') AS location_type,
+            'LMP' AS price_type,
             total_lmp_{suffix} AS lmp_usd_per_mwh,
             system_energy_price_{suffix} AS energy_usd_per_mwh,
             congestion_price_{suffix} AS congestion_usd_per_mwh,
@@ -55,6 +61,9 @@ class PJM(IsoConverter):
     iso_id = "pjm"
     name = "PJM Interconnection"
     timezone = "America/New_York"  # Eastern prevailing time (EPT)
+    # Components to 6 decimals, but the real-time system energy price to the cent: the real
+    # rt_hrl_lmps sample differs from the sum by up to 0.005001 (day-ahead: exact).
+    component_tolerance = 0.006
     datasets = {
         "lmp_da": _hourly_lmps("da", "DA", "da_hrl_lmps"),
         "lmp_rt": _hourly_lmps("rt", "RT", "rt_hrl_lmps"),

@@ -12,7 +12,10 @@ is the interval *end* in Central prevailing time (ambiguous on the fall-back day
 ``GMTIntervalEnd`` is the same instant in UTC and is what rows are keyed on: start = end minus
 the interval length. The operating day is the Central prevailing date of the interval start.
 ``LMP = MEC + MCC + MLC`` (energy, congestion, loss). ``Settlement Location`` is the location id,
-``Pnode`` its pricing node (kept as the name); SPP publishes no location type here.
+``Pnode`` its pricing node (kept as the name). SPP publishes no location type in these files:
+the hubs and interfaces are the settlement locations gridstatus lists
+(:data:`LOCATION_TYPES`, from SPP's price contour map), every other one is a
+``SETTLEMENT_LOCATION``.
 SPP adds columns rarely and meaningfully, so an unknown column is an error
 (``allow_extra_columns=False``) rather than silently dropped.
 """
@@ -26,6 +29,15 @@ COLUMNS = {
     "Interval": "TIMESTAMP", "GMTIntervalEnd": "TIMESTAMP", "Settlement Location": "VARCHAR",
     "Pnode": "VARCHAR", "LMP": "DOUBLE", "MLC": "DOUBLE", "MCC": "DOUBLE", "MEC": "DOUBLE",
 }
+
+# Settlement location -> type (gridstatus ``LMP_HUBS_AND_INTERFACES``); others: DEFAULT_LOCATION_TYPE.
+HUBS = ("SPPNORTH_HUB", "SPPSOUTH_HUB")
+INTERFACES = ("AECI", "ALTW", "AMRN", "BLKW", "CLEC", "DPC", "EDDY", "EES", "ERCOTE", "ERCOTN", "GRE",
+              "LAM345", "MCWEST", "MDU", "MEC", "MISO", "NSP", "OTP", "RCEAST", "SCSE", "SGE", "SPA", "SPC")
+LOCATION_TYPES = {**{h: "HUB" for h in HUBS}, **{i: "INTERFACE" for i in INTERFACES}}
+DEFAULT_LOCATION_TYPE = "SETTLEMENT_LOCATION"
+_TYPE = ("CASE \"Settlement Location\" " + " ".join(f"WHEN '{k}' THEN '{v}'" for k, v in LOCATION_TYPES.items())
+         + f" ELSE '{DEFAULT_LOCATION_TYPE}' END")
 
 
 def _lmp_by_location(market: str, report: str, minutes: int) -> DatasetFormat:
@@ -43,7 +55,8 @@ def _lmp_by_location(market: str, report: str, minutes: int) -> DatasetFormat:
             timezone('UTC', GMTIntervalEnd) AS interval_end_utc,
             CAST(timezone('{TZ}', {start}) AS DATE) AS operating_date,
             "Settlement Location" AS location_id, Pnode AS location_name,
-            CAST(NULL AS VARCHAR) AS location_type,
+            {_TYPE} AS location_type,
+            'LMP' AS price_type,
             LMP AS lmp_usd_per_mwh, MEC AS energy_usd_per_mwh,
             MCC AS congestion_usd_per_mwh, MLC AS loss_usd_per_mwh,
             0 AS _version, _file""",
@@ -54,6 +67,8 @@ class SPP(IsoConverter):
     iso_id = "spp"
     name = "Southwest Power Pool"
     timezone = TZ  # Central prevailing time
+    # LMP = MEC + MCC + MLC as published; no real LMP sample here, so cent rounding is assumed.
+    component_tolerance = 0.02
     datasets = {
         "lmp_da": _lmp_by_location("DA", "day-ahead LMP by settlement location (DA-LMP-SL)", 60),
         "lmp_rt": _lmp_by_location("RT", "real-time balancing market LMP by settlement location (RTBM-LMP-SL)", 5),

@@ -62,6 +62,12 @@ def test_catalog_views_answer_per_operator_and_year(converted: Path):
         assert set(cols) == {f.name for f in LMP_SCHEMA} | {"dataset", "year"}
         assert con.execute("SELECT DISTINCT dataset FROM lmp WHERE iso = 'nyiso' ORDER BY 1").fetchall() == [
             ("lmp_da",), ("lmp_rt",)]
+        # price_type tells ERCOT's settlement point prices from LMPs; no key column is null.
+        assert dict(con.execute("SELECT iso, list(DISTINCT price_type) FROM lmp GROUP BY iso").fetchall()) == {
+            iso: ["SPP" if iso == "ercot" else "LMP"] for iso in ISOS}
+        assert con.execute("SELECT count(*) FROM lmp WHERE location_type IS NULL OR price_type IS NULL").fetchone() == (
+            0,)
+        assert con.execute("SELECT count(*) FROM lmp WHERE price_type = 'LMP' AND iso = 'ercot'").fetchone() == (0,)
         # No AS partition yet: an empty view with the AS columns, not an error.
         assert con.execute("SELECT count(*) FROM ancillary_services").fetchone()[0] == 0
         as_cols = {r[0] for r in con.execute("DESCRIBE ancillary_services").fetchall()}

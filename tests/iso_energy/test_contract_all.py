@@ -15,7 +15,7 @@ import duckdb
 import pyarrow.parquet as pq
 import pytest
 
-from iso_energy.checks import lmp_checks
+from iso_energy.checks import lmp_checks, lmp_component_check
 from iso_energy.convert import convert_partition, partition_path
 from iso_energy.isos import ISOS
 from iso_energy.isos.base import LMP_KEY, LMP_SCHEMA
@@ -70,5 +70,10 @@ def test_contract(tmp_path: Path, iso: str, dataset: str):
         "location_id ORDER BY interval_start_utc) AS prev_day FROM read_parquet($p)) "
         "WHERE prev_end IS NOT NULL AND prev_end <> interval_start_utc AND prev_day = operating_date", p).fetchone()[0]
     assert gaps == 0
-    for outcome in lmp_checks(stats.output, conv.timezone, budget):
+    for outcome in [*lmp_checks(stats.output, conv.timezone, budget),
+                    lmp_component_check(stats.output, conv.component_tolerance, budget)]:
         assert outcome.passed, (outcome.name, outcome.metadata)
+    # Key columns are never null; ERCOT's prices are settlement point prices, the others LMPs.
+    assert con.execute("SELECT count(*) FILTER (WHERE location_type IS NULL OR price_type IS NULL), "
+                       "list(DISTINCT price_type) FROM read_parquet($p)", p).fetchone() == (
+        0, ["SPP" if iso == "ercot" else "LMP"])

@@ -129,15 +129,21 @@ def test_nyiso_real_sample_spot_values(tmp_path, budget):
     stats = ISOS["nyiso"].convert_year([real], "lmp_rt", 2016, out_path, budget)
     assert stats.rows_out == 45  # 15 zones x 3 time stamps
     by_key = {(r["location_name"], r["interval_start_utc"]): r for r in pq.read_table(out_path).to_pylist()}
-    # "02/18/2016 00:15:00","CAPITL",61757,21.53,1.69,0.00 -- EST, interval beginning
-    capitl = by_key[("CAPITL", utc(2016, 2, 18, 5, 15))]
+    # "02/18/2016 00:15:00","CAPITL",61757,21.53,1.69,0.00 -- EST, the interval END; the stamps
+    # 00:15, 00:30, 00:45 are 15 minutes apart on the quarter hour: RTC intervals 00:00-00:15, ...
+    capitl = by_key[("CAPITL", utc(2016, 2, 18, 5, 0))]
     assert (capitl["location_id"], capitl["lmp_usd_per_mwh"], capitl["loss_usd_per_mwh"]) == ("61757", 21.53, 1.69)
-    assert capitl["congestion_usd_per_mwh"] == 0 and capitl["interval_end_utc"] == utc(2016, 2, 18, 5, 20)
+    assert capitl["congestion_usd_per_mwh"] == 0 and capitl["interval_end_utc"] == utc(2016, 2, 18, 5, 15)
     assert str(capitl["operating_date"]) == "2016-02-18" and capitl["location_type"] == "ZONE"
+    assert capitl["price_type"] == "LMP"
     # "02/18/2016 00:45:00","WEST",61752,20.59,0.85,0.00 (the last line, without a newline)
-    west = by_key[("WEST", utc(2016, 2, 18, 5, 45))]
+    west = by_key[("WEST", utc(2016, 2, 18, 5, 30))]
     assert (west["lmp_usd_per_mwh"], west["loss_usd_per_mwh"]) == (20.59, 0.85)
-    assert by_key[("H Q", utc(2016, 2, 18, 5, 15))]["loss_usd_per_mwh"] == -0.64
+    assert west["interval_end_utc"] == utc(2016, 2, 18, 5, 45)
+    assert by_key[("H Q", utc(2016, 2, 18, 5, 0))]["loss_usd_per_mwh"] == -0.64
+    # Contiguous 15-minute intervals, none overlapping: 00:00-00:45 EST for every zone.
+    spans = {(r["interval_start_utc"], r["interval_end_utc"]) for r in by_key.values()}
+    assert spans == {(utc(2016, 2, 18, 5, m), utc(2016, 2, 18, 5, m + 15)) for m in (0, 15, 30)}
 
 
 # -- ISO-NE -------------------------------------------------------------------------------------
@@ -240,7 +246,7 @@ def test_spp_real_sample_header_with_leading_spaces(tmp_path, budget):
                 timezone('UTC', GMTIntervalEnd) AS interval_end_utc,
                 CAST(timezone('America/Chicago', timezone('UTC', GMTIntervalEnd) - INTERVAL 1 HOUR) AS DATE)
                     AS operating_date,
-                'SPP' AS location_id, 'SPP' AS location_name, 'SYSTEM' AS location_type,
+                'SPP' AS location_id, 'SPP' AS location_name, 'SYSTEM' AS location_type, 'SMP' AS price_type,
                 SMP AS lmp_usd_per_mwh, NULL AS energy_usd_per_mwh, NULL AS congestion_usd_per_mwh,
                 NULL AS loss_usd_per_mwh, 0 AS _version, _file""")}
 

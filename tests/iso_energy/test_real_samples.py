@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 
+import dagster as dg
 import pyarrow.parquet as pq
 import pytest
 
@@ -37,7 +38,7 @@ def test_pjm_day_ahead_real_export(data_root):
                     datetime(2025, 5, 1, 5, tzinfo=UTC), date(2025, 5, 1))]
     # Every full operating day has 24 hours; 2025-08-01 holds only its first hour (a partial edge).
     assert checks(result) == {"unique_key": True, "no_null_lmp": True, "hours_per_operating_day": True,
-                              "peak_within_budget": True}
+                              "lmp_equals_components": True, "peak_within_budget": True}
     hours = result.get_asset_check_evaluations()
     hourly = next(e for e in hours if e.check_name == "hours_per_operating_day").metadata
     assert hourly["partial_edge_days"].value == 12  # 12 hubs on 2025-08-01
@@ -46,7 +47,13 @@ def test_pjm_day_ahead_real_export(data_root):
 
 def test_pjm_real_time_real_export(data_root):
     place(data_root, PJM_RT, "pjm", "lmp_rt")
-    materialize_lmp(data_root, "lmp_rt", "pjm|2025")
+    result = materialize_lmp(data_root, "lmp_rt", "pjm|2025")
+    # The real-time energy price is published to the cent: the sum misses LMP by up to 0.005001,
+    # inside PJM's declared tolerance; every row has all four prices.
+    evaluation = next(e for e in result.get_asset_check_evaluations() if e.check_name == "lmp_equals_components")
+    assert evaluation.passed and evaluation.severity == dg.AssetCheckSeverity.WARN
+    assert evaluation.metadata["rows_checked"].value == 26_508
+    assert 0.005 < evaluation.metadata["max_difference_usd_per_mwh"].value <= 0.006
     rows = query(data_root, "lmp_rt", "pjm", 2025,
                  "SELECT market, lmp_usd_per_mwh FROM p WHERE location_name = 'EASTERN HUB' "
                  "AND interval_start_utc = $t", {"t": datetime(2025, 5, 1, 4, tzinfo=UTC)})
@@ -66,6 +73,9 @@ def test_caiso_oasis_export_with_dropped_columns(data_root):
     last = query(data_root, "lmp_da", "caiso", 2022,
                  "SELECT max(interval_start_utc), max(operating_date) FROM p")
     assert last == [(datetime(2022, 1, 30, 7, tzinfo=UTC), date(2022, 1, 29))]
+    # OASIS has no node type: a plain node by CAISO's naming; never null (it is in the key).
+    assert query(data_root, "lmp_da", "caiso", 2022, "SELECT DISTINCT location_type, price_type FROM p") == [
+        ("NODE", "LMP")]
     assert all(checks(result).values())
 
 
@@ -81,6 +91,8 @@ def test_ercot_dam_excerpt(data_root):
     lz = query(data_root, "lmp_da", "ercot", 2026,
                "SELECT DISTINCT location_type FROM p WHERE location_id LIKE 'LZ\\_%' ESCAPE '\\'")
     assert lz == [("LZ",)]
+    # Settlement point prices, not nodal LMPs: said so in every row.
+    assert query(data_root, "lmp_da", "ercot", 2026, "SELECT DISTINCT price_type FROM p") == [("SPP",)]
 
 
 @pytest.mark.parametrize(("iso", "sample", "year"), [("pjm", PJM_DA, 2024), ("caiso", CAISO_DA, 2023)],
