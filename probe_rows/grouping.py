@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import math
 import shutil
+import sys
 import time
 import uuid
 from collections.abc import Callable, Sequence
@@ -45,9 +46,8 @@ import pyarrow as pa
 from memsafe.budget import Budget
 from memsafe.memory import MemoryReport, PeakMemory
 from probe_rows.ordering import OrderDiagnostics, event_time_utc, proven_ordered
-from probe_rows.output import SplitWriter, new_writer, remove_stale_stages, stage_name, swap_in
+from probe_rows.output import SplitWriter, new_writer, staged_splits
 from probe_rows.shards import REQUIRED, check_shards, list_shards
-from probe_rows.split import SPLITS
 
 # Peak memory of grouping one bucket in polars, as a multiple of the bucket's in-memory size
 # (measured: group_by + sort_by + to_arrow + parquet writer on the generated data, see
@@ -346,9 +346,8 @@ def group_probes(
         raise ValueError(f"no measurement shards in {input_dir}")
     schemas, extra_names = check_shards(files, config.extra_columns)
     extras = _extra_types(files, extra_names)
-    output_dir.mkdir(parents=True, exist_ok=True)
-    remove_stale_stages(output_dir)
-    stages = {s: stage_name(output_dir / s) for s in SPLITS}
+    outputs = staged_splits(output_dir)  # each split's lock, its own leftovers removed
+    stages = outputs.__enter__()
     spill_root = budget.spill_path() / f"probe_rows-{uuid.uuid4().hex[:12]}"
     pm = PeakMemory() if measure else None
     try:
@@ -385,13 +384,12 @@ def group_probes(
                                        _estimate_bytes(files, extras, rows),
                                        [s.uncompressed_bytes for s in schemas])
         writer.close(_empty_schema(files, extras))
-        swap_in(stages, output_dir)
     finally:
         if pm is not None:
             pm.__exit__(None, None, None)
         shutil.rmtree(spill_root, ignore_errors=True)
-        for stage in stages.values():
-            shutil.rmtree(stage, ignore_errors=True)
+        # No exception: publish every split; otherwise discard the staged folders.
+        outputs.__exit__(*sys.exc_info())
     c = writer.counts
     return GroupStats(
         output=output_dir, shards=len(files), measurements_in=rows, null_src_addr=nulls,
@@ -408,4 +406,4 @@ def _empty_schema(files, extras) -> pa.Schema:
     return empty.with_columns(pl.col("n_measurements").cast(pl.Int64)).to_arrow().schema
 
 
-__all__ = ["GroupConfig", "GroupStats", "group_probes", "remove_stale_stages", "REQUIRED"]
+__all__ = ["GroupConfig", "GroupStats", "group_probes", "REQUIRED"]

@@ -34,12 +34,12 @@ from pathlib import Path
 
 import pyarrow as pa
 
+from memsafe.atomic import atomic_dir
 from tabular.io import (
     FORMATS,
     PendingWrites,
     ShardWriter,
     TabularInputError,
-    atomic_dir,
     batch_rows_for,
     iter_file_batches,
     list_input_files,

@@ -46,13 +46,13 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from memsafe.atomic import atomic_dir
 from tabular.assign import CodeStream, apportion, random_assign, stratified_blocks
 from tabular.io import (
     FORMATS,
     PendingWrites,
     ShardWriter,
     TabularInputError,
-    atomic_dir,
     batch_rows_for,
     iter_shard_batches,
     shard_schema,

@@ -35,7 +35,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from memsafe.atomic import atomic_path, partition_lock, remove_stale_temps
+from memsafe.atomic import atomic_output
 from memsafe.budget import Budget, BudgetError
 from memsafe.engine_errors import engine_line
 from memsafe.memory import MemoryReport, PeakMemory, duckdb_probe
@@ -472,14 +472,14 @@ class IsoConverter(ABC):
         )
         con = budget.connect()
         # One writer per partition at a time; leftovers of a killed writer are removed under the lock.
-        with partition_lock(output.parent), contextlib.closing(con):
-            removed = remove_stale_temps(output.parent)
+        with atomic_output(output) as staged, contextlib.closing(con):
+            removed, tmp = staged.stale_removed, staged.path
             if rows_in_year is None:
                 rows_in_year = self._run(
                     con, f"SELECT count(*) FROM ({norm}) WHERE year(operating_date) = $year",
                     groups, dataset, year=year,
                 ).fetchone()[0]
-            with PeakMemory(engine_probe=duckdb_probe(con)) as pm, atomic_path(output) as tmp:
+            with PeakMemory(engine_probe=duckdb_probe(con)) as pm:
                 params = {**self._params(groups), "year": year, "out": str(tmp)}
                 try:
                     con.execute(

@@ -51,6 +51,7 @@ Plain logic: no dagster import.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from collections.abc import Sequence
@@ -61,7 +62,7 @@ from pathlib import Path
 import duckdb
 import pyarrow.parquet as pq
 
-from memsafe.atomic import atomic_path, remove_stale_temps
+from memsafe.atomic import atomic_output
 from memsafe.budget import Budget
 from memsafe.engine_errors import engine_line
 from memsafe.memory import MemoryReport, PeakMemory, duckdb_probe
@@ -324,10 +325,10 @@ def summarize_files(files: Sequence[Path], output: Path, budget: Budget, *,
     groups = group_by_header(files)
     src = source_sql(groups)
     params = _params(groups, report_period)
-    removed = remove_stale_temps(output.parent)
     con = budget.connect()
-    con.execute("SET enable_progress_bar = false")  # a CLI/run log is not a terminal
-    try:
+    # The folder is shared by every report period: the target's lock, and only its own leftovers.
+    with atomic_output(output) as staged, contextlib.closing(con):
+        removed = staged.stale_removed
         with PeakMemory(engine_probe=duckdb_probe(con)) as pm:
             try:
                 con.execute(f"CREATE TEMP TABLE ns_day AS {namespace_day_sql(src)}", params)
@@ -347,14 +348,11 @@ def summarize_files(files: Sequence[Path], output: Path, budget: Budget, *,
                     f"no line item of report period {report_period} in {len(files)} file(s): "
                     f"{[str(f) for f in files][:5]}"
                 )
-            with atomic_path(output) as tmp:
-                con.execute(
-                    f"COPY ({FINAL_SQL}) TO $out (FORMAT parquet, COMPRESSION zstd)",
-                    {"out": str(tmp), "cpu_div": CPU_HOURS_DIVISOR, "mem_div": MEMORY_GB_HOURS_DIVISOR},
-                )
-                rows_out = pq.ParquetFile(tmp).metadata.num_rows
-    finally:
-        con.close()
+            con.execute(
+                f"COPY ({FINAL_SQL}) TO $out (FORMAT parquet, COMPRESSION zstd)",
+                {"out": str(staged.path), "cpu_div": CPU_HOURS_DIVISOR, "mem_div": MEMORY_GB_HOURS_DIVISOR},
+            )
+            rows_out = pq.ParquetFile(staged.path).metadata.num_rows
     return SummaryStats(
         output=str(output), report_period=report_period, files_read=len(files),
         bytes_read=sum(f.stat().st_size for f in files), rows_in=int(rows_in),
