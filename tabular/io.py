@@ -266,23 +266,3 @@ class PendingWrites:
 
 def write_json(path: Path, doc: object) -> None:
     path.write_text(json.dumps(doc, indent=2, sort_keys=False, default=str) + "\n")
-
-
-def row_bytes(schema: pa.Schema) -> int:
-    """Estimated in-memory bytes of one row: fixed widths, 16 for strings (offset + short text)."""
-    total = 0
-    for fld in schema:
-        try:
-            total += max(1, fld.type.bit_width // 8)
-        except ValueError:  # strings and other variable-width types
-            total += 16
-    return max(total, 1)
-
-
-def batch_rows_for(schema: pa.Schema, memory_mb: int, cap: int, baseline_mb: int = 256) -> int:
-    """Rows per record batch so that about eight batches fit in ``memory_mb`` less the process
-    baseline: the reader's decoded row group, the batch being grouped (a ``take`` copy), the
-    batch in the writer threads, encoding buffers and allocator slack (measured: a split at
-    2M x 400 peaked at 1,080 MB with six, over a 1,024 MB budget). At most ``cap``, at least 1,024."""
-    usable = max(64, memory_mb - baseline_mb) * (1 << 20)
-    return int(max(1024, min(cap, usable // 8 // row_bytes(schema))))

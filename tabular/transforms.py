@@ -26,7 +26,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from memsafe.atomic import atomic_dir
-from tabular.io import ShardWriter, batch_rows_for, iter_shard_batches, shard_schema, write_json
+from memsafe.budget import batch_rows_for
+from tabular.io import ShardWriter, iter_shard_batches, shard_schema, write_json
 from tabular.stats import MAX_CATEGORIES, CategoryAgg, NumericAgg, kind_of
 
 

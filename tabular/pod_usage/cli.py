@@ -24,7 +24,7 @@ from pathlib import Path
 import pandas as pd
 
 from memsafe.atomic import atomic_path
-from memsafe.budget import Budget
+from memsafe.budget import add_budget_flags, budget_from_args
 from memsafe.memory import PeakMemory, lifetime_peak_rss_mb
 from tabular.pod_usage.format import NoPodUsageFiles, list_files
 
@@ -48,7 +48,7 @@ def _summarize(args: argparse.Namespace) -> dict:
     if args.engine == "duckdb":
         from tabular.pod_usage.summary import summarize_files
 
-        budget = Budget(memory_mb=args.memory_mb, threads=args.threads, spill_dir=args.spill_dir)
+        budget = budget_from_args(args)
         stats = summarize_files(files, out_dir / "daily_summary.parquet", budget,
                                 report_period=args.report_period)
         result = stats.as_metadata()
@@ -103,9 +103,7 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("summarize", help="daily summary of every CSV under --input")
     s.add_argument("--input", required=True)
     s.add_argument("--output", required=True, help="folder for daily_summary[_pandas].parquet")
-    s.add_argument("--memory-mb", type=int, default=1024, help="whole-process budget (duckdb engine)")
-    s.add_argument("--threads", type=int, default=2)
-    s.add_argument("--spill-dir", default=None)
+    add_budget_flags(s, memory_mb=1024)  # the duckdb engine's; pandas loads everything
     s.add_argument("--engine", choices=("duckdb", "pandas"), default="duckdb",
                    help="duckdb: streaming, bounded; pandas: the in-memory baseline")
     s.add_argument("--report-period", default=None, help="YYYY-MM; default every period")

@@ -64,14 +64,12 @@ import pyarrow.parquet as pq
 
 from memsafe.atomic import atomic_output
 from memsafe.budget import Budget
-from memsafe.engine_errors import engine_line
+from memsafe.engine_errors import engine_file, engine_line, engine_problem
 from memsafe.memory import MemoryReport, PeakMemory, duckdb_probe
 from tabular.pod_usage.format import (
     NoPodUsageFiles,
     PodUsageInputError,
     SniffedFile,
-    engine_file,
-    engine_problem,
     find_bad_row,
     group_by_header,
     read_sql,
