@@ -131,3 +131,27 @@ def test_data_dir_resolution(monkeypatch, tmp_path):
     monkeypatch.setenv("MEMSAFE_DATA_DIR", str(tmp_path))
     assert data_dir() == tmp_path
     assert data_dir("rel") == PROJECT_ROOT / "rel"  # relative to the project, not the cwd
+
+
+def test_materialize_result_speaks_the_shared_vocabulary(tmp_path):
+    import dagster as dg
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from memsafe.memory import MemoryReport
+    from memsafe.metadata import PEAK_CHECK, materialize_result
+
+    out = tmp_path / "data.parquet"
+    pq.write_table(pa.table({"a": [1, 2, 3], "b": ["x", "y", None]}), out)
+    report = MemoryReport(baseline_rss_mb=100, peak_rss_mb=600, engine_peak_mb=200, spill_peak_mb=0, seconds=1.5)
+    result = materialize_result(path=out, rows=3, seconds=2.0, memory=report, budget_mb=512, started_at=1e9,
+                                extra={"files_read": 1, "index_at": 1.5e9}, check_asset="x")
+    md = result.metadata
+    assert md["path"] == dg.MetadataValue.path(str(out))
+    assert md["dagster/row_count"] == 3 and md["rows_per_s"] == 1.5 and md["seconds"] == 2.0
+    assert [(c.name, c.type) for c in md["dagster/column_schema"].columns] == [("a", "int64"), ("b", "string")]
+    assert isinstance(md["started_at"], dg.TimestampMetadataValue) and md["started_at"].value == 1e9
+    assert isinstance(md["index_at"], dg.TimestampMetadataValue) and md["files_read"] == 1
+    assert (md["peak_rss_mb"], md["engine_peak_mb"], md["memory_budget_mb"]) == (600, 200, 512)
+    [check] = result.check_results
+    assert (check.check_name, check.passed, check.severity) == (PEAK_CHECK, False, dg.AssetCheckSeverity.WARN)
