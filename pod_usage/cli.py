@@ -1,9 +1,9 @@
 """Command line for the pod usage summary: generate line items, summarise them, compare results.
 
-    python -m tabular.pod_usage.cli generate --rows 10000000 --out /data/raw/pod_usage --files 10
-    python -m tabular.pod_usage.cli summarize --input /data/raw/pod_usage --output /data/out \\
+    python -m pod_usage.cli generate --rows 10000000 --out /data/raw/pod_usage --files 10
+    python -m pod_usage.cli summarize --input /data/raw/pod_usage --output /data/out \\
         --memory-mb 1024 [--engine duckdb|pandas] [--report-period 2024-01]
-    python -m tabular.pod_usage.cli compare A.parquet B.parquet
+    python -m pod_usage.cli compare A.parquet B.parquet
 
 ``summarize`` prints one JSON line: ``engine, rows_in, rows_out, seconds, rows_per_s,
 peak_rss_mb`` (RSS sampled during the summary), ``max_rss_mb`` (the process' lifetime peak,
@@ -26,11 +26,11 @@ import pandas as pd
 from memsafe.atomic import atomic_path
 from memsafe.budget import add_budget_flags, budget_from_args
 from memsafe.memory import PeakMemory, lifetime_peak_rss_mb
-from tabular.pod_usage.format import NoPodUsageFiles, list_files
+from pod_usage.format import NoPodUsageFiles, list_files
 
 
 def _generate(args: argparse.Namespace) -> dict:
-    from tabular.pod_usage.generate import generate
+    from pod_usage.generate import generate
 
     t0 = time.perf_counter()
     sample = generate(Path(args.out), args.rows, period=args.period, files=args.files, seed=args.seed,
@@ -46,7 +46,7 @@ def _summarize(args: argparse.Namespace) -> dict:
         raise NoPodUsageFiles(f"no pod usage CSV under {args.input}")
     out_dir = Path(args.output)
     if args.engine == "duckdb":
-        from tabular.pod_usage.summary import summarize_files
+        from pod_usage.summary import summarize_files
 
         budget = budget_from_args(args)
         stats = summarize_files(files, out_dir / "daily_summary.parquet", budget,
@@ -54,7 +54,7 @@ def _summarize(args: argparse.Namespace) -> dict:
         result = stats.as_metadata()
         rows_in = stats.rows_in + stats.rows_other_periods
     else:
-        from tabular.pod_usage.baseline import summarize_in_memory
+        from pod_usage.baseline import summarize_in_memory
 
         out = out_dir / "daily_summary_pandas.parquet"
         with PeakMemory() as pm:
@@ -88,7 +88,7 @@ def _compare(args: argparse.Namespace) -> dict:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m tabular.pod_usage.cli", description=__doc__,
+    parser = argparse.ArgumentParser(prog="python -m pod_usage.cli", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
     g = sub.add_parser("generate", help="write realistic koku pod usage line items")

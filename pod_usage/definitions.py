@@ -1,8 +1,7 @@
-"""Definitions of the pod usage fragment of the ``tabular`` code location.
+"""The ``pod_usage`` code location: the daily cost-management summary of Kubernetes pod usage.
 
-The only place resources are bound for pod usage. They are the shared singletons of
-:mod:`memsafe.resources` under the keys ``data`` and ``budget``, so the lead can combine this
-fragment into ``tabular/definitions.py`` with ``dg.Definitions.merge``.
+The only place its Definitions are built and resources bound (the shared ``data``/``budget``
+singletons of :mod:`memsafe.resources`, so locations can be merged in one process by tests).
 """
 
 from __future__ import annotations
@@ -10,7 +9,7 @@ from __future__ import annotations
 import dagster as dg
 
 from memsafe.resources import SHARED_RESOURCES
-from tabular.pod_usage.assets import pod_usage_daily_summary, pod_usage_job
+from pod_usage.assets import pod_usage_daily_summary, pod_usage_job
 
 defs = dg.Definitions(
     assets=[pod_usage_daily_summary],

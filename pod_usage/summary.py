@@ -31,7 +31,7 @@ Formulas (sums over the line items of the group, one line item = one pod and int
 Exactness: every line-item value is first quantised to an integer (cpu to micro-core-seconds,
 ``round_half_even(x * 1e6)``; memory to byte-seconds, ``round_half_even(x)``), and all sums are
 integer sums, so the result does not depend on summation order or parallelism and equals the
-in-memory pandas computation of :mod:`tabular.pod_usage.baseline` bit for bit. Quantisation
+in-memory pandas computation of :mod:`pod_usage.baseline` bit for bit. Quantisation
 error is at most 0.5e-6 core-seconds and 0.5 byte-seconds per line item. Integer sums that
 overflow BIGINT raise rather than wrap.
 
@@ -66,7 +66,7 @@ from memsafe.atomic import atomic_output
 from memsafe.budget import Budget
 from memsafe.engine_errors import engine_file, engine_line, engine_problem
 from memsafe.memory import MemoryReport, PeakMemory, duckdb_probe
-from tabular.pod_usage.format import (
+from pod_usage.format import (
     NoPodUsageFiles,
     PodUsageInputError,
     SniffedFile,
@@ -301,7 +301,7 @@ def summarize_files(files: Sequence[Path], output: Path, budget: Budget, *,
     """Summarise pod usage line items of ``files`` to one parquet file of daily rows.
 
     Args:
-        files: koku pod usage CSVs (any column order; see :mod:`tabular.pod_usage.format`).
+        files: koku pod usage CSVs (any column order; see :mod:`pod_usage.format`).
         output: the final parquet path, written atomically (temporary name, then rename): on any
             error the previous output stays in place.
         budget: DuckDB ``memory_limit``/``threads``/``temp_directory`` for the whole summary.

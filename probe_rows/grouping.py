@@ -30,12 +30,13 @@ so a failed run leaves the previous output (or nothing) in place, never a partia
 
 from __future__ import annotations
 
+import logging
 import math
 import shutil
 import sys
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -56,6 +57,8 @@ BUCKET_MEMORY_FACTOR = 4.0
 # Head-room per process for polars' own pools and the streaming pass' buffers (MiB).
 POLARS_OVERHEAD_MB = 160
 MAX_RESPLIT_DEPTH = 3
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -319,7 +322,7 @@ def _du(folder: Path) -> int:
 def group_probes(
     input_dir: Path | None, output_dir: Path, budget: Budget, config: GroupConfig = GroupConfig(),
     *, files: Sequence[Path] | None = None, diagnostics: Sequence[OrderDiagnostics] | None = None,
-    measure: bool = True, on_fallback: Callable[[], None] | None = None,
+    measure: bool = True,
 ) -> GroupStats:
     """Group the shards of ``input_dir`` (or ``files``, in that order) into ``output_dir``.
 
@@ -334,7 +337,6 @@ def group_probes(
             published only if all rows were in order; otherwise the bucketed path runs
             (``stats.fell_back`` when a given proof failed).
         measure: sample peak RSS while running (``stats.memory``).
-        on_fallback: called when the streaming pass meets a row out of order.
 
     Returns :class:`GroupStats`. Raises :class:`probe_rows.shards.ShardError` for a bad shard (the
     output folder is then untouched), ``FileNotFoundError`` for a missing input folder, and
@@ -375,8 +377,8 @@ def group_probes(
             except _NotOrdered:
                 writer.close(None)
                 fell_back = diagnostics is not None  # a proof that did not hold: worth a warning
-                if fell_back and on_fallback is not None:
-                    on_fallback()
+                if fell_back:
+                    log.warning("the recorded shard order did not hold: sorting instead (bucketed path)")
                 writer = None
         if writer is None:
             writer = new_writer(stages, config)

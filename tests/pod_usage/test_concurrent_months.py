@@ -12,7 +12,7 @@ import threading
 import pyarrow.parquet as pq
 
 from memsafe.atomic import atomic_path
-from tabular.pod_usage.summary import summarize_files
+from pod_usage.summary import summarize_files
 from tests.pod_usage.helpers import line_item, write_items
 
 
