@@ -47,30 +47,32 @@ def build_lmp_asset(dataset: str, description: str) -> dg.AssetsDefinition:
     )
     def _lmp(context: dg.AssetExecutionContext, data: DataDirResource,
              conversion: ConversionBudgetResource) -> dg.MaterializeResult:
-        step_started = time.time()
-        keys = context.partition_key.keys_by_dimension
-        converter, year = ISOS[keys["iso"]], int(keys["year"])
-        root = data.root()
-        budget = conversion.budget(root)
-        stats = convert_partition(converter, dataset, year, root, budget, log=context.log.info)
-        outcomes = lmp_checks(stats.output, converter.timezone, budget)
-        checks = [dg.AssetCheckResult(check_name=o.name, passed=o.passed, metadata=o.metadata)
-                  for o in outcomes]
-        # started_at/finished_at: the window this step held its pool slot (overlap audits).
-        return materialize_result(
-            path=stats.output, rows=stats.rows_out, seconds=time.time() - step_started, memory=stats.memory,
-            budget_mb=budget.memory_mb, started_at=step_started, extra=_conversion_figures(stats),
-            check_asset=dataset, check_results=checks, partition=context.partition_key,
-        )
+        return convert_step(context, data, conversion, dataset, lmp_checks)
 
     return _lmp
 
 
-def _conversion_figures(stats) -> dict[str, object]:
-    """A conversion's own figures; the shared ones (path, rows, memory, times) come from
-    :func:`memsafe.metadata.materialize_result`."""
+def convert_step(context: dg.AssetExecutionContext, data: DataDirResource, conversion: ConversionBudgetResource,
+                 dataset: str, checks) -> dg.MaterializeResult:
+    """One conversion step: the partition's operator and year -> :func:`convert_partition`, then
+    the dataset's ``checks(path, timezone, budget)`` and the shared metadata and memory check."""
+    step_started = time.time()
+    keys = context.partition_key.keys_by_dimension
+    converter, year = ISOS[keys["iso"]], int(keys["year"])
+    root = data.root()
+    budget = conversion.budget(root)
+    stats = convert_partition(converter, dataset, year, root, budget, log=context.log.info)
+    results = [dg.AssetCheckResult(check_name=o.name, passed=o.passed, metadata=o.metadata)
+               for o in checks(stats.output, converter.timezone, budget)]
+    # The conversion's own figures; path, rows, memory and times come from materialize_result.
     shared = {"path", "seconds", "started_at", *stats.memory.as_metadata()}
-    return {k: v for k, v in stats.as_metadata().items() if k not in shared} | {"convert_seconds": stats.seconds}
+    figures = {k: v for k, v in stats.as_metadata().items() if k not in shared} | {"convert_seconds": stats.seconds}
+    # started_at/finished_at: the window this step held its pool slot (overlap audits).
+    return materialize_result(
+        path=stats.output, rows=stats.rows_out, seconds=time.time() - step_started, memory=stats.memory,
+        budget_mb=budget.memory_mb, started_at=step_started, extra=figures,
+        check_asset=context.assets_def.key, check_results=results, partition=context.partition_key,
+    )
 
 
 LMP_ASSETS = [build_lmp_asset(ds, desc) for ds, desc in LMP_DATASETS.items()]
@@ -95,19 +97,7 @@ AS_CHECK_NAMES = ("unique_key", "no_null_price", "hours_per_operating_day")
 )
 def as_prices(context: dg.AssetExecutionContext, data: DataDirResource,
               conversion: ConversionBudgetResource) -> dg.MaterializeResult:
-    step_started = time.time()
-    keys = context.partition_key.keys_by_dimension
-    converter, year = ISOS[keys["iso"]], int(keys["year"])
-    root = data.root()
-    budget = conversion.budget(root)
-    stats = convert_partition(converter, AS_DATASET, year, root, budget, log=context.log.info)
-    checks = [dg.AssetCheckResult(check_name=o.name, passed=o.passed, metadata=o.metadata)
-              for o in as_checks(stats.output, converter.timezone, budget)]
-    return materialize_result(
-        path=stats.output, rows=stats.rows_out, seconds=time.time() - step_started, memory=stats.memory,
-        budget_mb=budget.memory_mb, started_at=step_started, extra=_conversion_figures(stats),
-        check_asset="as_prices", check_results=checks, partition=context.partition_key,
-    )
+    return convert_step(context, data, conversion, AS_DATASET, as_checks)
 
 
 @dg.asset(
