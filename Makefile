@@ -31,7 +31,7 @@ test-instance: setup
 instance: setup
 	$(PY) -m iso_energy.instance
 
-## ui: the Dagster UI and daemon for the three code locations on http://127.0.0.1:3000
+## ui: the Dagster UI and daemon for the four code locations on http://127.0.0.1:3000
 ui: instance
 	$(VENV)/bin/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
 

@@ -17,6 +17,7 @@ from iso_energy.convert import convert_partition
 from iso_energy.isos import ISOS, isos_with
 from iso_energy.partitions import iso_year_partitions
 from iso_energy.resources import POOL, CatalogDuckDBResource, ConversionBudgetResource
+from memsafe.metadata import materialize_result, peak_check_spec
 from memsafe.resources import DataDirResource
 from memsafe.settings import output_dir
 
@@ -24,7 +25,7 @@ LMP_DATASETS = {
     "lmp_da": "Day-ahead (DA) locational marginal prices",
     "lmp_rt": "Real-time (RT) locational marginal prices",
 }
-CHECK_NAMES = ("unique_key", "no_null_lmp", "hours_per_operating_day", "lmp_equals_components", "peak_within_budget")
+CHECK_NAMES = ("unique_key", "no_null_lmp", "hours_per_operating_day", "lmp_equals_components")
 
 
 def build_lmp_asset(dataset: str, description: str) -> dg.AssetsDefinition:
@@ -37,7 +38,7 @@ def build_lmp_asset(dataset: str, description: str) -> dg.AssetsDefinition:
         pool=POOL,
         group_name="iso_energy",
         kinds={"duckdb", "parquet"},
-        check_specs=[dg.AssetCheckSpec(name, asset=dataset) for name in CHECK_NAMES],
+        check_specs=[*(dg.AssetCheckSpec(name, asset=dataset) for name in CHECK_NAMES), peak_check_spec(dataset)],
         description=(
             f"{description}, normalised to one schema. One parquet file per operator and operating "
             f"year (parquet/dataset={dataset}/iso=<iso>/year=<year>/data.parquet); one row per "
@@ -46,37 +47,49 @@ def build_lmp_asset(dataset: str, description: str) -> dg.AssetsDefinition:
     )
     def _lmp(context: dg.AssetExecutionContext, data: DataDirResource,
              conversion: ConversionBudgetResource) -> dg.MaterializeResult:
-        step_started = time.time()
-        keys = context.partition_key.keys_by_dimension
-        converter, year = ISOS[keys["iso"]], int(keys["year"])
-        root = data.root()
-        budget = conversion.budget(root)
-        stats = convert_partition(converter, dataset, year, root, budget, log=context.log.info)
-        outcomes = lmp_checks(stats.output, converter.timezone, budget)
-        outcomes.append(lmp_component_check(stats.output, converter.component_tolerance, budget))
-        peak = stats.memory.peak_rss_mb
-        checks = [dg.AssetCheckResult(check_name=o.name, passed=o.passed, metadata=o.metadata,
-                                      severity=dg.AssetCheckSeverity.WARN if o.warn else dg.AssetCheckSeverity.ERROR)
-                  for o in outcomes]
-        checks.append(dg.AssetCheckResult(
-            check_name="peak_within_budget", passed=peak <= budget.memory_mb,
-            severity=dg.AssetCheckSeverity.WARN,
-            metadata={"peak_rss_mb": peak, "memory_budget_mb": budget.memory_mb}))
-        meta = stats.as_metadata()
-        meta["path"] = dg.MetadataValue.path(str(stats.output))
-        meta["memory_budget_mb"] = budget.memory_mb
-        meta["rows_per_second"] = round(stats.rows_out / stats.seconds) if stats.seconds else None
-        # The window this step held its pool slot, for overlap audits from the instance's records.
-        meta["step_started_at"], meta["step_finished_at"] = step_started, time.time()
-        return dg.MaterializeResult(metadata=meta, check_results=checks)
+        return convert_step(context, data, conversion, dataset, lmp_outcomes)
 
     return _lmp
+
+
+def lmp_outcomes(path, converter, budget) -> list:
+    """The LMP checks, plus LMP against its components within the operator's published rounding."""
+    return [*lmp_checks(path, converter.timezone, budget),
+            lmp_component_check(path, converter.component_tolerance, budget)]
+
+
+def as_outcomes(path, converter, budget) -> list:
+    return as_checks(path, converter.timezone, budget)
+
+
+def convert_step(context: dg.AssetExecutionContext, data: DataDirResource, conversion: ConversionBudgetResource,
+                 dataset: str, checks) -> dg.MaterializeResult:
+    """One conversion step: the partition's operator and year -> :func:`convert_partition`, then
+    the dataset's ``checks(path, converter, budget)`` and the shared metadata and memory check."""
+    step_started = time.time()
+    keys = context.partition_key.keys_by_dimension
+    converter, year = ISOS[keys["iso"]], int(keys["year"])
+    root = data.root()
+    budget = conversion.budget(root)
+    stats = convert_partition(converter, dataset, year, root, budget, log=context.log.info)
+    results = [dg.AssetCheckResult(check_name=o.name, passed=o.passed, metadata=o.metadata,
+                                   severity=dg.AssetCheckSeverity.WARN if o.warn else dg.AssetCheckSeverity.ERROR)
+               for o in checks(stats.output, converter, budget)]
+    # The conversion's own figures; path, rows, memory and times come from materialize_result.
+    shared = {"path", "seconds", "started_at", *stats.memory.as_metadata()}
+    figures = {k: v for k, v in stats.as_metadata().items() if k not in shared} | {"convert_seconds": stats.seconds}
+    # started_at/finished_at: the window this step held its pool slot (overlap audits).
+    return materialize_result(
+        path=stats.output, rows=stats.rows_out, seconds=time.time() - step_started, memory=stats.memory,
+        budget_mb=budget.memory_mb, started_at=step_started, extra=figures,
+        check_asset=context.assets_def.key, check_results=results, partition=context.partition_key,
+    )
 
 
 LMP_ASSETS = [build_lmp_asset(ds, desc) for ds, desc in LMP_DATASETS.items()]
 
 AS_DATASET = "as"  # raw and parquet folder name of the ancillary-service prices
-AS_CHECK_NAMES = ("unique_key", "no_null_price", "hours_per_operating_day", "peak_within_budget")
+AS_CHECK_NAMES = ("unique_key", "no_null_price", "hours_per_operating_day")
 
 
 @dg.asset(
@@ -85,7 +98,8 @@ AS_CHECK_NAMES = ("unique_key", "no_null_price", "hours_per_operating_day", "pea
     pool=POOL,
     group_name="iso_energy",
     kinds={"duckdb", "parquet"},
-    check_specs=[dg.AssetCheckSpec(name, asset="as_prices") for name in AS_CHECK_NAMES],
+    check_specs=[*(dg.AssetCheckSpec(name, asset="as_prices") for name in AS_CHECK_NAMES),
+                 peak_check_spec("as_prices")],
     description=(
         "Ancillary-service (AS) clearing prices (regulation, spinning, non-spinning, ... reserves), normalised to "
         f"one schema. One parquet file per operator and operating year (parquet/dataset={AS_DATASET}/iso=<iso>/"
@@ -94,21 +108,7 @@ AS_CHECK_NAMES = ("unique_key", "no_null_price", "hours_per_operating_day", "pea
 )
 def as_prices(context: dg.AssetExecutionContext, data: DataDirResource,
               conversion: ConversionBudgetResource) -> dg.MaterializeResult:
-    keys = context.partition_key.keys_by_dimension
-    converter, year = ISOS[keys["iso"]], int(keys["year"])
-    root = data.root()
-    budget = conversion.budget(root)
-    stats = convert_partition(converter, AS_DATASET, year, root, budget, log=context.log.info)
-    checks = [dg.AssetCheckResult(check_name=o.name, passed=o.passed, metadata=o.metadata)
-              for o in as_checks(stats.output, converter.timezone, budget)]
-    peak = stats.memory.peak_rss_mb
-    checks.append(dg.AssetCheckResult(
-        check_name="peak_within_budget", passed=peak <= budget.memory_mb, severity=dg.AssetCheckSeverity.WARN,
-        metadata={"peak_rss_mb": peak, "memory_budget_mb": budget.memory_mb}))
-    meta = stats.as_metadata()
-    meta["path"] = dg.MetadataValue.path(str(stats.output))
-    meta["memory_budget_mb"] = budget.memory_mb
-    return dg.MaterializeResult(metadata=meta, check_results=checks)
+    return convert_step(context, data, conversion, AS_DATASET, as_outcomes)
 
 
 @dg.asset(
@@ -127,9 +127,9 @@ def price_catalog(data: DataDirResource, catalog_db: CatalogDuckDBResource) -> d
     root = data.root()
     with catalog_db.get_connection(root) as con:
         summary = build_catalog(con, output_dir(root))
-    meta: dict[str, object] = {"path": dg.MetadataValue.path(str(catalog_db.database_path(root)))}
+    meta: dict[str, object] = {}
     for view, s in summary.items():
         meta[f"{view}_files"] = s["files"]
         meta[f"{view}_rows"] = s["rows"]
         meta[f"{view}_isos"] = ", ".join(s["isos"]) or "-"
-    return dg.MaterializeResult(metadata=meta)
+    return materialize_result(path=catalog_db.database_path(root), extra=meta)

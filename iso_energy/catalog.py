@@ -27,6 +27,7 @@ import duckdb
 import pyarrow as pa
 
 from iso_energy.isos.base import AS_SCHEMA, LMP_SCHEMA
+from memsafe.csv_source import sql_str as _literal
 
 
 @dataclass(frozen=True)
@@ -46,11 +47,6 @@ VIEWS = (
 HIVE_TYPES = "{'dataset': 'VARCHAR', 'iso': 'VARCHAR', 'year': 'INTEGER'}"
 _DUCKDB_TYPES = {pa.string(): "VARCHAR", pa.float64(): "DOUBLE", pa.date32(): "DATE",
                  pa.timestamp("us", tz="UTC"): "TIMESTAMPTZ"}
-
-
-def _literal(value: str) -> str:
-    # A view stores its SQL, so the path cannot be a bound parameter; it is our own path, quoted.
-    return "'" + value.replace("'", "''") + "'"
 
 
 def files_glob(parquet_root: Path, spec: ViewSpec) -> str:

@@ -18,7 +18,7 @@ from pathlib import Path
 from iso_energy import file_index
 from iso_energy.isos import ISOS
 from iso_energy.isos.base import ConversionStats, IsoConverter, NoInputError, dumps_stats
-from memsafe.budget import Budget
+from memsafe.budget import Budget, add_budget_flags, budget_from_args
 from memsafe.cli import CliUsageError, add_debug_flag, run_cli
 from memsafe.settings import data_dir, output_dir, raw_dir
 
@@ -83,17 +83,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--year", required=True, type=int)
     p.add_argument("--data-dir", default=None, help="data root (default $MEMSAFE_DATA_DIR or ./data)")
     p.add_argument("--output", type=Path, default=None)
-    p.add_argument("--memory-mb", type=int, default=2048)
-    p.add_argument("--threads", type=int, default=2)
-    p.add_argument("--spill-dir", default=None)
+    add_budget_flags(p, memory_mb=2048)
     add_debug_flag(p)
     args = p.parse_args(argv)
     converter = ISOS[args.iso]
     if args.dataset not in converter.datasets:
         raise CliUsageError(f"--dataset {args.dataset!r}: {args.iso} has {sorted(converter.datasets)}")
     root = data_dir(args.data_dir)
-    budget = Budget(memory_mb=args.memory_mb, threads=args.threads,
-                    spill_dir=args.spill_dir or str(root / "spill"))
+    budget = budget_from_args(args, spill_default=root / "spill")
     stats = convert_partition(converter, args.dataset, args.year, root, budget, output=args.output,
                               log=lambda m: print(m, file=sys.stderr))
     print(dumps_stats(stats))

@@ -7,6 +7,7 @@ DuckDB's buffer manager, stays inside the budget.
 
 from __future__ import annotations
 
+import argparse
 import os
 import tempfile
 from dataclasses import dataclass
@@ -14,6 +15,7 @@ from pathlib import Path
 
 import duckdb
 import psutil
+import pyarrow as pa
 
 # Python + pyarrow + duckdb loaded, before any data: measured at about 150-200 MB RSS.
 PROCESS_BASELINE_MB = 256
@@ -24,6 +26,11 @@ MIN_ENGINE_MB = 128
 # DuckDB's sorts and windows need working memory per thread: with less than this per thread a
 # small budget runs out of memory instead of spilling, so threads are reduced to fit.
 MIN_MB_PER_THREAD = 128
+# Record batches held at once by a streaming step: the reader's decoded row group, the batch being
+# processed (a ``take`` copy), the batch in the writer threads, encoding buffers and allocator
+# slack (measured: a tabular split at 2M x 400 peaked at 1,080 MB with six, over 1,024 MB).
+BATCHES_IN_MEMORY = 8
+MIN_BATCH_ROWS = 1024
 
 
 class BudgetError(ValueError):
@@ -55,6 +62,10 @@ class Budget:
     def engine_threads(self) -> int:
         """Threads DuckDB gets: ``threads``, reduced so each has ``MIN_MB_PER_THREAD``."""
         return max(1, min(self.threads, self.engine_memory_mb // MIN_MB_PER_THREAD))
+
+    def batch_rows_for(self, schema: pa.Schema) -> int:
+        """Rows per record batch of ``schema`` within this budget, at most :attr:`batch_rows`."""
+        return batch_rows_for(schema, self.memory_mb, self.batch_rows)
 
     def spill_path(self) -> Path:
         """The spill folder, created if absent."""
@@ -125,3 +136,44 @@ def cpu_count() -> int:
         return len(os.sched_getaffinity(0))
     except AttributeError:  # pragma: no cover - non-Linux
         return os.cpu_count() or 1
+
+
+def row_bytes(schema: pa.Schema) -> int:
+    """Estimated in-memory bytes of one row: fixed widths, 16 for strings (offset + short text)."""
+    total = 0
+    for fld in schema:
+        try:
+            total += max(1, fld.type.bit_width // 8)
+        except ValueError:  # strings and other variable-width types
+            total += 16
+    return max(total, 1)
+
+
+def batch_rows_for(schema: pa.Schema, memory_mb: int, cap: int, baseline_mb: int = PROCESS_BASELINE_MB) -> int:
+    """Rows per record batch so that :data:`BATCHES_IN_MEMORY` batches of ``schema`` fit in
+    ``memory_mb`` (MiB) less the process baseline. At most ``cap``, at least
+    :data:`MIN_BATCH_ROWS`."""
+    usable = max(64, memory_mb - baseline_mb) * (1 << 20)
+    return int(max(MIN_BATCH_ROWS, min(cap, usable // BATCHES_IN_MEMORY // row_bytes(schema))))
+
+
+def add_budget_flags(parser: argparse.ArgumentParser, *, memory_mb: int, threads: int = 2,
+                     spill_dir: bool = True) -> None:
+    """The CLIs' shared budget flags: ``--memory-mb``, ``--threads`` and (optionally) ``--spill-dir``.
+
+    Read them back with :func:`budget_from_args`.
+    """
+    parser.add_argument("--memory-mb", type=int, default=memory_mb,
+                        help=f"whole-process memory budget in MiB (default {memory_mb})")
+    parser.add_argument("--threads", type=int, default=threads, help=f"engine threads (default {threads})")
+    if spill_dir:
+        parser.add_argument("--spill-dir", default=None,
+                            help="folder for the engine's spill files (default: the system temp folder)")
+
+
+def budget_from_args(args: argparse.Namespace, *, spill_default: str | os.PathLike[str] | None = None,
+                     **fields: object) -> Budget:
+    """The :class:`Budget` of flags added by :func:`add_budget_flags` (plus ``fields``, e.g.
+    ``batch_rows``); ``spill_default`` applies when ``--spill-dir`` is absent or not given."""
+    spill = getattr(args, "spill_dir", None) or (str(spill_default) if spill_default else None)
+    return Budget(memory_mb=args.memory_mb, threads=args.threads, spill_dir=spill, **fields)

@@ -36,8 +36,8 @@ KNOWN_ERRORS: dict[str, str] = {
     "NoInputError": "iso_energy.isos.base",
     "TabularInputError": "tabular.io",  # also SchemaDriftError
     "SplitConfigError": "tabular.splits",
-    "PodUsageInputError": "tabular.pod_usage.format",
-    "NoPodUsageFiles": "tabular.pod_usage.format",
+    "PodUsageInputError": "pod_usage.format",
+    "NoPodUsageFiles": "pod_usage.format",
     "ShardError": "probe_rows.shards",
     "NoShardsError": "probe_rows.shards",
     "AtlasFormatError": "probe_rows.ripe_atlas",

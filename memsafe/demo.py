@@ -17,7 +17,7 @@ import dagster as dg
 from memsafe.settings import data_dir
 
 # Each module exposes run(instance, root) -> list of summary rows.
-DEMOS = ["iso_energy.demo", "iso_energy.demo_ancillary", "probe_rows.demo", "tabular.demo", "tabular.pod_usage.demo"]
+DEMOS = ["iso_energy.demo", "iso_energy.demo_ancillary", "probe_rows.demo", "tabular.demo", "pod_usage.demo"]
 COLUMNS = ("location", "asset", "partition", "rows", "bytes", "seconds", "peak_rss_mb")
 
 

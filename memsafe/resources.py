@@ -1,7 +1,7 @@
 """Dagster resources shared by every code location: where data lives and how much memory a step gets.
 
-The only module of :mod:`memsafe` that imports dagster. Values are read when a run starts
-(``setup_for_execution``), never at import.
+With :mod:`memsafe.metadata`, the only modules of :mod:`memsafe` that import dagster. Values are
+read when a run starts (``setup_for_execution``), never at import.
 """
 
 from __future__ import annotations

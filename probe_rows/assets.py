@@ -1,11 +1,13 @@
 """probe_rows assets: measurement shards (one dynamic partition per file) -> per-probe rows."""
 
 import datetime as dt
+import time
 from pathlib import Path
 
 import dagster as dg
 
 from memsafe.memory import PeakMemory
+from memsafe.metadata import materialize_result, peak_check_spec
 from memsafe.resources import DataDirResource, MemoryBudgetResource
 from probe_rows.grouping import group_probes
 from probe_rows.ordering import OrderDiagnostics, diagnose_shard
@@ -33,15 +35,14 @@ def measurement_shards(
     with PeakMemory() as pm:
         diag = diagnose_shard(path)
     stat = path.stat()
-    return dg.MaterializeResult(metadata={
-        "path": dg.MetadataValue.path(str(path)), "bytes": stat.st_size, "mtime_ns": str(stat.st_mtime_ns),
-        **diag.as_metadata(), **pm.report.as_metadata(),
+    return materialize_result(path=path, rows=diag.rows, memory=pm.report, extra={
+        "bytes": stat.st_size, "mtime_ns": str(stat.st_mtime_ns), **diag.as_metadata(),
     })
 
 
 @dg.asset(
     deps=[measurement_shards], group_name="probe_rows", kinds={"parquet", "polars"}, pool="probe_rows",
-    automation_condition=dg.AutomationCondition.eager(),
+    automation_condition=dg.AutomationCondition.eager(), check_specs=[peak_check_spec("probe_rows")],
 )
 def probe_rows(
     context: dg.AssetExecutionContext, data: DataDirResource, budget: MemoryBudgetResource,
@@ -52,20 +53,30 @@ def probe_rows(
     Each row holds the probe's measurements as a list of structs in ascending event_time, exactly,
     whatever the shard order; memory bounded by the ``budget`` resource.
     """
+    started = time.time()
     root = data.root()
+    bounded = budget.budget(root)
     keys = sorted(context.instance.get_dynamic_partitions(SHARD_PARTITIONS.name))
     files = [probe_settings.shard_dir(root) / k for k in keys]
     stats = group_probes(
-        None, probe_settings.output_dir(root), budget.budget(root), probe_settings.group_config(),
+        None, probe_settings.output_dir(root), bounded, probe_settings.group_config(),
         files=files, diagnostics=_recorded_diagnostics(context, files),
-        on_fallback=lambda: context.log.warning("the recorded shard order did not hold: sorted instead"),
     )
+    if stats.fell_back:
+        context.log.warning("the recorded shard order did not hold: sorted instead")
     if stats.null_src_addr:
         context.log.warning(f"{stats.null_src_addr} measurements with a null src_addr were dropped")
-    metadata = {**stats.as_metadata(), "output": dg.MetadataValue.path(str(stats.output))}
+    figures = stats.as_metadata()
+    figures["grouping_path"] = figures.pop("path")  # streaming or bucketed; "path" is the output
+    shared = {"output", "seconds", *(stats.memory.as_metadata() if stats.memory else {})}
+    metadata = {k: v for k, v in figures.items() if k not in shared}
     if stats.null_src_addr:
         metadata["warning"] = f"{stats.null_src_addr} measurements with a null src_addr were dropped"
-    return dg.MaterializeResult(metadata=metadata)
+    return materialize_result(
+        path=stats.output, rows=stats.probes_train + stats.probes_test, seconds=time.time() - started,
+        memory=stats.memory, budget_mb=bounded.memory_mb, started_at=started, extra=metadata,
+        check_asset="probe_rows",
+    )
 
 
 def _recorded_diagnostics(

@@ -31,8 +31,8 @@ def duckdb_list_order_by(
         con.execute(
             f"COPY (SELECT src_addr, LIST(STRUCT_PACK({fields}) ORDER BY event_time) AS measurements "
             "FROM read_parquet($glob) WHERE src_addr IS NOT NULL GROUP BY src_addr) "
-            f"TO '{_sql_path(output)}' (FORMAT parquet)",
-            {"glob": glob},
+            "TO $out (FORMAT parquet)",
+            {"glob": glob, "out": str(output)},
         )
         return con.execute("SELECT count(*) FROM read_parquet($p)", {"p": str(output)}).fetchone()[0]
     finally:
@@ -52,8 +52,3 @@ def polars_group_by(input_dir: Path, output: Path, columns: tuple[str, ...] = ST
     )
     frame.write_parquet(output)
     return frame.height
-
-
-def _sql_path(path: Path) -> str:
-    # COPY ... TO does not take a bound parameter for its target; quote it as a literal.
-    return str(path).replace("'", "''")

@@ -21,6 +21,7 @@ import sys
 import time
 from pathlib import Path
 
+from memsafe.budget import add_budget_flags
 from memsafe.cli import add_debug_flag, run_cli, usage_errors
 
 
@@ -66,9 +67,7 @@ def _parser() -> argparse.ArgumentParser:
         s = sub.add_parser(name, help=help_)
         s.add_argument("--input", type=Path, required=True)
         s.add_argument("--output", type=Path, required=True)
-        s.add_argument("--memory-mb", type=int, default=1024)
-        s.add_argument("--threads", type=int, default=2)
-        s.add_argument("--spill-dir", default=None)
+        add_budget_flags(s, memory_mb=1024)
     grp = sub.choices["group"]
     grp.add_argument("--batch-rows", type=int, default=100_000)
     grp.add_argument("--min-measurements", type=int, default=1)
@@ -84,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
     if getattr(args, "threads", None):
         os.environ["POLARS_MAX_THREADS"] = str(args.threads)
     # Imported here, after POLARS_MAX_THREADS is set.
-    from memsafe.budget import Budget
+    from memsafe.budget import budget_from_args
     from memsafe.memory import lifetime_peak_rss_mb
 
     if args.command == "generate":
@@ -122,8 +121,7 @@ def main(argv: list[str] | None = None) -> int:
     elif args.command == "group":
         from probe_rows.grouping import GroupConfig, group_probes
 
-        budget = Budget(memory_mb=args.memory_mb, threads=args.threads, batch_rows=args.batch_rows,
-                        spill_dir=args.spill_dir)
+        budget = budget_from_args(args, batch_rows=args.batch_rows)
         extras = None
         if args.extra_columns is not None:
             extras = tuple(c for c in args.extra_columns.split(",") if c)
@@ -149,7 +147,7 @@ def main(argv: list[str] | None = None) -> int:
         t0 = time.perf_counter()
         try:
             if args.engine == "duckdb":
-                budget = Budget(memory_mb=args.memory_mb, threads=args.threads, spill_dir=args.spill_dir)
+                budget = budget_from_args(args)
                 probes = baselines.duckdb_list_order_by(args.input, args.output, budget)
             else:
                 probes = baselines.polars_group_by(args.input, args.output)

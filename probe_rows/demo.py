@@ -29,7 +29,7 @@ def _row(result: dg.ExecuteInProcessResult, key: dg.AssetKey, partition: str | N
     meta = {k: v.value for k, v in event.materialization.metadata.items()}
     if key == probe_rows.key:  # rows = probes written; bytes = the train + test parquet
         rows = meta["probes_train"] + meta["probes_test"]
-        size = sum(p.stat().st_size for p in pathlib.Path(meta["output"]).rglob("*.parquet"))
+        size = sum(p.stat().st_size for p in pathlib.Path(meta["path"]).rglob("*.parquet"))
     else:  # rows = measurements in the shard; bytes = the shard file
         rows, size = meta["rows"], meta["bytes"]
     return {"location": "probe_rows", "asset": key.to_user_string(), "partition": partition, "rows": rows,

@@ -30,11 +30,13 @@ so a failed run leaves the previous output (or nothing) in place, never a partia
 
 from __future__ import annotations
 
+import logging
 import math
 import shutil
+import sys
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -45,9 +47,8 @@ import pyarrow as pa
 from memsafe.budget import Budget
 from memsafe.memory import MemoryReport, PeakMemory
 from probe_rows.ordering import OrderDiagnostics, event_time_utc, proven_ordered
-from probe_rows.output import SplitWriter, new_writer, remove_stale_stages, stage_name, swap_in
+from probe_rows.output import SplitWriter, new_writer, staged_splits
 from probe_rows.shards import REQUIRED, check_shards, list_shards, no_shards_error
-from probe_rows.split import SPLITS
 
 # Peak memory of grouping one bucket in polars, as a multiple of the bucket's in-memory size
 # (measured: group_by + sort_by + to_arrow + parquet writer on the generated data, see
@@ -56,6 +57,8 @@ BUCKET_MEMORY_FACTOR = 4.0
 # Head-room per process for polars' own pools and the streaming pass' buffers (MiB).
 POLARS_OVERHEAD_MB = 160
 MAX_RESPLIT_DEPTH = 3
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -319,7 +322,7 @@ def _du(folder: Path) -> int:
 def group_probes(
     input_dir: Path | None, output_dir: Path, budget: Budget, config: GroupConfig = GroupConfig(),
     *, files: Sequence[Path] | None = None, diagnostics: Sequence[OrderDiagnostics] | None = None,
-    measure: bool = True, on_fallback: Callable[[], None] | None = None,
+    measure: bool = True,
 ) -> GroupStats:
     """Group the shards of ``input_dir`` (or ``files``, in that order) into ``output_dir``.
 
@@ -334,7 +337,6 @@ def group_probes(
             published only if all rows were in order; otherwise the bucketed path runs
             (``stats.fell_back`` when a given proof failed).
         measure: sample peak RSS while running (``stats.memory``).
-        on_fallback: called when the streaming pass meets a row out of order.
 
     Returns :class:`GroupStats`. Raises :class:`probe_rows.shards.ShardError` for a bad shard (the
     output folder is then untouched), ``FileNotFoundError`` for a missing input folder, and
@@ -346,9 +348,8 @@ def group_probes(
         raise no_shards_error(input_dir)
     schemas, extra_names = check_shards(files, config.extra_columns)
     extras = _extra_types(files, extra_names)
-    output_dir.mkdir(parents=True, exist_ok=True)
-    remove_stale_stages(output_dir)
-    stages = {s: stage_name(output_dir / s) for s in SPLITS}
+    outputs = staged_splits(output_dir)  # each split's lock, its own leftovers removed
+    stages = outputs.__enter__()
     spill_root = budget.spill_path() / f"probe_rows-{uuid.uuid4().hex[:12]}"
     pm = PeakMemory() if measure else None
     try:
@@ -376,8 +377,8 @@ def group_probes(
             except _NotOrdered:
                 writer.close(None)
                 fell_back = diagnostics is not None  # a proof that did not hold: worth a warning
-                if fell_back and on_fallback is not None:
-                    on_fallback()
+                if fell_back:
+                    log.warning("the recorded shard order did not hold: sorting instead (bucketed path)")
                 writer = None
         if writer is None:
             writer = new_writer(stages, config)
@@ -385,13 +386,12 @@ def group_probes(
                                        _estimate_bytes(files, extras, rows),
                                        [s.uncompressed_bytes for s in schemas])
         writer.close(_empty_schema(files, extras))
-        swap_in(stages, output_dir)
     finally:
         if pm is not None:
             pm.__exit__(None, None, None)
         shutil.rmtree(spill_root, ignore_errors=True)
-        for stage in stages.values():
-            shutil.rmtree(stage, ignore_errors=True)
+        # No exception: publish every split; otherwise discard the staged folders.
+        outputs.__exit__(*sys.exc_info())
     c = writer.counts
     return GroupStats(
         output=output_dir, shards=len(files), measurements_in=rows, null_src_addr=nulls,
@@ -408,4 +408,4 @@ def _empty_schema(files, extras) -> pa.Schema:
     return empty.with_columns(pl.col("n_measurements").cast(pl.Int64)).to_arrow().schema
 
 
-__all__ = ["GroupConfig", "GroupStats", "group_probes", "remove_stale_stages", "REQUIRED"]
+__all__ = ["GroupConfig", "GroupStats", "group_probes", "REQUIRED"]

@@ -2,27 +2,27 @@
 
 Plain logic (no dagster). :class:`SplitWriter` orders each grouped frame by ``src_addr``, assigns
 each probe to a split (:mod:`probe_rows.split`), drops probes under the minimum and writes the
-files into staging folders; :func:`swap_in` replaces ``<output>/train`` and ``<output>/test`` by
-the staged folders only once everything is written.
+files into staging folders; :func:`staged_splits` replaces ``<output>/train`` and ``<output>/test``
+by the staged folders only once everything is written.
 """
 
 from __future__ import annotations
 
-import os
+import contextlib
 import shutil
-import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from memsafe.atomic import atomic_dir
 from probe_rows.split import SPLITS, is_test
 
 # Measurements per output file on the streaming path (about 64 MB in memory on 5 columns).
 STREAM_FILE_MEASUREMENTS = 1_000_000
-STAGE_PREFIX = ".probe_rows-"
-TMP_SUFFIX = ".tmp"
 
 
 class SplitWriter:
@@ -98,38 +98,16 @@ class SplitWriter:
                 self.files.append((split, path.name))
 
 
-def stage_name(final: Path) -> Path:
-    """A unique hidden staging folder name beside ``final`` (same filesystem: renames are atomic)."""
-    return final.with_name(f"{STAGE_PREFIX}{final.name}.{uuid.uuid4().hex[:12]}{TMP_SUFFIX}")
+@contextmanager
+def staged_splits(output_dir: Path) -> Iterator[dict[str, Path]]:
+    """One locked atomic folder output per split (:func:`memsafe.atomic.atomic_dir`).
 
-
-def remove_stale_stages(output_dir: Path) -> int:
-    """Delete staging folders a killed grouping left in ``output_dir``; return how many."""
-    if not output_dir.is_dir():
-        return 0
-    stale = [p for p in output_dir.iterdir()
-             if p.is_dir() and p.name.startswith(STAGE_PREFIX) and p.name.endswith(TMP_SUFFIX)]
-    for p in stale:
-        shutil.rmtree(p, ignore_errors=True)
-    return len(stale)
-
-
-def swap_in(stages: dict[str, Path], output_dir: Path) -> None:
-    """Replace ``output_dir/<split>`` by each staged folder: rename old away, new in, drop old.
-
-    Each rename is atomic; a crash between two of them leaves a split folder missing (never a
-    partial one) and the next run rebuilds it.
+    Yields ``{split: empty staging folder}``; on success each replaces ``<output_dir>/<split>``
+    (one rename each, under that split's lock, so a crash between two leaves one split folder
+    missing, never a partial one; the next run rebuilds it). On an error nothing is published.
     """
-    olds = []
-    for split, stage in stages.items():
-        final = output_dir / split
-        if final.exists():
-            old = stage_name(final)
-            os.replace(final, old)
-            olds.append(old)
-        os.replace(stage, final)
-    for old in olds:
-        shutil.rmtree(old, ignore_errors=True)
+    with contextlib.ExitStack() as stack:
+        yield {split: stack.enter_context(atomic_dir(output_dir / split)) for split in SPLITS}
 
 
 def new_writer(stages: dict[str, Path], config) -> SplitWriter:

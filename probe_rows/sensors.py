@@ -1,11 +1,11 @@
 """The sensor that turns a new (or changed) shard file into a partition and a run."""
 
-import json
 import os
 
 import dagster as dg
 
 from memsafe.resources import DataDirResource
+from memsafe.sensors import changed_partition_requests
 from probe_rows.assets import SHARD_PARTITIONS, measurement_shards, probe_rows
 from probe_rows.resources import ProbeRowsResource
 from probe_rows.shards import SHARD_GLOB
@@ -25,23 +25,14 @@ def measurement_shard_sensor(
     (``.name``, the atomic writers' temporaries) are ignored, so write shards atomically.
     """
     folder = probe_settings.shard_dir(data.root())
-    seen = json.loads(context.cursor) if context.cursor else {}
     current = {}
     if folder.is_dir():
         for entry in os.scandir(folder):
             if entry.is_file() and entry.name.endswith(SHARD_GLOB[1:]) and not entry.name.startswith("."):
                 st = entry.stat()
                 current[entry.name] = f"{st.st_size}:{st.st_mtime_ns}"
-    changed = sorted(name for name, print_ in current.items() if seen.get(name) != print_)
-    if not changed:
-        return dg.SkipReason(f"no new or changed shard in {folder}")
-    known = set(context.instance.get_dynamic_partitions(SHARD_PARTITIONS.name))
-    new = [name for name in changed if name not in known]
-    return dg.SensorResult(
-        run_requests=[dg.RunRequest(partition_key=n, run_key=f"{n}:{current[n]}") for n in changed],
-        dynamic_partitions_requests=[SHARD_PARTITIONS.build_add_request(new)] if new else [],
-        cursor=json.dumps(current, sort_keys=True),
-    )
+    return changed_partition_requests(context, SHARD_PARTITIONS, current,
+                                      nothing=f"no new or changed shard in {folder}")
 
 
 # probe_rows is re-materialised by its eager() automation condition once the shard runs have

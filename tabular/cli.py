@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from memsafe.budget import Budget
+from memsafe.budget import add_budget_flags, budget_from_args
 from memsafe.cli import add_debug_flag, run_cli, usage_errors
 from memsafe.memory import PeakMemory
 from tabular.generate import generate_wide
@@ -73,7 +73,7 @@ def cmd_generate(a: argparse.Namespace) -> dict:
 
 
 def cmd_load(a: argparse.Namespace) -> dict:
-    budget = Budget(memory_mb=a.memory_mb, threads=a.threads)
+    budget = budget_from_args(a)
     _bound_threads(budget.threads)
     spec = LoadSpec(label=a.label, customer_column=a.customer_column, date_column=a.date_column,
                     rows_per_shard=a.rows_per_shard, column_types=a.column_types or {},
@@ -86,7 +86,7 @@ def cmd_load(a: argparse.Namespace) -> dict:
 
 
 def cmd_split(a: argparse.Namespace) -> dict:
-    budget = Budget(memory_mb=a.memory_mb, threads=a.threads)
+    budget = budget_from_args(a)
     _bound_threads(budget.threads)
     spec = SplitSpec(label=a.label, mode=a.mode, ratios=a.ratios, seed=a.seed,
                      customer_column=a.customer_column, date_column=a.date_column,
@@ -116,7 +116,7 @@ def cmd_baseline(a: argparse.Namespace) -> dict:
     from tabular.baselines import duckdb_hash_split, pandas_split
 
     if a.engine == "duckdb":
-        budget = Budget(memory_mb=a.memory_mb, threads=a.threads)
+        budget = budget_from_args(a)
         rows = duckdb_hash_split(Path(a.input), Path(a.output), budget, a.ratios, a.seed,
                                  raw_memory_limit=a.duckdb_memory_limit)
     else:
@@ -148,8 +148,7 @@ def build_parser() -> argparse.ArgumentParser:
         sp.add_argument("--rows-per-shard", type=int, default=1_000_000)
         sp.add_argument("--format", default="parquet", choices=["parquet", "csv", "tsv"])
         sp.add_argument("--processing", default="streaming", choices=["streaming", "batch"])
-        sp.add_argument("--memory-mb", type=int, default=1024, help="whole-process memory budget (MiB)")
-        sp.add_argument("--threads", type=int, default=2)
+        add_budget_flags(sp, memory_mb=1024, spill_dir=False)
         sp.add_argument("--batch-rows", type=int, default=None, help="default: derived from --memory-mb")
 
     ld = sub.add_parser("load", help="raw files -> shards + signature + MODS + statistics")

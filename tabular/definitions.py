@@ -1,24 +1,15 @@
-"""The ``tabular`` code location: loading, splits and fitted transforms of tabular training data,
-plus the streaming daily summary of Kubernetes pod usage (:mod:`tabular.pod_usage`).
+"""The ``tabular`` code location: loading, splits and fitted transforms of tabular training data.
 
-Resources are the shared singletons (``data``, ``budget``), so the two fragments merge with
-``dg.Definitions.merge`` (which requires the same resource object per key). The pod-usage
-fragment's module is imported, not its ``defs`` object: Dagster refuses a module holding two
-``Definitions`` objects at module scope.
+The only place its Definitions are built and resources bound (the shared ``data``/``budget``
+singletons of :mod:`memsafe.resources`).
 """
 
 import dagster as dg
 
 from memsafe.resources import SHARED_RESOURCES
 from tabular.assets import ASSETS
-from tabular.pod_usage import definitions as pod_usage_definitions
+from tabular.sensors import tabular_dataset_sensor, tabular_job
 
-tabular_job = dg.define_asset_job(
-    "tabular_job", selection=dg.AssetSelection.groups("tabular"),
-    description="Load, split and transform one tabular data set (run config picks the data set).",
-)
-
-defs = dg.Definitions.merge(
-    dg.Definitions(assets=ASSETS, jobs=[tabular_job], resources=SHARED_RESOURCES),
-    pod_usage_definitions.defs,
+defs = dg.Definitions(
+    assets=ASSETS, jobs=[tabular_job], sensors=[tabular_dataset_sensor], resources=SHARED_RESOURCES,
 )

@@ -13,12 +13,12 @@ import pathlib
 import dagster as dg
 
 from memsafe.resources import DataDirResource, MemoryBudgetResource
-from tabular.assets import ASSETS, tabular_splits
+from tabular.assets import ASSETS, DATASETS, tabular_splits
 from tabular.generate import generate_wide
 
 DATASET = "demo"
 ROWS, COLS, FILES = 20_000, 40, 4
-ROLES = {"dataset": DATASET, "label": "label", "customer_column": "customer_id", "date_column": "event_time",
+ROLES = {"label": "label", "customer_column": "customer_id", "date_column": "event_time",
          "rows_per_shard": 8_000}
 
 
@@ -47,13 +47,15 @@ def run(instance: dg.DagsterInstance, root: pathlib.Path) -> list[dict]:
     generate_wide(root / "raw" / "tabular" / DATASET, ROWS, COLS, files=FILES, fmt="csv", chunk_rows=5_000)
     resources = {"data": DataDirResource(data_dir=str(root)),
                  "budget": MemoryBudgetResource(memory_mb=1024, threads=2, batch_rows=4_096)}
-    first = dg.materialize(ASSETS, instance=instance, resources=resources, run_config={"ops": {
+    instance.add_dynamic_partitions(DATASETS.name, [DATASET])  # what tabular_dataset_sensor does
+    first = dg.materialize(ASSETS, instance=instance, resources=resources, partition_key=DATASET, run_config={"ops": {
         "tabular_shards": {"config": ROLES},
         "tabular_splits": {"config": {**ROLES, "mode": "stratified"}},
         "tabular_transformed": {"config": ROLES},
     }})
     rows = _rows(first)  # sizes now: the temporal run below replaces the split folders
-    temporal = dg.materialize([tabular_splits], instance=instance, resources=resources, run_config={"ops": {
+    temporal = dg.materialize([tabular_splits], instance=instance, resources=resources, partition_key=DATASET,
+                              run_config={"ops": {
         "tabular_splits": {"config": {**ROLES, "mode": "temporal", "cutoffs": ["2024-08-01", "2024-10-01"]}},
     }})
     return rows + _rows(temporal)

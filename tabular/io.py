@@ -1,4 +1,4 @@
-"""Reading raw tabular files in record batches, writing numbered shards, replacing folders atomically.
+"""Reading raw tabular files in record batches, writing numbered shards.
 
 Plain logic (no dagster). Every reader yields :class:`pyarrow.RecordBatch` objects of bounded
 size, so a file of any length is never held whole in memory.
@@ -10,19 +10,13 @@ file name's suffix (a trailing ``.gz`` is decompressed on the fly for CSV/TSV).
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import uuid
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
-
-from memsafe.atomic import TMP_SUFFIX
 
 FORMATS = ("parquet", "csv", "tsv")
 _SUFFIX_FORMAT = {".parquet": "parquet", ".pq": "parquet", ".csv": "csv", ".tsv": "tsv", ".tab": "tsv"}
@@ -179,7 +173,7 @@ class ShardWriter:
 
     A new shard starts after ``rows_per_shard`` rows; numbering is continuous across every call
     to :meth:`write`. Parquet shards are streamed (one row group per written batch), so memory is
-    one batch, not one shard. Meant to write inside a staging folder (see :func:`atomic_dir`).
+    one batch, not one shard. Meant to write inside a staging folder (see :func:`memsafe.atomic.atomic_dir`).
     """
 
     def __init__(self, folder: Path, schema: pa.Schema, fmt: str = "parquet",
@@ -270,66 +264,5 @@ class PendingWrites:
             self._pool.shutdown(wait=True, cancel_futures=True)
 
 
-def remove_stale_dirs(final: Path) -> int:
-    """Delete staging folders (``.<name>.<id>.tmp``) a killed writer of ``final`` left beside it.
-
-    Only folders staged for the same ``final`` are touched: sibling outputs (shards, splits,
-    transformed) may be written at the same time by other runs.
-    """
-    parent = final.parent
-    if not parent.is_dir():
-        return 0
-    removed = 0
-    for entry in parent.iterdir():
-        if entry.is_dir() and entry.name.startswith(f".{final.name}.") and entry.name.endswith(TMP_SUFFIX):
-            shutil.rmtree(entry, ignore_errors=True)
-            removed += 1
-    return removed
-
-
-@contextmanager
-def atomic_dir(final: Path) -> Iterator[Path]:
-    """Yield an empty hidden staging folder beside ``final``; on success it replaces ``final``.
-
-    On an exception the staging folder is deleted and ``final`` (if it existed) is untouched, so a
-    failed run never leaves half-written shards where readers look. The swap is two renames on
-    one filesystem (old folder aside, staging into place) followed by deleting the old folder.
-    """
-    final.parent.mkdir(parents=True, exist_ok=True)
-    remove_stale_dirs(final)
-    tag = uuid.uuid4().hex[:12]
-    staging = final.with_name(f".{final.name}.{tag}{TMP_SUFFIX}")
-    staging.mkdir()
-    try:
-        yield staging
-        old = final.with_name(f".{final.name}.{tag}.old{TMP_SUFFIX}")
-        if final.exists():
-            os.replace(final, old)
-        os.replace(staging, final)
-        shutil.rmtree(old, ignore_errors=True)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-
-
 def write_json(path: Path, doc: object) -> None:
     path.write_text(json.dumps(doc, indent=2, sort_keys=False, default=str) + "\n")
-
-
-def row_bytes(schema: pa.Schema) -> int:
-    """Estimated in-memory bytes of one row: fixed widths, 16 for strings (offset + short text)."""
-    total = 0
-    for fld in schema:
-        try:
-            total += max(1, fld.type.bit_width // 8)
-        except ValueError:  # strings and other variable-width types
-            total += 16
-    return max(total, 1)
-
-
-def batch_rows_for(schema: pa.Schema, memory_mb: int, cap: int, baseline_mb: int = 256) -> int:
-    """Rows per record batch so that about eight batches fit in ``memory_mb`` less the process
-    baseline: the reader's decoded row group, the batch being grouped (a ``take`` copy), the
-    batch in the writer threads, encoding buffers and allocator slack (measured: a split at
-    2M x 400 peaked at 1,080 MB with six, over a 1,024 MB budget). At most ``cap``, at least 1,024."""
-    usable = max(64, memory_mb - baseline_mb) * (1 << 20)
-    return int(max(1024, min(cap, usable // 8 // row_bytes(schema))))

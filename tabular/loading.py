@@ -35,13 +35,13 @@ from pathlib import Path
 
 import pyarrow as pa
 
+from memsafe.atomic import atomic_dir
+from memsafe.budget import batch_rows_for
 from tabular.io import (
     FORMATS,
     PendingWrites,
     ShardWriter,
     TabularInputError,
-    atomic_dir,
-    batch_rows_for,
     iter_file_batches,
     list_input_files,
     read_file_schema,
@@ -73,7 +73,7 @@ class LoadSpec:
         compression: Parquet codec of the shards.
         threads: writer threads (``1``: write inline).
         memory_mb: when set, ``batch_rows`` is lowered so about six batches of the unified schema
-            fit in this budget (see :func:`tabular.io.batch_rows_for`).
+            fit in this budget (see :func:`memsafe.budget.batch_rows_for`).
     """
 
     label: str | None = None

@@ -46,14 +46,14 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from memsafe.atomic import atomic_dir
+from memsafe.budget import batch_rows_for
 from tabular.assign import CodeStream, apportion, random_assign, stratified_blocks
 from tabular.io import (
     FORMATS,
     PendingWrites,
     ShardWriter,
     TabularInputError,
-    atomic_dir,
-    batch_rows_for,
     iter_shard_batches,
     shard_schema,
 )
@@ -87,7 +87,7 @@ class SplitSpec:
         batch_rows: rows per record batch in memory.
         processing: ``streaming`` (default) or ``batch`` (everything in one table first).
         threads: writer threads (splits are encoded in parallel with reading the next batch).
-        memory_mb: when set, ``batch_rows`` is lowered to fit this budget (:func:`tabular.io.batch_rows_for`).
+        memory_mb: when set, ``batch_rows`` is lowered to fit this budget (:func:`memsafe.budget.batch_rows_for`).
     """
 
     label: str | None = None

@@ -25,7 +25,9 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from tabular.io import ShardWriter, atomic_dir, batch_rows_for, iter_shard_batches, shard_schema, write_json
+from memsafe.atomic import atomic_dir
+from memsafe.budget import batch_rows_for
+from tabular.io import ShardWriter, iter_shard_batches, shard_schema, write_json
 from tabular.stats import MAX_CATEGORIES, CategoryAgg, NumericAgg, kind_of
 
 

@@ -101,7 +101,7 @@ def _cases(tmp: Path) -> dict[str, tuple[list[str], str]]:
             ],
             "date_column 'month': value 'Feb-2018'",
         ),
-        "tabular.pod_usage.cli": (
+        "pod_usage.cli": (
             ["summarize", "--input", str(tmp / "empty"), "--output", str(tmp / "o")],
             "no pod usage CSV under",
         ),
@@ -109,7 +109,7 @@ def _cases(tmp: Path) -> dict[str, tuple[list[str], str]]:
 
 
 @pytest.mark.parametrize(
-    "module", ["iso_energy.convert", "iso_energy.sample", "probe_rows.cli", "tabular.cli", "tabular.pod_usage.cli"]
+    "module", ["iso_energy.convert", "iso_energy.sample", "probe_rows.cli", "tabular.cli", "pod_usage.cli"]
 )
 def test_each_cli_prints_one_error_line_and_exits_2(tmp_path, module):
     argv, fragment = _cases(tmp_path)[module]
@@ -137,7 +137,7 @@ def test_each_cli_prints_one_error_line_and_exits_2(tmp_path, module):
             id="probe_rows",
         ),
         pytest.param(
-            "tabular.pod_usage.cli",
+            "pod_usage.cli",
             ["generate", "--out", "{tmp}/u", "--rows", "0"],
             "rows must be positive, got 0",
             id="pod_usage",

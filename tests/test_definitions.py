@@ -19,7 +19,7 @@ from iso_energy.resources import POOL, ConversionBudgetResource, pool_limit
 from memsafe.budget import BudgetError
 from tests.conftest import REPO
 
-LOCATIONS = ["iso_energy", "probe_rows", "tabular"]
+LOCATIONS = ["iso_energy", "probe_rows", "tabular", "pod_usage"]
 
 
 @pytest.mark.parametrize("location", LOCATIONS)
@@ -44,6 +44,30 @@ def test_iso_energy_assets_partitions_and_pool():
         assert asset.op.pool == POOL
         assert {c.name for c in asset.check_specs} >= {"unique_key", "no_null_lmp", "hours_per_operating_day"}
     assert defs.resolve_job_def("lmp_job").partitions_def is not None
+
+
+def test_probe_rows_tabular_and_pod_usage_assets_partitions_and_pools():
+    probe = importlib.import_module("probe_rows.definitions").defs
+    assert {k.to_user_string() for k in probe.resolve_asset_graph().get_all_asset_keys()} == {
+        "measurement_shards", "probe_rows"}
+    shards = probe.resolve_assets_def("measurement_shards")
+    assert isinstance(shards.partitions_def, dg.DynamicPartitionsDefinition)
+    assert probe.resolve_assets_def("probe_rows").op.pool == "probe_rows"
+
+    tabular = importlib.import_module("tabular.definitions").defs
+    keys = {k.to_user_string() for k in tabular.resolve_asset_graph().get_all_asset_keys()}
+    assert keys == {"tabular_shards", "tabular_train", "tabular_test", "tabular_val", "tabular_transformed"}
+    for key in keys:
+        asset = tabular.resolve_assets_def(key)
+        assert asset.partitions_def == dg.DynamicPartitionsDefinition(name="tabular_datasets")
+        assert asset.op.pool == "tabular"
+    assert tabular.resolve_sensor_def("tabular_dataset_sensor").job_name == "tabular_job"
+
+    pods = importlib.import_module("pod_usage.definitions").defs
+    assert {k.to_user_string() for k in pods.resolve_asset_graph().get_all_asset_keys()} == {
+        "pod_usage_daily_summary"}
+    summary = pods.resolve_assets_def("pod_usage_daily_summary")
+    assert isinstance(summary.partitions_def, dg.MonthlyPartitionsDefinition) and summary.op.pool == "pod_usage"
 
 
 def test_instance_yaml_agrees_with_the_conversion_budget():

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import threading
 import time
 
 import pytest
 
-from memsafe.atomic import atomic_path, remove_stale_temps
+from memsafe.atomic import atomic_dir, atomic_output, atomic_path, remove_stale_temps, target_lock
 from memsafe.budget import Budget, BudgetError, check_fits_machine
 from memsafe.memory import PeakMemory, duckdb_probe
 from memsafe.settings import PROJECT_ROOT, data_dir
@@ -33,9 +34,11 @@ def test_check_fits_machine(budget_mb, concurrent, machine_mb, fits):
 
 def test_budget_applies_limits_to_duckdb(tmp_path):
     con = Budget(memory_mb=768, threads=1, spill_dir=str(tmp_path / "spill")).connect()
-    settings = dict(con.execute(
-        "SELECT name, value FROM duckdb_settings() WHERE name IN ('memory_limit','threads','temp_directory')"
-    ).fetchall())
+    settings = dict(
+        con.execute(
+            "SELECT name, value FROM duckdb_settings() WHERE name IN ('memory_limit','threads','temp_directory')"
+        ).fetchall()
+    )
     assert settings["threads"] == "1"
     assert settings["temp_directory"] == str(tmp_path / "spill")
     assert settings["memory_limit"].startswith("488.2")  # 768 - 256 MB baseline = 512 MB = 488.2 MiB
@@ -51,6 +54,52 @@ def test_atomic_path_replaces_only_on_success(tmp_path):
         raise RuntimeError("writer died")
     assert final.read_text() == "v1"
     assert [p.name for p in final.parent.iterdir()] == ["data.parquet"]
+
+
+def test_atomic_output_cleans_only_its_own_targets_leftovers(tmp_path):
+    mine, other = tmp_path / "2019-01.parquet", tmp_path / "2019-02.parquet"
+    (tmp_path / ".2019-01.parquet.deadbeef0000.tmp").write_text("killed writer of mine")
+    (tmp_path / ".2019-01.parquet.deadbeef0001.old.tmp").mkdir()  # a killed folder swap
+    (tmp_path / ".2019-02.parquet.deadbeef0000.tmp").write_text("other target, maybe mid-write")
+    with atomic_output(mine) as staged:
+        assert staged.stale_removed == 2
+        staged.path.write_text("v1")
+    assert mine.read_text() == "v1" and not other.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".2019-02.parquet.deadbeef0000.tmp", "2019-01.parquet"]
+
+
+def test_atomic_dir_replaces_a_folder_whole_or_not_at_all(tmp_path):
+    final = tmp_path / "splits"
+    with atomic_dir(final) as staging:
+        (staging / "a.parquet").write_text("v1")
+    with pytest.raises(RuntimeError), atomic_dir(final) as staging:
+        (staging / "b.parquet").write_text("half")
+        raise RuntimeError("writer died")
+    assert [p.name for p in final.iterdir()] == ["a.parquet"]
+    with atomic_dir(final) as staging:
+        (staging / "c.parquet").write_text("v2")
+    assert [p.name for p in final.iterdir()] == ["c.parquet"]
+    assert [p.name for p in tmp_path.iterdir()] == ["splits"]  # no staging folder, no lock file
+
+
+def test_writers_of_one_target_take_turns_and_others_do_not_wait(tmp_path):
+    target = tmp_path / "data.parquet"
+    order: list[str] = []
+
+    def second() -> None:
+        with target_lock(target):
+            order.append("second")
+
+    with target_lock(target):
+        thread = threading.Thread(target=second)
+        thread.start()
+        with target_lock(tmp_path / "other.parquet"):  # another target: not blocked
+            order.append("other")
+        time.sleep(0.2)
+        order.append("first")
+    thread.join(timeout=10)
+    assert order == ["other", "first", "second"]
+    assert list(tmp_path.iterdir()) == []  # lock files are removed on release
 
 
 def test_remove_stale_temps_only_touches_hidden_temps(tmp_path):
@@ -82,3 +131,27 @@ def test_data_dir_resolution(monkeypatch, tmp_path):
     monkeypatch.setenv("MEMSAFE_DATA_DIR", str(tmp_path))
     assert data_dir() == tmp_path
     assert data_dir("rel") == PROJECT_ROOT / "rel"  # relative to the project, not the cwd
+
+
+def test_materialize_result_speaks_the_shared_vocabulary(tmp_path):
+    import dagster as dg
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from memsafe.memory import MemoryReport
+    from memsafe.metadata import PEAK_CHECK, materialize_result
+
+    out = tmp_path / "data.parquet"
+    pq.write_table(pa.table({"a": [1, 2, 3], "b": ["x", "y", None]}), out)
+    report = MemoryReport(baseline_rss_mb=100, peak_rss_mb=600, engine_peak_mb=200, spill_peak_mb=0, seconds=1.5)
+    result = materialize_result(path=out, rows=3, seconds=2.0, memory=report, budget_mb=512, started_at=1e9,
+                                extra={"files_read": 1, "index_at": 1.5e9}, check_asset="x")
+    md = result.metadata
+    assert md["path"] == dg.MetadataValue.path(str(out))
+    assert md["dagster/row_count"] == 3 and md["rows_per_s"] == 1.5 and md["seconds"] == 2.0
+    assert [(c.name, c.type) for c in md["dagster/column_schema"].columns] == [("a", "int64"), ("b", "string")]
+    assert isinstance(md["started_at"], dg.TimestampMetadataValue) and md["started_at"].value == 1e9
+    assert isinstance(md["index_at"], dg.TimestampMetadataValue) and md["files_read"] == 1
+    assert (md["peak_rss_mb"], md["engine_peak_mb"], md["memory_budget_mb"]) == (600, 200, 512)
+    [check] = result.check_results
+    assert (check.check_name, check.passed, check.severity) == (PEAK_CHECK, False, dg.AssetCheckSeverity.WARN)

@@ -1,9 +1,9 @@
 """Case 4: pod usage daily summary of koku metrics-operator CSVs (10M line items at ``--scale 1``).
 
-Inputs from ``python -m tabular.pod_usage.cli generate``, at half and full size so the table shows
+Inputs from ``python -m pod_usage.cli generate``, at half and full size so the table shows
 whether peak memory stays flat. This project's streaming summary (DuckDB under a budget) vs the
 in-memory pandas groupby (``--engine pandas`` of the same command, the reference the streaming
-summary must equal). Reported as "pipeline not present" until ``tabular.pod_usage.cli`` exists.
+summary must equal). Reported as "pipeline not present" until ``pod_usage.cli`` exists.
 """
 
 from __future__ import annotations
@@ -20,14 +20,14 @@ FLAT = 1.25  # "flat": peak at full size at most this multiple of the peak at ha
 
 
 def generate_argv(ctx: Context, folder, rows: int) -> list[str]:
-    """The project's generator as a command; adjust here if ``tabular.pod_usage.cli`` changes."""
-    return [ctx.python, "-m", "tabular.pod_usage.cli", "generate", "--rows", str(rows), "--out", str(folder),
+    """The project's generator as a command; adjust here if ``pod_usage.cli`` changes."""
+    return [ctx.python, "-m", "pod_usage.cli", "generate", "--rows", str(rows), "--out", str(folder),
             "--files", str(FILES), "--seed", "0"]
 
 
 def summarize_argv(ctx: Context, inputs, output, engine: str) -> list[str]:
-    """The project's summary as a command; adjust here if ``tabular.pod_usage.cli`` changes."""
-    return [ctx.python, "-m", "tabular.pod_usage.cli", "summarize", "--input", str(inputs), "--output", str(output),
+    """The project's summary as a command; adjust here if ``pod_usage.cli`` changes."""
+    return [ctx.python, "-m", "pod_usage.cli", "summarize", "--input", str(inputs), "--output", str(output),
             "--memory-mb", str(MEMORY_MB), "--threads", str(ctx.threads), "--engine", engine]
 
 
@@ -35,7 +35,7 @@ class PodUsage(Case):
     key = "pod_usage"
     title = "Pod usage daily summary (koku CSV line items)"
     budget_mb = MEMORY_MB
-    pipeline_module = "tabular.pod_usage.cli"
+    pipeline_module = "pod_usage.cli"
     target = f"faster than in-memory pandas, peak memory flat from half to full size (within {FLAT}x)"
 
     def sizes(self, scale: float) -> list[Size]:

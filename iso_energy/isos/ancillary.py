@@ -36,6 +36,7 @@ product must be mapped, not silently passed through). Source formats:
 from __future__ import annotations
 
 from iso_energy.isos.base import AS_KEY, AS_SCHEMA, DatasetFormat, local_to_utc_sql
+from memsafe.csv_source import sql_str as _lit
 
 PJM_TZ, ERCOT_TZ = "America/New_York", "America/Chicago"
 
@@ -53,10 +54,6 @@ CAISO_MARKETS = {"DAM": "DA", "RTM": "RT"}
 # ERCOT's Responsive Reserve (RRS) and ERCOT Contingency Reserve (ECRS) have no exact common
 # equivalent, so they keep ERCOT's names.
 ERCOT_PRODUCTS = {"REGUP": "REG_UP", "REGDN": "REG_DOWN", "RRS": "RRS", "NSPIN": "NON_SPIN", "ECRS": "ECRS"}
-
-
-def _lit(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
 
 
 def mapped_sql(expr: str, table: dict[str, str], what: str, match: str = "=") -> str:

@@ -35,9 +35,11 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from memsafe.atomic import atomic_path, partition_lock, remove_stale_temps
+from memsafe.atomic import atomic_output
 from memsafe.budget import Budget, BudgetError
-from memsafe.engine_errors import engine_line
+from memsafe.csv_source import read_csv_sql
+from memsafe.csv_source import sql_str as _sql_str
+from memsafe.engine_errors import engine_line, engine_problem
 from memsafe.memory import MemoryReport, PeakMemory, duckdb_probe
 
 # One schema for every operator's LMP. Prices in USD/MWh; a component an operator does not
@@ -237,11 +239,6 @@ class SniffedFile:
         return None if line is None else line + self.line_offset
 
 
-def _sql_str(value: str) -> str:
-    """A SQL string literal for identifiers/formats declared in code (never user data)."""
-    return "'" + value.replace("'", "''") + "'"
-
-
 class IsoConverter(ABC):
     """Base of every market operator's converter. Subclasses declare class attributes only,
     plus :meth:`prepare_file` where a format needs more than a header scan (e.g. ISO-NE's
@@ -315,22 +312,13 @@ class IsoConverter(ABC):
     # -- SQL -------------------------------------------------------------------------------
     def _read_sql(self, fmt: DatasetFormat, group: Sequence[SniffedFile], param: str) -> str:
         """One ``read_csv`` over files sharing a header; the file list is bound as ``param``."""
-        header, skip = group[0].header, group[0].skip
-        cols = ", ".join(f"{_sql_str(c)}: {_sql_str(fmt.columns.get(c, 'VARCHAR'))}" for c in header)
-        opts = [
-            "header = true", f"skip = {int(skip)}", f"columns = {{{cols}}}", "auto_detect = false",
-            "delim = ','", "quote = '\"'", "escape = '\"'", "strict_mode = true",
-            "filename = '_file'",
-        ]
-        if fmt.timestampformat:
-            opts.append(f"timestampformat = {_sql_str(fmt.timestampformat)}")
-        if fmt.dateformat:
-            opts.append(f"dateformat = {_sql_str(fmt.dateformat)}")
+        source = read_csv_sql(param, group[0].header, fmt.columns, skip=group[0].skip,
+                              timestampformat=fmt.timestampformat, dateformat=fmt.dateformat)
         # Columns of `fmt.columns` absent from this header are added as NULL so every group
         # has the same columns for UNION ALL BY NAME.
-        missing = [c for c in fmt.columns if c not in header]
+        missing = [c for c in fmt.columns if c not in group[0].header]
         extra = "".join(f", CAST(NULL AS {fmt.columns[c]}) AS \"{c}\"" for c in missing)
-        return f"SELECT *{extra} FROM read_csv(${param}, {', '.join(opts)})"
+        return f"SELECT *{extra} FROM {source}"
 
     def normalised_sql(self, dataset: str, groups: Sequence[Sequence[SniffedFile]]) -> str:
         """SQL yielding the dataset's schema columns plus ``_version`` and ``_file``; the file
@@ -490,14 +478,14 @@ class IsoConverter(ABC):
         )
         con = budget.connect()
         # One writer per partition at a time; leftovers of a killed writer are removed under the lock.
-        with partition_lock(output.parent), contextlib.closing(con):
-            removed = remove_stale_temps(output.parent)
+        with atomic_output(output) as staged, contextlib.closing(con):
+            removed, tmp = staged.stale_removed, staged.path
             if rows_in_year is None:
                 rows_in_year = self._run(
                     con, f"SELECT count(*) FROM ({norm}) WHERE year(operating_date) = $year",
                     groups, dataset, year=year,
                 ).fetchone()[0]
-            with PeakMemory(engine_probe=duckdb_probe(con)) as pm, atomic_path(output) as tmp:
+            with PeakMemory(engine_probe=duckdb_probe(con)) as pm:
                 params = {**self._params(groups), "year": year, "out": str(tmp)}
                 try:
                     con.execute(
@@ -542,15 +530,7 @@ def _budget_error(con: duckdb.DuckDBPyConnection, what: str, text: str) -> Budge
 
 
 def _engine_problem(text: str) -> str:
-    """The useful first lines of a DuckDB error, without its dialect dump."""
-    keep = []
-    for line in text.splitlines():
-        if not line.strip() or line.startswith(("  ", "*", "Possible fixes", "This type was")):
-            continue
-        keep.append(line.strip())
-        if len(keep) == 3:
-            break
-    return " | ".join(keep) or text[:300]
+    return engine_problem(text, max_lines=3)
 
 
 def dumps_stats(stats: ConversionStats) -> str:

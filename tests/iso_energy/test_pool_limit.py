@@ -42,7 +42,7 @@ def test_pool_holds_conversions_to_two(data_root):
             records = instance.fetch_materializations(dg.AssetKey(asset), limit=100).records
             for rec in records:
                 md = rec.asset_materialization.metadata
-                windows.append((md["step_started_at"].value, md["step_finished_at"].value))
+                windows.append((md["started_at"].value, md["finished_at"].value))
             assert sorted(rec.partition_key for rec in records) == sorted(keys)
     assert len(windows) == 12
     overlap = max_overlap(windows)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from tabular.pod_usage.format import KOKU_COLUMNS
+from pod_usage.format import KOKU_COLUMNS
 
 REPO = Path(__file__).resolve().parents[2]
 SAMPLE_PATH = Path("shared", "data", "real", "pod_usage", "koku_ocp_pod_usage_2019-02.csv")

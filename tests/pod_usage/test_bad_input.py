@@ -6,9 +6,9 @@ import re
 
 import pytest
 
-from tabular.pod_usage.baseline import summarize_in_memory
-from tabular.pod_usage.format import KOKU_COLUMNS, NoPodUsageFiles, PodUsageInputError
-from tabular.pod_usage.summary import summarize_files
+from pod_usage.baseline import summarize_in_memory
+from pod_usage.format import KOKU_COLUMNS, NoPodUsageFiles, PodUsageInputError
+from pod_usage.summary import summarize_files
 from tests.pod_usage.helpers import line_item, write_items
 
 

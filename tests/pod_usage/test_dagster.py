@@ -9,14 +9,15 @@ import dagster as dg
 import pyarrow.parquet as pq
 import pytest
 
+from memsafe.metadata import PEAK_CHECK
 from memsafe.resources import BUDGET, DATA, SHARED_RESOURCES, DataDirResource, MemoryBudgetResource
-from tabular.pod_usage.assets import CHECKS, REPORT_PERIODS, pod_usage_daily_summary
-from tabular.pod_usage.summary import SUMMARY_COLUMNS
+from pod_usage.assets import CHECKS, REPORT_PERIODS, pod_usage_daily_summary
+from pod_usage.summary import SUMMARY_COLUMNS
 from tests.pod_usage.helpers import line_item, write_items
 
 
 def test_definitions_load_and_merge():
-    from tabular.pod_usage.definitions import defs
+    from pod_usage.definitions import defs
 
     key = dg.AssetKey("pod_usage_daily_summary")
     assert defs.resolve_asset_graph().get_all_asset_keys() == {key}
@@ -24,7 +25,7 @@ def test_definitions_load_and_merge():
     spec = defs.resolve_assets_def(key)
     assert spec.partitions_def == REPORT_PERIODS
     assert "2019-02" in REPORT_PERIODS.get_partition_keys()
-    assert {c.name for c in spec.check_specs} == set(CHECKS)
+    assert {c.name for c in spec.check_specs} == {*CHECKS, PEAK_CHECK}
     assert pod_usage_daily_summary.op.pool == "pod_usage"
     assert defs.resolve_job_def("pod_usage_job").partitions_def == REPORT_PERIODS
     # The lead combines fragments with Definitions.merge: the shared singletons must not clash.
@@ -70,9 +71,11 @@ def test_asset_materialises_real_sample_with_metadata_and_checks(instance, root)
     assert md["rows_out"] == 10
     assert md["dagster/row_count"] == 10 and md["path"] == str(out)
     assert md["rows_per_s"] > 0 and md["peak_rss_mb"] > 0 and md["seconds"] > 0
+    assert [c.name for c in md["dagster/column_schema"].columns] == list(SUMMARY_COLUMNS)
+    assert isinstance(event.materialization.metadata["started_at"], dg.TimestampMetadataValue)
     assert md["capacity_conflicts"] == 0 and md["node_intervals"] == 120
     checks = {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
-    assert checks == dict.fromkeys(CHECKS, True)
+    assert checks == dict.fromkeys([*CHECKS, PEAK_CHECK], True)
 
 
 def test_capacity_conflict_is_reported_by_a_warning_check(instance, root):
@@ -97,7 +100,7 @@ def test_bad_file_fails_the_run_naming_file_and_line(instance, root):
 
 
 def test_demo_runs_through_dagster(instance, tmp_path):
-    from tabular.pod_usage.demo import run
+    from pod_usage.demo import run
 
     rows = run(instance, tmp_path, rows=5_000)
     assert [r["partition"] for r in rows] == ["2024-01", "2024-02"]

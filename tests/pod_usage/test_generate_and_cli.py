@@ -8,9 +8,9 @@ import json
 import pandas as pd
 import pytest
 
-from tabular.pod_usage.cli import main
-from tabular.pod_usage.format import KOKU_COLUMNS, sniff
-from tabular.pod_usage.generate import NEWER_COLUMNS, generate
+from pod_usage.cli import main
+from pod_usage.format import KOKU_COLUMNS, sniff
+from pod_usage.generate import NEWER_COLUMNS, generate
 
 
 def test_generator_shapes(tmp_path):

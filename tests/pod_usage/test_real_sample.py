@@ -11,8 +11,8 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from tabular.pod_usage.baseline import summarize_in_memory
-from tabular.pod_usage.summary import SUMMARY_COLUMNS, summarize_files
+from pod_usage.baseline import summarize_in_memory
+from pod_usage.summary import SUMMARY_COLUMNS, summarize_files
 from tests.pod_usage.helpers import normalised
 
 
@@ -98,7 +98,7 @@ def test_newer_export_column_order_and_node_role(real_sample, summary, budget, t
 
 
 def test_other_report_period_is_counted_not_summarised(real_sample, budget, tmp_path: Path):
-    from tabular.pod_usage.format import NoPodUsageFiles
+    from pod_usage.format import NoPodUsageFiles
 
     with pytest.raises(NoPodUsageFiles, match="2019-03"):
         summarize_files([real_sample], tmp_path / "x.parquet", budget, report_period="2019-03")

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from tabular.pod_usage.baseline import summarize_in_memory
-from tabular.pod_usage.generate import generate
-from tabular.pod_usage.summary import summarize_files
+from pod_usage.baseline import summarize_in_memory
+from pod_usage.generate import generate
+from pod_usage.summary import summarize_files
 from tests.pod_usage.helpers import line_item, normalised, write_items
 
 
@@ -122,7 +122,7 @@ def test_streaming_equals_in_memory_on_generated_items(tmp_path, newer_format):
 
 
 def test_previous_output_survives_a_failed_run(tmp_path, budget, real_sample):
-    from tabular.pod_usage.format import PodUsageInputError
+    from pod_usage.format import PodUsageInputError
 
     out = tmp_path / "out" / "summary.parquet"
     summarize_files([real_sample], out, budget)

@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from probe_rows_testdata import N_MEASUREMENTS, N_PROBES
 
 from probe_rows.generate import generate_shards
+from tests.probe_rows.probe_rows_testdata import N_MEASUREMENTS, N_PROBES
 
 
 @pytest.fixture(scope="session")

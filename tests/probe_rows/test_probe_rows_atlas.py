@@ -7,11 +7,11 @@ import json
 
 import polars as pl
 import pytest
-from probe_rows_testdata import ATLAS_PING, ATLAS_TRACEROUTE
 
 from memsafe.budget import Budget
 from probe_rows.grouping import GroupConfig, group_probes
 from probe_rows.ripe_atlas import AtlasFormatError, AtlasImportConfig, import_file, import_files
+from tests.probe_rows.probe_rows_testdata import ATLAS_PING, ATLAS_TRACEROUTE
 
 UTC = dt.UTC
 

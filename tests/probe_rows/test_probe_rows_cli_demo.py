@@ -8,9 +8,9 @@ import sys
 
 import dagster as dg
 import polars as pl
-from probe_rows_testdata import REPO
 
 from probe_rows.demo import DEMO_MEASUREMENTS, DEMO_PROBES, DEMO_SHARDS, run
+from tests.probe_rows.probe_rows_testdata import REPO
 
 
 def _cli(*args: str) -> list[dict]:

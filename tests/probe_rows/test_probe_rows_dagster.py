@@ -118,11 +118,12 @@ def test_shards_then_probe_rows_through_dagster(tmp_path, order):
     assert (meta["measurements_in"], meta["measurements_out"], meta["probes_in"]) == (6_000, 6_000, 40)
     assert meta["probes_train"] + meta["probes_test"] == 40 and meta["probes_test"] > 0
     # Sorted shards are proven sorted by their recorded diagnostics: no sort, no spill.
-    assert meta["path"] == ("streaming" if order == "sorted" else "bucketed")
+    assert meta["grouping_path"] == ("streaming" if order == "sorted" else "bucketed")
     assert (meta["order_evidence"], meta["fell_back"]) == ("recorded", False)
     assert meta["spill_bytes"] == 0 and meta["peak_rss_mb"] > 0 and meta["measurements_per_second"] > 0
     out = tmp_path / "parquet" / "probe_rows"
-    assert meta["output"] == str(out)
+    assert meta["path"] == str(out) and meta["dagster/row_count"] == 40
+    assert [c.name for c in meta["dagster/column_schema"].columns] == ["src_addr", "n_measurements", "measurements"]
     rows = pl.read_parquet(str(out / "train" / "*.parquet"))
     assert rows.height == meta["probes_train"]
     assert rows.columns == ["src_addr", "n_measurements", "measurements"]

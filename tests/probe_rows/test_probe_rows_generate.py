@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import polars as pl
 import pytest
-from probe_rows_testdata import N_MEASUREMENTS, N_PROBES
 
 from probe_rows.generate import _permute, generate_shards
 from probe_rows.ordering import diagnose_shard, proven_ordered
 from probe_rows.shards import list_shards
+from tests.probe_rows.probe_rows_testdata import N_MEASUREMENTS, N_PROBES
 
 
 def test_sorted_and_shuffled_hold_the_same_rows(generated):

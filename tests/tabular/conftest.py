@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from tabular_samples import REAL
 
 from tabular.generate import generate_wide
+from tests.tabular.tabular_samples import REAL
 
 
 @pytest.fixture

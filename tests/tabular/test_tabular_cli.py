@@ -6,7 +6,7 @@ import json
 import subprocess
 import sys
 
-from tabular_samples import REPO
+from tests.tabular.tabular_samples import REPO
 
 
 def _cli(*args: str) -> dict:

@@ -11,7 +11,7 @@ import pytest
 
 from memsafe.resources import BUDGET, DATA, DataDirResource, MemoryBudgetResource
 from tabular import demo
-from tabular.assets import ASSETS, tabular_shards, tabular_splits
+from tabular.assets import ASSETS, DATASETS, tabular_shards, tabular_splits
 from tabular.definitions import defs
 from tabular.generate import generate_wide
 
@@ -19,10 +19,9 @@ from tabular.generate import generate_wide
 def test_definitions_load_with_expected_assets():
     graph = defs.resolve_asset_graph()
     keys = sorted(k.to_user_string() for k in graph.get_all_asset_keys())
-    # The location serves the tabular assets and the pod-usage fragment merged into it.
-    assert keys == ["pod_usage_daily_summary", "tabular_shards", "tabular_test", "tabular_train",
-                    "tabular_transformed", "tabular_val"]
-    assert defs.resolve_job_def("pod_usage_job") is not None
+    assert keys == ["tabular_shards", "tabular_test", "tabular_train", "tabular_transformed", "tabular_val"]
+    for key in keys:  # one dynamic partition per data set folder, added by the sensor
+        assert graph.get(dg.AssetKey(key)).partitions_def == DATASETS
     assert graph.get(dg.AssetKey("tabular_train")).parent_keys == {dg.AssetKey("tabular_shards")}
     assert defs.resources["data"] is DATA and defs.resources["budget"] is BUDGET  # mergeable singletons
     assert {a.op.pool for a in ASSETS} == {"tabular"}
@@ -30,9 +29,9 @@ def test_definitions_load_with_expected_assets():
 
 
 def test_definitions_merge_with_another_location():
-    other = dg.Definitions(assets=[dg.AssetSpec("pod_usage_x")], resources={"data": DATA, "budget": BUDGET})
+    other = dg.Definitions(assets=[dg.AssetSpec("other_x")], resources={"data": DATA, "budget": BUDGET})
     merged = dg.Definitions.merge(defs, other)
-    assert dg.AssetKey("pod_usage_x") in merged.resolve_asset_graph().get_all_asset_keys()
+    assert dg.AssetKey("other_x") in merged.resolve_asset_graph().get_all_asset_keys()
 
 
 @pytest.fixture
@@ -45,12 +44,14 @@ def resources(tmp_path):
 
 def test_assets_materialise_into_data_dir(tmp_path, resources):
     generate_wide(tmp_path / "raw" / "tabular" / "toy", 5_000, 12, files=2, fmt="csv")
-    roles = {"dataset": "toy", "label": "label", "rows_per_shard": 2_000}
+    roles = {"label": "label", "rows_per_shard": 2_000}
     with dg.instance_for_test() as instance:
+        instance.add_dynamic_partitions(DATASETS.name, ["toy"])
         result = dg.materialize(
             ASSETS,
             instance=instance,
             resources=resources,
+            partition_key="toy",
             run_config={
                 "ops": {
                     "tabular_shards": {"config": roles},
@@ -92,18 +93,21 @@ def test_assets_materialise_into_data_dir(tmp_path, resources):
 
 def test_single_mode_materialises_only_that_split(tmp_path, resources):
     generate_wide(tmp_path / "raw" / "tabular" / "toy", 1_000, 8, fmt="parquet")
-    cfg = {"dataset": "toy", "label": "label"}
+    cfg = {"label": "label"}
     with dg.instance_for_test() as instance:
+        instance.add_dynamic_partitions(DATASETS.name, ["toy"])
         dg.materialize(
             [tabular_shards],
             instance=instance,
             resources=resources,
+            partition_key="toy",
             run_config={"ops": {"tabular_shards": {"config": cfg}}},
         )
         result = dg.materialize(
             [tabular_splits],
             instance=instance,
             resources=resources,
+            partition_key="toy",
             run_config={
                 "ops": {"tabular_splits": {"config": {**cfg, "mode": "single", "single_split": "val"}}}
             },
@@ -114,18 +118,21 @@ def test_single_mode_materialises_only_that_split(tmp_path, resources):
 
 def test_bad_ratio_config_fails_the_run_and_writes_nothing(tmp_path, resources):
     generate_wide(tmp_path / "raw" / "tabular" / "toy", 1_000, 8, fmt="parquet")
-    cfg = {"dataset": "toy", "label": "label"}
+    cfg = {"label": "label"}
     with dg.instance_for_test() as instance:
+        instance.add_dynamic_partitions(DATASETS.name, ["toy"])
         dg.materialize(
             [tabular_shards],
             instance=instance,
             resources=resources,
+            partition_key="toy",
             run_config={"ops": {"tabular_shards": {"config": cfg}}},
         )
         result = dg.materialize(
             [tabular_splits],
             instance=instance,
             resources=resources,
+            partition_key="toy",
             raise_on_error=False,
             run_config={
                 "ops": {
@@ -154,3 +161,28 @@ def test_demo_runs_and_reports(tmp_path):
         assert r["location"] == "tabular" and r["bytes"] > 0 and r["peak_rss_mb"] > 0
     assert rows[0]["rows"] == demo.ROWS
     assert sum(r["rows"] for r in rows[5:]) == demo.ROWS  # temporal: every row in exactly one split
+
+
+def test_sensor_adds_a_partition_per_data_set_folder_and_reruns_a_changed_one(tmp_path):
+    from tabular.sensors import tabular_dataset_sensor
+
+    raw = tmp_path / "raw" / "tabular"
+    generate_wide(raw / "toy", 100, 4, fmt="csv")
+    (raw / "empty").mkdir()  # waits until it holds a file
+    (raw / ".staging").mkdir()  # hidden: ignored
+    data = DataDirResource(data_dir=str(tmp_path))
+    with dg.instance_for_test() as instance:
+        ctx = dg.build_sensor_context(instance=instance, resources={"data": data})
+        first = tabular_dataset_sensor(ctx)
+        assert [r.partition_key for r in first.run_requests] == ["toy"]
+        assert first.dynamic_partitions_requests[0].partition_keys == ["toy"]
+        instance.add_dynamic_partitions(DATASETS.name, ["toy"])
+        again = tabular_dataset_sensor(dg.build_sensor_context(instance=instance, resources={"data": data},
+                                                               cursor=first.cursor))
+        assert isinstance(again, dg.SkipReason)  # nothing changed
+        generate_wide(raw / "toy", 100, 4, files=2, fmt="csv", seed=1)  # a file added
+        changed = tabular_dataset_sensor(dg.build_sensor_context(instance=instance, resources={"data": data},
+                                                                 cursor=first.cursor))
+        assert [r.partition_key for r in changed.run_requests] == ["toy"]
+        assert changed.dynamic_partitions_requests == []  # already registered
+        assert changed.run_requests[0].job_name in (None, "tabular_job")

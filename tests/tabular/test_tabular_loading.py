@@ -11,11 +11,11 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from tabular_samples import REAL, REAL_LABELS
 
 from tabular.io import TabularInputError, iter_shard_batches
 from tabular.loading import LoadSpec, SchemaDriftError, load_dataset, rebatch, widen
 from tabular.stats import TableStats
+from tests.tabular.tabular_samples import REAL, REAL_LABELS
 
 
 @pytest.mark.parametrize("name", sorted(REAL_LABELS))

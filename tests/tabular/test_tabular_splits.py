@@ -11,12 +11,12 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 import pytest
-from tabular_samples import REAL, REAL_LABELS
 
 from tabular.assign import apportion, random_assign, stratified_blocks
 from tabular.io import TabularInputError
 from tabular.loading import LoadSpec, load_dataset
 from tabular.splits import SplitConfigError, SplitSpec, split_dataset
+from tests.tabular.tabular_samples import REAL, REAL_LABELS
 
 
 def _loaded(real_dir, tmp_path, name, **kw):

@@ -21,12 +21,13 @@ Plain logic: no dagster import.
 from __future__ import annotations
 
 import csv
-import io
 import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+
+from memsafe.csv_source import CsvHeaderError, find_header, read_csv_sql
 
 # Column -> DuckDB type for every column the summary needs. Everything else in a header
 # (``resource_id``, ``pod_labels``, ``node_role``, ...) is declared VARCHAR and never converted:
@@ -100,21 +101,16 @@ def list_files(folder: Path) -> list[Path]:
 
 
 def sniff(path: Path) -> SniffedFile:
-    """Read the header line of ``path`` and check it.
+    """Read the header line of ``path`` and check it (:func:`memsafe.csv_source.find_header`).
 
     Raises:
         PodUsageInputError: empty file, or a header lacking a required column (line 1).
     """
-    with open(path, encoding="utf-8-sig", newline="") as fh:
-        first = fh.readline()
-    if not first.strip():
-        raise PodUsageInputError(path, "file is empty; expected a koku pod usage CSV header", line=1)
-    header = tuple(f.strip() for f in next(csv.reader(io.StringIO(first))))
-    missing = [c for c in REQUIRED_COLUMNS if c not in header]
-    if missing:
-        raise PodUsageInputError(
-            path, f"missing required column(s) {missing}; header is {list(header)}", line=1
-        )
+    try:
+        header, _ = find_header(path, REQUIRED_COLUMNS, scan_lines=1)
+    except CsvHeaderError as exc:
+        problem = exc.problem + ("; expected a koku pod usage CSV header" if exc.problem == "file is empty" else "")
+        raise PodUsageInputError(path, problem, line=exc.line) from None
     return SniffedFile(path=path, header=header)
 
 
@@ -127,56 +123,15 @@ def group_by_header(files: Iterable[Path]) -> list[list[SniffedFile]]:
     return list(groups.values())
 
 
-def _sql_str(value: str) -> str:
-    """A SQL string literal for a column name or format (quotes escaped: header names come from
-    the file). Values and file paths are never spliced in: they are bound as parameters."""
-    return "'" + value.replace("'", "''") + "'"
-
-
 def read_sql(group: Sequence[SniffedFile], param: str) -> str:
     """``read_csv`` over files sharing a header; the file list is bound as ``$<param>``.
 
-    Typed, strict, no auto-detection: a value that does not parse raises with its file and line.
-    Adds ``_file`` (the file path).
+    Typed, strict, no auto-detection (:func:`memsafe.csv_source.read_csv_sql`): a value that does
+    not parse raises with its file and line. Yields the needed columns and ``_file`` (the path).
     """
-    header = group[0].header
-    cols = ", ".join(f"{_sql_str(c)}: {_sql_str(NEEDED_COLUMNS.get(c, 'VARCHAR'))}" for c in header)
-    opts = [
-        "header = true", f"columns = {{{cols}}}", "auto_detect = false", "delim = ','",
-        "quote = '\"'", "escape = '\"'", "strict_mode = true", "filename = '_file'",
-        f"timestampformat = {_sql_str(GO_TIMESTAMP_FORMAT)}",
-    ]
+    source = read_csv_sql(param, group[0].header, NEEDED_COLUMNS, timestampformat=GO_TIMESTAMP_FORMAT)
     names = ", ".join(f'"{c}"' for c in NEEDED_COLUMNS)
-    return f"SELECT {names}, _file FROM read_csv(${param}, {', '.join(opts)})"
-
-
-def engine_file(text: str) -> str | None:
-    """The file DuckDB names in a CSV error (its ``  file = <path>`` line), if any."""
-    for line in text.splitlines():
-        if line.strip().startswith("file = "):
-            return line.strip()[len("file = "):]
-    return None
-
-
-def engine_problem(text: str) -> str:
-    """The useful lines of a DuckDB CSV error: the problem, without the offending line's text
-    (it can be long), the suggestions and the dialect dump."""
-    keep: list[str] = []
-    skip_next = False
-    for raw in text.splitlines():
-        line = raw.strip()
-        if skip_next:
-            skip_next = False
-            continue
-        if line.startswith("Original Line"):
-            skip_next = not line[len("Original Line:"):].strip()
-            continue
-        if not line or raw.startswith("  ") or line.startswith(("*", "Possible", "This type was", "Column ")):
-            continue
-        keep.append(line)
-        if len(keep) == 2:
-            break
-    return " | ".join(keep) or text[:300]
+    return f"SELECT {names}, _file FROM {source}"
 
 
 def parse_go_timestamp(value: str) -> datetime | None:

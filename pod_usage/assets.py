@@ -10,13 +10,16 @@ idempotent rerun that replaces exactly one month's file.
 
 # No `from __future__ import annotations`: Dagster inspects the `context` annotation at
 # definition time and rejects it as a string.
+import time
+
 import dagster as dg
 
+from memsafe.metadata import materialize_result, peak_check_spec
 from memsafe.resources import DataDirResource, MemoryBudgetResource
 from memsafe.settings import output_dir, raw_dir
-from tabular.pod_usage.checks import check_summary
-from tabular.pod_usage.format import NoPodUsageFiles, list_files
-from tabular.pod_usage.summary import summarize_files
+from pod_usage.checks import check_summary
+from pod_usage.format import NoPodUsageFiles, list_files
+from pod_usage.summary import summarize_files
 
 REPORT_PERIODS = dg.MonthlyPartitionsDefinition(start_date="2019-01", fmt="%Y-%m", end_offset=1)
 POOL = "pod_usage"
@@ -31,8 +34,8 @@ ERROR_CHECKS = {"unique_key", "line_items_accounted", "effective_usage_bounds"}
 
 @dg.asset(
     partitions_def=REPORT_PERIODS, pool=POOL, group_name="pod_usage", kinds={"duckdb", "parquet"},
-    check_specs=[dg.AssetCheckSpec(name, asset="pod_usage_daily_summary", description=text)
-                 for name, text in CHECKS.items()],
+    check_specs=[*(dg.AssetCheckSpec(name, asset="pod_usage_daily_summary", description=text)
+                   for name, text in CHECKS.items()), peak_check_spec("pod_usage_daily_summary")],
 )
 def pod_usage_daily_summary(context: dg.AssetExecutionContext, data: DataDirResource,
                             budget: MemoryBudgetResource) -> dg.MaterializeResult:
@@ -43,8 +46,9 @@ def pod_usage_daily_summary(context: dg.AssetExecutionContext, data: DataDirReso
     request, limit and effective usage (max of usage and request per line item), pod count,
     node capacity counted once per node and interval, and the namespace's share of it. Reads
     every koku CSV under ``raw/pod_usage/`` and keeps the rows of the partition's report period.
-    Formulas: :mod:`tabular.pod_usage.summary`.
+    Formulas: :mod:`pod_usage.summary`.
     """
+    started = time.time()
     root = data.root()
     files = list_files(raw_dir(root, "pod_usage"))
     if not files:
@@ -54,9 +58,12 @@ def pod_usage_daily_summary(context: dg.AssetExecutionContext, data: DataDirReso
     stats = summarize_files(files, out, bounded, report_period=context.partition_key)
     context.log.info(f"{stats.rows_in} line items -> {stats.rows_out} daily rows in {stats.seconds:.1f} s")
     checks = check_summary(out, stats, bounded)
-    metadata = {k: v for k, v in stats.as_metadata().items() if k != "output"}
-    return dg.MaterializeResult(
-        metadata={**metadata, "path": dg.MetadataValue.path(str(out)), "dagster/row_count": stats.rows_out},
+    shared = {"output", "seconds", "rows_per_s", *stats.memory.as_metadata()}
+    return materialize_result(
+        path=out, rows=stats.rows_out, seconds=time.time() - started, memory=stats.memory,
+        budget_mb=bounded.memory_mb, started_at=started, partition=context.partition_key,
+        extra={k: v for k, v in stats.as_metadata().items() if k not in shared},
+        check_asset="pod_usage_daily_summary",
         check_results=[
             dg.AssetCheckResult(
                 check_name=name, passed=c.passed, metadata=c.metadata,

@@ -1,7 +1,7 @@
 """The in-memory pandas computation of the daily summary: the reference the streaming summary
 must equal exactly, and the benchmark's baseline.
 
-Same formulas, quantisation and duplicate rule as :mod:`tabular.pod_usage.summary` (read that
+Same formulas, quantisation and duplicate rule as :mod:`pod_usage.summary` (read that
 docstring), written the way an in-memory implementation naturally is: every needed column of
 every file loaded into one DataFrame (string keys as categoricals), then ``groupby``. Memory
 grows with the input (about 150-250 bytes per line item). Plain logic: no dagster import.
@@ -15,14 +15,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from tabular.pod_usage.format import (
+from pod_usage.format import (
     GO_TIMESTAMP_FORMAT,
     NEEDED_COLUMNS,
     NoPodUsageFiles,
     PodUsageInputError,
     sniff,
 )
-from tabular.pod_usage.summary import (
+from pod_usage.summary import (
     CPU_HOURS_DIVISOR,
     CPU_SCALE,
     MEMORY_GB_HOURS_DIVISOR,

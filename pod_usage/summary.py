@@ -31,7 +31,7 @@ Formulas (sums over the line items of the group, one line item = one pod and int
 Exactness: every line-item value is first quantised to an integer (cpu to micro-core-seconds,
 ``round_half_even(x * 1e6)``; memory to byte-seconds, ``round_half_even(x)``), and all sums are
 integer sums, so the result does not depend on summation order or parallelism and equals the
-in-memory pandas computation of :mod:`tabular.pod_usage.baseline` bit for bit. Quantisation
+in-memory pandas computation of :mod:`pod_usage.baseline` bit for bit. Quantisation
 error is at most 0.5e-6 core-seconds and 0.5 byte-seconds per line item. Integer sums that
 overflow BIGINT raise rather than wrap.
 
@@ -51,6 +51,7 @@ Plain logic: no dagster import.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from collections.abc import Sequence
@@ -61,16 +62,14 @@ from pathlib import Path
 import duckdb
 import pyarrow.parquet as pq
 
-from memsafe.atomic import atomic_path, remove_stale_temps
+from memsafe.atomic import atomic_output
 from memsafe.budget import Budget
-from memsafe.engine_errors import engine_line
+from memsafe.engine_errors import engine_file, engine_line, engine_problem
 from memsafe.memory import MemoryReport, PeakMemory, duckdb_probe
-from tabular.pod_usage.format import (
+from pod_usage.format import (
     NoPodUsageFiles,
     PodUsageInputError,
     SniffedFile,
-    engine_file,
-    engine_problem,
     find_bad_row,
     group_by_header,
     read_sql,
@@ -302,7 +301,7 @@ def summarize_files(files: Sequence[Path], output: Path, budget: Budget, *,
     """Summarise pod usage line items of ``files`` to one parquet file of daily rows.
 
     Args:
-        files: koku pod usage CSVs (any column order; see :mod:`tabular.pod_usage.format`).
+        files: koku pod usage CSVs (any column order; see :mod:`pod_usage.format`).
         output: the final parquet path, written atomically (temporary name, then rename): on any
             error the previous output stays in place.
         budget: DuckDB ``memory_limit``/``threads``/``temp_directory`` for the whole summary.
@@ -324,10 +323,10 @@ def summarize_files(files: Sequence[Path], output: Path, budget: Budget, *,
     groups = group_by_header(files)
     src = source_sql(groups)
     params = _params(groups, report_period)
-    removed = remove_stale_temps(output.parent)
     con = budget.connect()
-    con.execute("SET enable_progress_bar = false")  # a CLI/run log is not a terminal
-    try:
+    # The folder is shared by every report period: the target's lock, and only its own leftovers.
+    with atomic_output(output) as staged, contextlib.closing(con):
+        removed = staged.stale_removed
         with PeakMemory(engine_probe=duckdb_probe(con)) as pm:
             try:
                 con.execute(f"CREATE TEMP TABLE ns_day AS {namespace_day_sql(src)}", params)
@@ -347,14 +346,11 @@ def summarize_files(files: Sequence[Path], output: Path, budget: Budget, *,
                     f"no line item of report period {report_period} in {len(files)} file(s): "
                     f"{[str(f) for f in files][:5]}"
                 )
-            with atomic_path(output) as tmp:
-                con.execute(
-                    f"COPY ({FINAL_SQL}) TO $out (FORMAT parquet, COMPRESSION zstd)",
-                    {"out": str(tmp), "cpu_div": CPU_HOURS_DIVISOR, "mem_div": MEMORY_GB_HOURS_DIVISOR},
-                )
-                rows_out = pq.ParquetFile(tmp).metadata.num_rows
-    finally:
-        con.close()
+            con.execute(
+                f"COPY ({FINAL_SQL}) TO $out (FORMAT parquet, COMPRESSION zstd)",
+                {"out": str(staged.path), "cpu_div": CPU_HOURS_DIVISOR, "mem_div": MEMORY_GB_HOURS_DIVISOR},
+            )
+            rows_out = pq.ParquetFile(staged.path).metadata.num_rows
     return SummaryStats(
         output=str(output), report_period=report_period, files_read=len(files),
         bytes_read=sum(f.stat().st_size for f in files), rows_in=int(rows_in),

@@ -1,9 +1,9 @@
 """Command line for the pod usage summary: generate line items, summarise them, compare results.
 
-    python -m tabular.pod_usage.cli generate --rows 10000000 --out /data/raw/pod_usage --files 10
-    python -m tabular.pod_usage.cli summarize --input /data/raw/pod_usage --output /data/out \\
+    python -m pod_usage.cli generate --rows 10000000 --out /data/raw/pod_usage --files 10
+    python -m pod_usage.cli summarize --input /data/raw/pod_usage --output /data/out \\
         --memory-mb 1024 [--engine duckdb|pandas] [--report-period 2024-01]
-    python -m tabular.pod_usage.cli compare A.parquet B.parquet
+    python -m pod_usage.cli compare A.parquet B.parquet
 
 ``summarize`` prints one JSON line: ``engine, rows_in, rows_out, seconds, rows_per_s,
 peak_rss_mb`` (RSS sampled during the summary), ``max_rss_mb`` (the process' lifetime peak,
@@ -24,14 +24,14 @@ from pathlib import Path
 import pandas as pd
 
 from memsafe.atomic import atomic_path
-from memsafe.budget import Budget
+from memsafe.budget import add_budget_flags, budget_from_args
 from memsafe.cli import add_debug_flag, run_cli, usage_errors
 from memsafe.memory import PeakMemory, lifetime_peak_rss_mb
-from tabular.pod_usage.format import NoPodUsageFiles, list_files
+from pod_usage.format import NoPodUsageFiles, list_files
 
 
 def _generate(args: argparse.Namespace) -> dict:
-    from tabular.pod_usage.generate import generate
+    from pod_usage.generate import generate
 
     t0 = time.perf_counter()
     with usage_errors():  # the generator checks its parameters before writing
@@ -48,15 +48,15 @@ def _summarize(args: argparse.Namespace) -> dict:
         raise NoPodUsageFiles(f"no pod usage CSV under {args.input}")
     out_dir = Path(args.output)
     if args.engine == "duckdb":
-        from tabular.pod_usage.summary import summarize_files
+        from pod_usage.summary import summarize_files
 
-        budget = Budget(memory_mb=args.memory_mb, threads=args.threads, spill_dir=args.spill_dir)
+        budget = budget_from_args(args)
         stats = summarize_files(files, out_dir / "daily_summary.parquet", budget,
                                 report_period=args.report_period)
         result = stats.as_metadata()
         rows_in = stats.rows_in + stats.rows_other_periods
     else:
-        from tabular.pod_usage.baseline import summarize_in_memory
+        from pod_usage.baseline import summarize_in_memory
 
         out = out_dir / "daily_summary_pandas.parquet"
         with PeakMemory() as pm:
@@ -90,7 +90,7 @@ def _compare(args: argparse.Namespace) -> dict:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m tabular.pod_usage.cli", description=__doc__,
+    parser = argparse.ArgumentParser(prog="python -m pod_usage.cli", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     add_debug_flag(parser)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -106,9 +106,7 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("summarize", help="daily summary of every CSV under --input")
     s.add_argument("--input", required=True)
     s.add_argument("--output", required=True, help="folder for daily_summary[_pandas].parquet")
-    s.add_argument("--memory-mb", type=int, default=1024, help="whole-process budget (duckdb engine)")
-    s.add_argument("--threads", type=int, default=2)
-    s.add_argument("--spill-dir", default=None)
+    add_budget_flags(s, memory_mb=1024)  # the duckdb engine's; pandas loads everything
     s.add_argument("--engine", choices=("duckdb", "pandas"), default="duckdb",
                    help="duckdb: streaming, bounded; pandas: the in-memory baseline")
     s.add_argument("--report-period", default=None, help="YYYY-MM; default every period")

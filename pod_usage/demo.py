@@ -14,9 +14,9 @@ from pathlib import Path
 import dagster as dg
 
 from memsafe.resources import DataDirResource, MemoryBudgetResource
-from tabular.pod_usage.assets import pod_usage_daily_summary
-from tabular.pod_usage.format import list_files, parse_go_timestamp
-from tabular.pod_usage.generate import generate
+from pod_usage.assets import pod_usage_daily_summary
+from pod_usage.format import list_files, parse_go_timestamp
+from pod_usage.generate import generate
 
 SAMPLE_ROWS = 200_000  # per report period: a few seconds on 2 cores
 DEMO_MEMORY_MB = 512
@@ -53,7 +53,7 @@ def run(instance: dg.DagsterInstance, root: Path, rows: int = SAMPLE_ROWS) -> li
     for period in report_periods(files):
         result = dg.materialize([pod_usage_daily_summary], instance=instance, resources=resources,
                                 partition_key=period, raise_on_error=False)
-        row = {"location": "tabular", "asset": "pod_usage_daily_summary", "partition": period,
+        row = {"location": "pod_usage", "asset": "pod_usage_daily_summary", "partition": period,
                "rows": None, "bytes": None, "seconds": None, "peak_rss_mb": None}
         for ev in result.get_asset_materialization_events():
             md = {k: v.value for k, v in ev.materialization.metadata.items()}

@@ -27,7 +27,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
-from tabular.pod_usage.format import KOKU_COLUMNS
+from pod_usage.format import KOKU_COLUMNS
 
 NEWER_COLUMNS: tuple[str, ...] = (
     "interval_start", "interval_end", "report_period_start", "report_period_end", "namespace",

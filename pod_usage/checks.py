@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from memsafe.budget import Budget
-from tabular.pod_usage.summary import SummaryStats
+from pod_usage.summary import SummaryStats
 
 
 @dataclass(frozen=True)
