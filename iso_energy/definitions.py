@@ -40,10 +40,18 @@ raw_files_sensor = build_raw_files_sensor(
 # on 2 cores, ../shared/notes/dagster-1.13.md section 8). The pool, not the executor, caps conversions.
 EXECUTOR = dg.multiprocess_executor.configured({"start_method": {"forkserver": {}}})
 
+# price_catalog follows its upstream partitions by declarative automation (see CATALOG_AUTOMATION).
+# Declared here and running by default, so it does not depend on the instance's default
+# automation sensor being switched on in the UI.
+catalog_automation = dg.AutomationConditionSensorDefinition(
+    "price_catalog_automation", target=[price_catalog], default_status=dg.DefaultSensorStatus.RUNNING,
+    minimum_interval_seconds=30,
+)
+
 defs = dg.Definitions(
     assets=[*LMP_ASSETS, as_prices, price_catalog],
     jobs=[lmp_job, as_job],
-    sensors=[raw_files_sensor],
+    sensors=[raw_files_sensor, catalog_automation],
     executor=EXECUTOR,
     resources={**SHARED_RESOURCES, "conversion": CONVERSION, "catalog_db": CatalogDuckDBResource()},
 )

@@ -19,7 +19,9 @@ def measurement_shard_sensor(
     context: dg.SensorEvaluationContext, data: DataDirResource, probe_settings: ProbeRowsResource
 ) -> dg.SensorResult | dg.SkipReason:
     """Watch ``<data>/raw/measurements/``: a new shard adds a partition and requests its run; a
-    changed shard (size or mtime) requests a new run of its partition.
+    changed shard (size or mtime) requests a new run of its partition, unless the partition's
+    latest materialisation already recorded this very file version (``bytes``, ``mtime_ns``), so
+    a new cursor (a first tick after the demo) requests nothing that is up to date.
 
     Cursor: JSON ``{file name: "size:mtime_ns"}`` of the shards already requested. Hidden files
     (``.name``, the atomic writers' temporaries) are ignored, so write shards atomically.
@@ -37,11 +39,24 @@ def measurement_shard_sensor(
         return dg.SkipReason(f"no new or changed shard in {folder}")
     known = set(context.instance.get_dynamic_partitions(SHARD_PARTITIONS.name))
     new = [name for name in changed if name not in known]
+    stale = [n for n in changed if n in new or _recorded_version(context.instance, n) != current[n]]
     return dg.SensorResult(
-        run_requests=[dg.RunRequest(partition_key=n, run_key=f"{n}:{current[n]}") for n in changed],
+        run_requests=[dg.RunRequest(partition_key=n, run_key=f"{n}:{current[n]}") for n in stale],
         dynamic_partitions_requests=[SHARD_PARTITIONS.build_add_request(new)] if new else [],
         cursor=json.dumps(current, sort_keys=True),
     )
+
+
+def _recorded_version(instance: dg.DagsterInstance, shard: str) -> str | None:
+    """``"size:mtime_ns"`` of the shard as its latest materialisation recorded it, or ``None``."""
+    records = instance.fetch_materializations(
+        dg.AssetRecordsFilter(asset_key=measurement_shards.key, asset_partitions=[shard]), limit=1).records
+    if not records:
+        return None
+    meta = records[0].asset_materialization.metadata
+    if "bytes" not in meta or "mtime_ns" not in meta:
+        return None
+    return f"{meta['bytes'].value}:{meta['mtime_ns'].value}"
 
 
 # probe_rows is re-materialised by its eager() automation condition once the shard runs have
