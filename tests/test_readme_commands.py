@@ -56,7 +56,10 @@ def scratch(tmp_path_factory) -> Path:
     shutil.copy(REPO / "dagster_home" / "dagster.yaml", work / "dagster_home" / "dagster.yaml")
     (work / ".venv").symlink_to(REPO / ".venv")
     (work / "workspace.yaml").symlink_to(REPO / "workspace.yaml")
-    (top / "shared").symlink_to(REAL.parent.parent)  # ../shared/data/real/... as in the README
+    # ../shared/data/real/... as in the README ($MEMSAFE_SHARED_DIR where the checkout has no ../shared).
+    shared = Path(os.environ.get("MEMSAFE_SHARED_DIR", REAL.parent.parent))
+    assert (shared / "data" / "real" / "probe").is_dir(), f"no real samples under {shared}"
+    (top / "shared").symlink_to(shared)
     generate(work / "data", SAMPLE_START, SAMPLE_END, datasets=("lmp_da", "lmp_rt", "as"))
     return work
 
