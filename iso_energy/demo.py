@@ -108,6 +108,7 @@ def run(instance: dg.DagsterInstance, root: Path, progress: Callable[[dict], Non
         print(f"generated {len(files)} sample files for {', '.join(missing)} under {root / 'raw'}")
     reap_dead_runs(instance)
     apply_pool_limit(instance, CONVERSION)
+    open_workers()  # kept for the ancillary-service runs (iso_energy.demo_ancillary stops them)
     return run_partitions(instance, [f"{iso}|{year}" for year in SAMPLE_YEARS for iso in ISOS], progress=progress)
 
 
@@ -115,22 +116,37 @@ def run_partitions(instance: dg.DagsterInstance, keys: list[str], workers: int =
                    progress: Callable[[dict], None] | None = None) -> list[dict]:
     """One ``job`` run per ``"<iso>|<year>"`` key, from ``workers`` spawned processes sharing
     ``instance`` (which must be persistent: pools are not enforced on an ephemeral instance).
-    The processes are kept for the next call (see :func:`close`); ``progress`` gets each summary
-    row as its run finishes."""
-    global _POOL
-    if _POOL is None:
-        _POOL = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"), initializer=_warm)
-    futures: dict[Future, str] = {_POOL.submit(_run_partition, instance.get_ref(), job, k): k for k in keys}
-    done: dict[str, list[dict]] = {}
-    for f in as_completed(futures):
-        done[futures[f]] = f.result()
-        for row in done[futures[f]]:
-            if progress is not None:
-                progress(row)
+    Inside the demo (after :func:`open_workers`) the demo's warm processes are used and kept for
+    the next call; otherwise processes are started for this call and stopped after it.
+    ``progress`` gets each summary row as its run finishes."""
+    pool = _POOL or _new_pool(workers)
+    try:
+        futures: dict[Future, str] = {pool.submit(_run_partition, instance.get_ref(), job, k): k for k in keys}
+        done: dict[str, list[dict]] = {}
+        for f in as_completed(futures):
+            done[futures[f]] = f.result()
+            for row in done[futures[f]]:
+                if progress is not None:
+                    progress(row)
+    finally:
+        if pool is not _POOL:
+            pool.shutdown()
     return [row for k in keys for row in done[k]]
 
 
-def close() -> None:
+def _new_pool(workers: int) -> ProcessPoolExecutor:
+    return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"), initializer=_warm)
+
+
+def open_workers(workers: int = WORKERS) -> None:
+    """Start the demo's worker processes, shared by every following :func:`run_partitions` call
+    until :func:`close_workers` (they are spawned now, so they see the environment as it is now)."""
+    global _POOL
+    if _POOL is None:
+        _POOL = _new_pool(workers)
+
+
+def close_workers() -> None:
     """Stop the worker processes."""
     global _POOL
     if _POOL is not None:

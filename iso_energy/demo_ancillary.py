@@ -14,7 +14,7 @@ from pathlib import Path
 
 import dagster as dg
 
-from iso_energy.demo import SAMPLE_END, SAMPLE_START, SAMPLE_YEARS, close, run_partitions
+from iso_energy.demo import SAMPLE_END, SAMPLE_START, SAMPLE_YEARS, close_workers, run_partitions
 from iso_energy.instance import apply_pool_limit
 from iso_energy.isos import isos_with
 from iso_energy.sample import AS_DATASET, generate
@@ -63,7 +63,7 @@ def run(instance: dg.DagsterInstance, root: Path, progress: Callable[[dict], Non
     try:
         rows = run_partitions(instance, keys, job="as_job", progress=progress)
     finally:
-        close()
+        close_workers()
     catalog = build_catalog(instance)
     if progress is not None:
         for row in catalog:

@@ -54,23 +54,24 @@ def format_table(rows: list[dict]) -> str:
 
 @contextlib.contextmanager
 def quiet_fds(log_path: Path) -> Iterator[TextIO]:
-    """Point file descriptors 1 and 2 (inherited by every worker and step process) at
-    ``log_path``; yield a stream to the real terminal, which ``sys.stdout`` also writes to meanwhile."""
+    """Point file descriptors 1 and 2 (inherited by every worker and step process) and
+    ``sys.stderr`` at ``log_path``; yield a stream to the real terminal, which ``sys.stdout``
+    also writes to meanwhile."""
     log_path.parent.mkdir(parents=True, exist_ok=True)
     sys.stdout.flush()
     sys.stderr.flush()
     saved = os.dup(1), os.dup(2)
     term = open(os.dup(saved[0]), "w", buffering=1)  # noqa: SIM115 - closed below
-    old_stdout = sys.stdout
-    with open(log_path, "w") as log:
+    old_stdout, old_stderr = sys.stdout, sys.stderr
+    with open(log_path, "w", buffering=1) as log:
         os.dup2(log.fileno(), 1)
         os.dup2(log.fileno(), 2)
-        sys.stdout = term
+        sys.stdout, sys.stderr = term, log  # this process's loggers too, whatever sys.stderr was
         try:
             yield term
         finally:
-            sys.stdout = old_stdout
-            sys.stderr.flush()
+            sys.stdout, sys.stderr = old_stdout, old_stderr
+            log.flush()
             os.dup2(saved[0], 1)
             os.dup2(saved[1], 2)
             os.close(saved[0])
