@@ -31,9 +31,9 @@ test-instance: setup
 instance: setup
 	$(PY) -m iso_energy.instance
 
-## ui: the Dagster UI and daemon for the four code locations on http://127.0.0.1:3000
+## ui: the Dagster UI and daemon for the four code locations on http://127.0.0.1:3000 (stops on Ctrl-C or SIGTERM)
 ui: instance
-	$(VENV)/bin/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
+	$(PY) -m memsafe.ui -w workspace.yaml -h 127.0.0.1 -p 3000
 
 ## sample: only write the sample market-operator files
 sample: setup

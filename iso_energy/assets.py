@@ -8,6 +8,7 @@ partition row, not new assets. Every partition is one run step in the ``iso_conv
 
 
 import time
+import warnings
 
 import dagster as dg
 
@@ -25,23 +26,47 @@ LMP_DATASETS = {
     "lmp_da": "Day-ahead (DA) locational marginal prices",
     "lmp_rt": "Real-time (RT) locational marginal prices",
 }
-CHECK_NAMES = ("unique_key", "no_null_lmp", "hours_per_operating_day", "lmp_equals_components")
+# Every check, with the description the UI shows. Checks are partitioned like their asset
+# (Dagster 1.13 preview): each result belongs to its (operator, year) partition, so one
+# partition's failure is never hidden by another's pass; the key is in the metadata as well.
+# peak_within_budget comes from memsafe.metadata, shared with every location.
+HOURS_DESCRIPTION = ("Each {series} covers exactly the hours of its operating day in the operator's "
+                     "prevailing time: 23 on the spring-forward day, 25 on fall-back, 24 otherwise. A partial "
+                     "first or last day of the data is reported, not failed.")
+LMP_CHECKS = {
+    "unique_key": "One row per location_id, location_type and interval_start_utc.",
+    "no_null_lmp": "Every row has a total LMP (lmp_usd_per_mwh is not null).",
+    "hours_per_operating_day": HOURS_DESCRIPTION.format(series="pricing location"),
+    "lmp_equals_components": ("WARN: lmp = energy + congestion + loss within the operator's published rounding "
+                              "(PJM, CAISO, ISO-NE, SPP; operators without a full set of components check 0 rows)."),
+}
+CHECK_NAMES = tuple(LMP_CHECKS)
+
+
+def check_specs(asset: str, checks: dict[str, str], partitions_def: dg.PartitionsDefinition) -> list:
+    """One partitioned :class:`dagster.AssetCheckSpec` per check name, with its description,
+    plus the shared ``peak_within_budget``."""
+    with warnings.catch_warnings():  # partitioned checks are a 1.13 preview; the version is pinned
+        warnings.simplefilter("ignore", dg.PreviewWarning)
+        return [*(dg.AssetCheckSpec(name, asset=asset, description=text, partitions_def=partitions_def)
+                  for name, text in checks.items()),
+                peak_check_spec(asset, partitions_def=partitions_def)]
 
 
 def build_lmp_asset(dataset: str, description: str) -> dg.AssetsDefinition:
     """The asset converting ``dataset`` for every operator that publishes it."""
-    isos = isos_with(dataset)
+    partitions = iso_year_partitions(isos_with(dataset))
 
     @dg.asset(
         name=dataset,
-        partitions_def=iso_year_partitions(isos),
+        partitions_def=partitions,
         pool=POOL,
         group_name="iso_energy",
         kinds={"duckdb", "parquet"},
-        check_specs=[*(dg.AssetCheckSpec(name, asset=dataset) for name in CHECK_NAMES), peak_check_spec(dataset)],
+        check_specs=check_specs(dataset, LMP_CHECKS, partitions),
         description=(
             f"{description}, normalised to one schema. One parquet file per operator and operating "
-            f"year (parquet/dataset={dataset}/iso=<iso>/year=<year>/data.parquet); one row per "
+            f"year (`parquet/dataset={dataset}/iso=<iso>/year=<year>/data.parquet`); one row per "
             f"interval and pricing location, keyed on UTC; prices in USD/MWh."
         ),
     )
@@ -72,7 +97,9 @@ def convert_step(context: dg.AssetExecutionContext, data: DataDirResource, conve
     root = data.root()
     budget = conversion.budget(root)
     stats = convert_partition(converter, dataset, year, root, budget, log=context.log.info)
-    results = [dg.AssetCheckResult(check_name=o.name, passed=o.passed, metadata=o.metadata,
+    part = {"partition": str(context.partition_key)}
+    results = [dg.AssetCheckResult(check_name=o.name, passed=o.passed, description=o.description,
+                                   metadata={**part, **o.metadata},
                                    severity=dg.AssetCheckSeverity.WARN if o.warn else dg.AssetCheckSeverity.ERROR)
                for o in checks(stats.output, converter, budget)]
     # The conversion's own figures; path, rows, memory and times come from materialize_result.
@@ -89,21 +116,26 @@ def convert_step(context: dg.AssetExecutionContext, data: DataDirResource, conve
 LMP_ASSETS = [build_lmp_asset(ds, desc) for ds, desc in LMP_DATASETS.items()]
 
 AS_DATASET = "as"  # raw and parquet folder name of the ancillary-service prices
-AS_CHECK_NAMES = ("unique_key", "no_null_price", "hours_per_operating_day")
+AS_CHECKS = {
+    "unique_key": "One row per market, region, product and interval_start_utc.",
+    "no_null_price": "Every row has a price (price_usd_per_mw is not null).",
+    "hours_per_operating_day": HOURS_DESCRIPTION.format(series="market, region and product"),
+}
+AS_CHECK_NAMES = tuple(AS_CHECKS)
+AS_PARTITIONS = iso_year_partitions(isos_with(AS_DATASET))
 
 
 @dg.asset(
     name="as_prices",
-    partitions_def=iso_year_partitions(isos_with(AS_DATASET)),
+    partitions_def=AS_PARTITIONS,
     pool=POOL,
     group_name="iso_energy",
     kinds={"duckdb", "parquet"},
-    check_specs=[*(dg.AssetCheckSpec(name, asset="as_prices") for name in AS_CHECK_NAMES),
-                 peak_check_spec("as_prices")],
+    check_specs=check_specs("as_prices", AS_CHECKS, AS_PARTITIONS),
     description=(
         "Ancillary-service (AS) clearing prices (regulation, spinning, non-spinning, ... reserves), normalised to "
-        f"one schema. One parquet file per operator and operating year (parquet/dataset={AS_DATASET}/iso=<iso>/"
-        "year=<year>/data.parquet); one row per market, region, product and interval, keyed on UTC; USD/MW."
+        f"one schema. One parquet file per operator and operating year (`parquet/dataset={AS_DATASET}/iso=<iso>/"
+        "year=<year>/data.parquet`); one row per market, region, product and interval, keyed on UTC; USD/MW."
     ),
 )
 def as_prices(context: dg.AssetExecutionContext, data: DataDirResource,
@@ -111,13 +143,20 @@ def as_prices(context: dg.AssetExecutionContext, data: DataDirResource,
     return convert_step(context, data, conversion, AS_DATASET, as_outcomes)
 
 
+# Rebuilt whenever any converted partition lands (once the runs in flight finish). Dagster's
+# eager() would also wait for *every* upstream partition to exist, which never happens: most
+# (operator, year) partitions have no raw files. So eager() without that one clause.
+CATALOG_AUTOMATION = dg.AutomationCondition.eager().without(~dg.AutomationCondition.any_deps_missing())
+
+
 @dg.asset(
     name="price_catalog",
     deps=[*LMP_ASSETS, as_prices],
     group_name="iso_energy",
     kinds={"duckdb"},
+    automation_condition=CATALOG_AUTOMATION,
     description=(
-        "A DuckDB database (<data root>/catalog.duckdb) with the views `lmp` and `ancillary_services` over "
+        "A DuckDB database (`<data root>/catalog.duckdb`) with the views `lmp` and `ancillary_services` over "
         "every parquet partition, hive-partitioned on dataset, iso and year so `WHERE iso = 'nyiso' AND "
         "year = 2024` reads only that partition's files. Views glob at query time; rebuild after moving the "
         "data root or when a dataset gets its first partition."

@@ -15,11 +15,18 @@ point prices. The views glob at query time: a partition converted later appears 
 catalog. Only a view created while no file of its dataset existed is an empty placeholder
 until the catalog is rebuilt (the ``lmp_catalog`` asset). The database file stores the views'
 absolute paths: rebuild it after moving the data root. Opening it needs DuckDB >= 2.0 (the
-file format this project's DuckDB writes).
+file format this project's DuckDB writes; the ``duckdb-cli`` package on PyPI is 1.5, so it cannot).
+
+From the shell, with the project's own DuckDB::
+
+    python -m iso_energy.catalog query "SELECT iso, count(*) FROM lmp GROUP BY ALL"
+    python -m iso_energy.catalog views            # the views and their descriptions
 """
 
 from __future__ import annotations
 
+import argparse
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,6 +35,7 @@ import pyarrow as pa
 
 from iso_energy.isos.base import AS_SCHEMA, LMP_SCHEMA
 from memsafe.csv_source import sql_str as _literal
+from memsafe.settings import data_dir
 
 
 @dataclass(frozen=True)
@@ -88,3 +96,38 @@ def build_catalog(con: duckdb.DuckDBPyConnection, parquet_root: Path) -> dict[st
                 {"p": pattern}).fetchone()
         summary[spec.name] = {"files": int(files), "rows": int(rows or 0), "isos": list(isos), "years": list(years)}
     return summary
+
+
+CATALOG_FILE = "catalog.duckdb"  # under the data root (the price_catalog asset's default)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``query SQL`` prints the result as a table; ``views`` lists the views. Read-only, so it
+    runs beside Dagster. Exit 2 with one line on stderr when the catalog is missing or the SQL fails."""
+    p = argparse.ArgumentParser(prog="python -m iso_energy.catalog",
+                                description="Query the price catalog (DuckDB views over every parquet output).")
+    p.add_argument("--database", type=Path, default=None,
+                   help=f"catalog file (default $MEMSAFE_DATA_DIR/{CATALOG_FILE}, else ./data/{CATALOG_FILE})")
+    sub = p.add_subparsers(dest="command", required=True)
+    q = sub.add_parser("query", help="run one SQL statement and print the result")
+    q.add_argument("sql")
+    q.add_argument("--max-rows", type=int, default=40)
+    sub.add_parser("views", help="list the views and what they hold")
+    args = p.parse_args(argv)
+    path = args.database or data_dir() / CATALOG_FILE
+    if not path.is_file():
+        print(f"error: no catalog at {path}: run `make demo` or materialise price_catalog", file=sys.stderr)
+        return 2
+    sql = args.sql if args.command == "query" else (
+        "SELECT view_name, comment FROM duckdb_views() WHERE NOT internal ORDER BY view_name")
+    try:
+        with duckdb.connect(str(path), read_only=True) as con:
+            con.sql(sql).show(max_rows=getattr(args, "max_rows", 40), max_width=200)
+    except duckdb.Error as exc:
+        print(f"error: {path}: {str(exc).splitlines()[0]}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

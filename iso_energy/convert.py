@@ -11,11 +11,13 @@ prints one JSON line of :class:`~iso_energy.isos.base.ConversionStats` metadata.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 
-from iso_energy import file_index
+from iso_energy import file_index, freshness
 from iso_energy.isos import ISOS
 from iso_energy.isos.base import ConversionStats, IsoConverter, NoInputError, dumps_stats
 from memsafe.budget import Budget, add_budget_flags, budget_from_args
@@ -42,6 +44,7 @@ def convert_partition(converter: IsoConverter, dataset: str, year: int, root: Pa
         RawFileError: a file is not the operator's format (file, line and problem named);
             the previous output of the partition is left in place.
     """
+    started, t0 = time.time(), time.perf_counter()  # ``seconds`` covers the indexing too
     folder = raw_dir(root, converter.iso_id, dataset)
     files = converter.raw_files(root / "raw", dataset)
     if not files:
@@ -65,13 +68,18 @@ def convert_partition(converter: IsoConverter, dataset: str, year: int, root: Pa
         )
     log(f"converting {len(chosen)} file(s) holding {year} "
         f"({sum(e.size for e in chosen) / 1e6:.1f} MB) under a {budget.memory_mb} MB budget")
+    index_seconds = time.perf_counter() - t0
     stats = converter.convert_year(
         [e.path for e in chosen], dataset, year,
         output or partition_path(root, dataset, converter.iso_id, year), budget,
         rows_read=sum(e.rows for e in chosen),
         rows_in_year=sum(e.years[str(year)] for e in chosen),
     )
-    log(f"wrote {stats.rows_out:,} rows ({stats.bytes_out / 1e6:.1f} MB) in {stats.seconds:.2f} s, "
+    stats = dataclasses.replace(stats, started_at=started, seconds=time.perf_counter() - t0)
+    if output is None:  # the partition's own file: the sensor will know it is up to date
+        freshness.record(root, dataset, converter.iso_id, year, stats.output, chosen)
+    log(f"wrote {stats.rows_out:,} rows ({stats.bytes_out / 1e6:.1f} MB) in {stats.seconds:.2f} s "
+        f"(indexing {index_seconds:.2f} s), "
         f"peak RSS {stats.memory.peak_rss_mb:.0f} MB, DuckDB {stats.memory.engine_peak_mb or 0:.0f} MB")
     return stats
 

@@ -35,15 +35,29 @@ raw_files_sensor = build_raw_files_sensor(
     jobs=[lmp_job, as_job],
 )
 
-# One process per conversion step (its memory is returned when the step ends), started from a
-# forkserver: each step re-imports far less than with spawn (7.7 s vs 13.4 s for 7 trivial steps
-# on 2 cores, ../shared/notes/dagster-1.13.md section 8). The pool, not the executor, caps conversions.
-EXECUTOR = dg.multiprocess_executor.configured({"start_method": {"forkserver": {}}})
+# One process per conversion step (its memory is returned when the step ends), forked from a
+# forkserver that has already imported this module (dagster, duckdb, pyarrow and the converters):
+# a step then starts in a fraction of a second instead of re-importing for several seconds while
+# it holds its pool slot (7.7 s vs 13.4 s for 7 trivial steps with spawn on 2 cores,
+# ../shared/notes/dagster-1.13.md section 8; without the preload a step started from a job
+# loaded elsewhere, such as the demo's, re-imported everything). The pool, not the executor,
+# caps conversions. Being `configured`, this executor accepts no run config: an `execution:`
+# block in a run's config is ignored, not applied.
+EXECUTOR = dg.multiprocess_executor.configured(
+    {"start_method": {"forkserver": {"preload_modules": ["iso_energy.definitions"]}}})
+
+# price_catalog follows its upstream partitions by declarative automation (see CATALOG_AUTOMATION).
+# Declared here and running by default, so it does not depend on the instance's default
+# automation sensor being switched on in the UI.
+catalog_automation = dg.AutomationConditionSensorDefinition(
+    "price_catalog_automation", target=[price_catalog], default_status=dg.DefaultSensorStatus.RUNNING,
+    minimum_interval_seconds=30,
+)
 
 defs = dg.Definitions(
     assets=[*LMP_ASSETS, as_prices, price_catalog],
     jobs=[lmp_job, as_job],
-    sensors=[raw_files_sensor],
+    sensors=[raw_files_sensor, catalog_automation],
     executor=EXECUTOR,
     resources={**SHARED_RESOURCES, "conversion": CONVERSION, "catalog_db": CatalogDuckDBResource()},
 )

@@ -11,7 +11,10 @@ seen so far, kept by the caller (the sensor's cursor). One call:
    years they hold;
 3. maps each such file to the partitions it can affect: the years it holds now, plus the years
    it held before if it changed (a corrected file that no longer holds a year must still
-   reconvert that year).
+   reconvert that year);
+4. drops the partitions whose output is up to date (:mod:`iso_energy.freshness`: the last
+   conversion read exactly the file versions that hold the year now, and its output is still
+   there), so a first call with an empty state after a full conversion requests nothing.
 
 A file that cannot be read is reported in ``errors`` and remembered with its signature, so it
 is reported once and rescanned only when it changes; the others carry on. Scanning stops at
@@ -31,7 +34,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from iso_energy import file_index
+from iso_energy import file_index, freshness
+from iso_energy.convert import partition_path
 from iso_energy.isos.base import IsoConverter
 from memsafe.budget import Budget
 
@@ -42,7 +46,7 @@ Signature = tuple[int, int]  # (size, mtime_ns)
 class WatchResult:
     """``partitions``: (dataset, iso, year) -> the raw files (relative to ``raw/``) behind it;
     ``seen``: the new state; ``errors``: relative path -> problem; ``deferred``: files left for
-    the next call."""
+    the next call; ``up_to_date``: affected partitions left out because their output is current."""
 
     partitions: dict[tuple[str, str, int], list[str]] = field(default_factory=dict)
     seen: dict[str, Signature] = field(default_factory=dict)
@@ -50,6 +54,7 @@ class WatchResult:
     deferred: int = 0
     files: int = 0
     scanned: int = 0
+    up_to_date: int = 0
 
     def run_key(self, partition: tuple[str, str, int]) -> str:
         """Stable for one set of file versions: a retried tick does not launch twice, a later
@@ -118,6 +123,7 @@ def watch(root: Path, isos: Mapping[str, IsoConverter], datasets: set[str], seen
                 wanted = set(changed)
                 to_index = [f for f in sigs if f in wanted or f in before]
                 entries = file_index.refresh(root, conv, dataset, to_index, con, errors=errors, deadline=deadline)
+                affected: dict[int, list[str]] = {}
                 for f in changed:
                     rel = _rel(f, raw)
                     if f in errors:
@@ -130,7 +136,13 @@ def watch(root: Path, isos: Mapping[str, IsoConverter], datasets: set[str], seen
                         out.seen[rel] = sigs[f]
                         years = {int(y) for y in entries[f].years} | before.get(f, set())
                         for year in sorted(years):
-                            out.partitions.setdefault((dataset, iso, year), []).append(rel)
+                            affected.setdefault(year, []).append(rel)
+                for year, rels in affected.items():
+                    if freshness.is_up_to_date(root, dataset, iso, year, partition_path(root, dataset, iso, year),
+                                               file_index.files_for_year(entries, year)):
+                        out.up_to_date += 1
+                    else:
+                        out.partitions[(dataset, iso, year)] = rels
     finally:
         if con is not None:
             con.close()

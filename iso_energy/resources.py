@@ -17,6 +17,7 @@ import duckdb
 from dagster_duckdb import DuckDBResource
 from pydantic import Field
 
+from iso_energy.catalog import CATALOG_FILE
 from memsafe.budget import check_fits_machine
 from memsafe.resources import MemoryBudgetResource
 from memsafe.settings import data_dir
@@ -58,7 +59,6 @@ class ConversionBudgetResource(MemoryBudgetResource):
             )
 
 
-CATALOG_FILE = "catalog.duckdb"
 
 
 class CatalogDuckDBResource(DuckDBResource):

@@ -3,8 +3,11 @@ they can affect (see :mod:`iso_energy.raw_watch` for the rules; this module only
 into Dagster).
 
 Cursor: the compressed signature (size, mtime) of every raw file seen, so an unchanged file
-is never requested twice and costs one ``stat`` per tick. New files are scanned within a time
-budget well under Dagster's 60 s sensor-evaluation timeout; the rest wait for the next tick.
+is never requested twice and costs one ``stat`` per tick. A partition whose output is already
+up to date with its files (recorded by the conversion, :mod:`iso_energy.freshness`) is not
+requested either, so the first tick after ``make demo`` (empty cursor) requests nothing. New
+files are scanned within a time budget well under Dagster's 60 s sensor-evaluation timeout; the
+rest wait for the next tick.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from iso_energy.raw_watch import deadline_in, decode_state, encode_state, watch
 from memsafe.budget import Budget
 from memsafe.resources import DataDirResource
 
-SCAN_SECONDS_PER_TICK = 40.0  # Dagster gives a sensor evaluation 60 s
+SCAN_SECONDS_PER_TICK = 30.0  # Dagster gives a sensor evaluation 60 s; listing and the rest need room
 SCAN_BUDGET = Budget(memory_mb=512, threads=1)  # the sensor runs in the code server: keep it small
 
 
@@ -35,7 +38,8 @@ def build_raw_files_sensor(targets: Mapping[str, tuple[str, str]], jobs: list, n
     @dg.sensor(name=name, jobs=jobs, minimum_interval_seconds=minimum_interval_seconds,
                default_status=dg.DefaultSensorStatus.RUNNING,
                description="Requests conversions of exactly the (operator, year) partitions that new or changed "
-                           "raw files under $MEMSAFE_DATA_DIR/raw/<iso>/<dataset>/ can affect.")
+                           "raw files under `$MEMSAFE_DATA_DIR/raw/<iso>/<dataset>/` can affect, unless the "
+                           "partition's output is already up to date with them.")
     def _sensor(context: dg.SensorEvaluationContext, data: DataDirResource) -> dg.SensorResult:
         root = data.root()
         budget = Budget(memory_mb=SCAN_BUDGET.memory_mb, threads=SCAN_BUDGET.threads, spill_dir=str(root / "spill"))
@@ -57,6 +61,7 @@ def build_raw_files_sensor(targets: Mapping[str, tuple[str, str]], jobs: list, n
             ))
         context.log.info(f"{result.files} raw files, {result.scanned} new or changed scanned, "
                          f"{len(result.errors)} unreadable, {result.deferred} left for the next tick; "
+                         f"{result.up_to_date} affected partition(s) already up to date; "
                          f"{len(requests)} partition(s) requested")
         return dg.SensorResult(run_requests=requests, cursor=encode_state(result.seen))
 

@@ -20,6 +20,7 @@ step's budget; a step declares it with :func:`peak_check_spec` and reports it by
 from __future__ import annotations
 
 import time
+import warnings
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
@@ -36,9 +37,19 @@ PEAK_CHECK_DESCRIPTION = (
 )
 
 
-def peak_check_spec(asset: str | dg.AssetKey) -> dg.AssetCheckSpec:
-    """The :data:`PEAK_CHECK` spec of ``asset`` (declare it in the asset's ``check_specs``)."""
-    return dg.AssetCheckSpec(PEAK_CHECK, asset=asset, description=PEAK_CHECK_DESCRIPTION)
+def peak_check_spec(
+    asset: str | dg.AssetKey, *, partitions_def: dg.PartitionsDefinition | None = None
+) -> dg.AssetCheckSpec:
+    """The :data:`PEAK_CHECK` spec of ``asset`` (declare it in the asset's ``check_specs``).
+
+    ``partitions_def``: partition the check like its asset (Dagster 1.13 preview), so each
+    partition's result stands on its own in the UI."""
+    if partitions_def is None:
+        return dg.AssetCheckSpec(PEAK_CHECK, asset=asset, description=PEAK_CHECK_DESCRIPTION)
+    with warnings.catch_warnings():  # a 1.13 preview; the version is pinned
+        warnings.simplefilter("ignore", dg.PreviewWarning)
+        return dg.AssetCheckSpec(PEAK_CHECK, asset=asset, description=PEAK_CHECK_DESCRIPTION,
+                                 partitions_def=partitions_def)
 
 
 def peak_within_budget(

@@ -8,7 +8,7 @@ keys, and keeps the fingerprints as the cursor.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 import dagster as dg
 
@@ -19,12 +19,16 @@ def changed_partition_requests(
     current: Mapping[str, str],
     *,
     nothing: str,
+    up_to_date: Callable[[str, str], bool] | None = None,
 ) -> dg.SensorResult | dg.SkipReason:
     """Run requests for every key of ``current`` whose fingerprint differs from the cursor's.
 
     Args:
         current: partition key -> fingerprint of what is there now.
         nothing: the skip reason when nothing is new or changed.
+        up_to_date: ``up_to_date(key, fingerprint)`` is true when the key's output already
+            reflects that fingerprint (e.g. its latest materialisation recorded it): no run is
+            requested for it, so a fresh cursor (a first tick) requests nothing up to date.
 
     Returns a ``SensorResult`` (a run per new or changed key, run key ``<key>:<fingerprint>``, the
     new keys added to ``partitions``, cursor = JSON of ``current``) or a ``SkipReason``.
@@ -35,8 +39,9 @@ def changed_partition_requests(
         return dg.SkipReason(nothing)
     known = set(context.instance.get_dynamic_partitions(partitions.name))
     new = [key for key in changed if key not in known]
+    stale = [k for k in changed if k in new or up_to_date is None or not up_to_date(k, current[k])]
     return dg.SensorResult(
-        run_requests=[dg.RunRequest(partition_key=k, run_key=f"{k}:{current[k]}") for k in changed],
+        run_requests=[dg.RunRequest(partition_key=k, run_key=f"{k}:{current[k]}") for k in stale],
         dynamic_partitions_requests=[partitions.build_add_request(new)] if new else [],
         cursor=json.dumps(dict(current), sort_keys=True),
     )

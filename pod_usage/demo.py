@@ -40,6 +40,12 @@ def report_periods(files: list[Path]) -> list[str]:
     return sorted(periods)
 
 
+def planned(root: Path) -> int:
+    """How many materialisations :func:`run` reports: one per report period (the sample has 2)."""
+    files = list_files(root / "raw" / "pod_usage")
+    return len(report_periods(files)) if files else 2
+
+
 def run(instance: dg.DagsterInstance, root: Path, rows: int = SAMPLE_ROWS) -> list[dict]:
     """Materialise every report period of the sample; one summary row per partition."""
     folder = root / "raw" / "pod_usage"

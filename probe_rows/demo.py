@@ -36,6 +36,11 @@ def _row(result: dg.ExecuteInProcessResult, key: dg.AssetKey, partition: str | N
             "bytes": size, "seconds": round(seconds, 3), "peak_rss_mb": meta["peak_rss_mb"]}
 
 
+def planned(root: pathlib.Path) -> int:
+    """How many materialisations :func:`run` reports: each shard, then ``probe_rows``."""
+    return DEMO_SHARDS + 1
+
+
 def run(instance: dg.DagsterInstance, root: pathlib.Path) -> list[dict]:
     """Generate, register, materialise; return the summary rows (see the module docstring)."""
     generate_shards(root / "raw" / "measurements", DEMO_MEASUREMENTS, probes=DEMO_PROBES,

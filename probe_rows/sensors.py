@@ -19,7 +19,9 @@ def measurement_shard_sensor(
     context: dg.SensorEvaluationContext, data: DataDirResource, probe_settings: ProbeRowsResource
 ) -> dg.SensorResult | dg.SkipReason:
     """Watch ``<data>/raw/measurements/``: a new shard adds a partition and requests its run; a
-    changed shard (size or mtime) requests a new run of its partition.
+    changed shard (size or mtime) requests a new run of its partition, unless the partition's
+    latest materialisation already recorded this very file version (``bytes``, ``mtime_ns``), so
+    a new cursor (a first tick after the demo) requests nothing that is up to date.
 
     Cursor: JSON ``{file name: "size:mtime_ns"}`` of the shards already requested. Hidden files
     (``.name``, the atomic writers' temporaries) are ignored, so write shards atomically.
@@ -31,8 +33,22 @@ def measurement_shard_sensor(
             if entry.is_file() and entry.name.endswith(SHARD_GLOB[1:]) and not entry.name.startswith("."):
                 st = entry.stat()
                 current[entry.name] = f"{st.st_size}:{st.st_mtime_ns}"
-    return changed_partition_requests(context, SHARD_PARTITIONS, current,
-                                      nothing=f"no new or changed shard in {folder}")
+    return changed_partition_requests(
+        context, SHARD_PARTITIONS, current, nothing=f"no new or changed shard in {folder}",
+        up_to_date=lambda shard, version: _recorded_version(context.instance, shard) == version,
+    )
+
+
+def _recorded_version(instance: dg.DagsterInstance, shard: str) -> str | None:
+    """``"size:mtime_ns"`` of the shard as its latest materialisation recorded it, or ``None``."""
+    records = instance.fetch_materializations(
+        dg.AssetRecordsFilter(asset_key=measurement_shards.key, asset_partitions=[shard]), limit=1).records
+    if not records:
+        return None
+    meta = records[0].asset_materialization.metadata
+    if "bytes" not in meta or "mtime_ns" not in meta:
+        return None
+    return f"{meta['bytes'].value}:{meta['mtime_ns'].value}"
 
 
 # probe_rows is re-materialised by its eager() automation condition once the shard runs have

@@ -12,6 +12,7 @@ import dagster as dg
 import pytest
 
 from iso_energy import file_index
+from iso_energy.convert import convert_partition, partition_path
 from iso_energy.definitions import defs, raw_files_sensor
 from iso_energy.isos import ISOS
 from iso_energy.raw_watch import decode_state, encode_state, watch
@@ -135,3 +136,36 @@ def test_full_tick_validates_against_definitions(tmp_path: Path, monkeypatch: py
             instance=instance, definitions=defs, resources=dict(defs.resources)))
     assert [(r.partition_key, r.asset_selection) for r in data.run_requests] == [
         ("isone|2024", [dg.AssetKey("lmp_da")])]
+
+
+def test_up_to_date_outputs_are_not_requested(tmp_path: Path):
+    """After every partition is converted, a tick with an empty cursor (a new sensor, or the first
+    tick after ``make demo``) requests nothing; touching one file requests exactly its partitions."""
+    raw = tmp_path / "raw"
+    WRITERS["pjm"](raw, "lmp_da", date(2023, 12, 30), date(2024, 1, 2), 1)     # 2023 and 2024
+    [spp] = WRITERS["spp"](raw, "lmp_rt", date(2024, 3, 1), date(2024, 3, 2), 1)
+    ancillary.write("ercot", raw, date(2024, 5, 1), date(2024, 5, 2), 1)
+    budget = Budget(memory_mb=256, threads=1, spill_dir=str(tmp_path / "spill"))
+    for iso, dataset, year in [("pjm", "lmp_da", 2023), ("pjm", "lmp_da", 2024), ("spp", "lmp_rt", 2024),
+                               ("ercot", "as", 2024)]:
+        convert_partition(ISOS[iso], dataset, year, tmp_path, budget)
+    with dg.instance_for_test() as instance:
+        fresh = evaluate(instance, tmp_path, None)
+        assert fresh.run_requests == []
+        assert len(decode_state(fresh.cursor)) == len([f for f in raw.rglob("*") if f.is_file()])
+
+        os.utime(spp, ns=(spp.stat().st_atime_ns, spp.stat().st_mtime_ns + 1_000_000_000))  # touched
+        assert requested(evaluate(instance, tmp_path, None)) == {("lmp_rt", "spp|2024")}
+        assert requested(evaluate(instance, tmp_path, fresh.cursor)) == {("lmp_rt", "spp|2024")}
+
+        # A deleted output is not up to date, whatever the files.
+        convert_partition(ISOS["spp"], "lmp_rt", 2024, tmp_path, budget)
+        assert evaluate(instance, tmp_path, None).run_requests == []
+        partition_path(tmp_path, "as", "ercot", 2024).unlink()
+        assert requested(evaluate(instance, tmp_path, None)) == {("as_prices", "ercot|2024")}
+
+        # A new file holding 2023 only: pjm|2023 is stale, pjm|2024 stays up to date.
+        WRITERS["pjm"](tmp_path / "new", "lmp_da", date(2023, 6, 1), date(2023, 6, 2), 1)
+        for f in (tmp_path / "new" / "pjm" / "lmp_da").iterdir():
+            os.replace(f, raw / "pjm" / "lmp_da" / f"june-{f.name}")
+        assert requested(evaluate(instance, tmp_path, None)) == {("lmp_da", "pjm|2023"), ("as_prices", "ercot|2024")}

@@ -74,6 +74,24 @@ def test_sensor_adds_partition_and_requests_run_for_new_and_changed_shards(tmp_p
         assert len({r.run_key for r in first.run_requests + later.run_requests}) == 3
 
 
+
+def test_sensor_requests_no_shard_whose_materialisation_is_up_to_date(tmp_path):
+    folder = tmp_path / "raw" / "measurements"
+    generate_shards(folder, 1_000, probes=5, shards=2, order="shuffled")
+    with dg.instance_for_test() as instance:
+        first = _tick(instance, tmp_path)
+        for add in first.dynamic_partitions_requests:
+            instance.add_dynamic_partitions(add.partitions_def_name, list(add.partition_keys))
+        for r in first.run_requests:
+            dg.materialize([measurement_shards], partition_key=r.partition_key, instance=instance,
+                           resources=_resources(tmp_path))
+        fresh = _tick(instance, tmp_path)  # a new cursor: both shards are up to date
+        assert fresh.run_requests == [] and fresh.dynamic_partitions_requests == []
+        assert set(json.loads(fresh.cursor)) == {r.partition_key for r in first.run_requests}
+        touched = folder / first.run_requests[1].partition_key
+        os.utime(touched, ns=(touched.stat().st_atime_ns, touched.stat().st_mtime_ns + 10**9))
+        assert [r.partition_key for r in _tick(instance, tmp_path).run_requests] == [touched.name]
+
 def test_full_sensor_tick_against_the_definitions(tmp_path, monkeypatch):
     monkeypatch.setenv("MEMSAFE_DATA_DIR", str(tmp_path))  # the bound singletons read it at run time
     generate_shards(tmp_path / "raw" / "measurements", 500, probes=5, shards=2, order="sorted")

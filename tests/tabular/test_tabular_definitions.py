@@ -149,18 +149,20 @@ def test_bad_ratio_config_fails_the_run_and_writes_nothing(tmp_path, resources):
 def test_demo_runs_and_reports(tmp_path):
     with dg.instance_for_test() as instance:
         rows = demo.run(instance, tmp_path)
-    assert [r["asset"] for r in rows[:5]] == [
-        "tabular_shards",
-        "tabular_train",
-        "tabular_test",
-        "tabular_val",
-        "tabular_transformed",
-    ]
+        latest = {k: instance.fetch_materializations(dg.AssetKey(k), limit=1).records[0].storage_id
+                  for k in ("tabular_shards", "tabular_train", "tabular_test", "tabular_val", "tabular_transformed")}
+    # The transforms were fitted on the splits that remain: newer than every split, not stale.
+    assert latest["tabular_transformed"] > max(latest[k] for k in ("tabular_train", "tabular_test", "tabular_val"))
+    assets = [r["asset"] for r in rows]
+    splits = ["tabular_test", "tabular_train", "tabular_val"]
+    assert assets[0] == "tabular_shards" and sorted(assets[1:4]) == splits  # the temporal split
+    assert sorted(assets[4:7]) == splits and assets[7] == "tabular_transformed"  # stratified, then fitted
+    assert len(rows) == demo.planned(tmp_path)
     for r in rows:
         assert set(r) == {"location", "asset", "partition", "rows", "bytes", "seconds", "peak_rss_mb"}
         assert r["location"] == "tabular" and r["bytes"] > 0 and r["peak_rss_mb"] > 0
     assert rows[0]["rows"] == demo.ROWS
-    assert sum(r["rows"] for r in rows[5:]) == demo.ROWS  # temporal: every row in exactly one split
+    assert sum(r["rows"] for r in rows[1:4]) == demo.ROWS  # temporal: every row in exactly one split
 
 
 def test_sensor_adds_a_partition_per_data_set_folder_and_reruns_a_changed_one(tmp_path):
