@@ -11,9 +11,12 @@ import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import duckdb
 import psutil
+
+if TYPE_CHECKING:
+    import duckdb
 
 # Python + pyarrow + duckdb loaded, before any data: measured at about 150-200 MB RSS.
 PROCESS_BASELINE_MB = 256
@@ -70,6 +73,8 @@ class Budget:
         stream without buffering for order).
         Timestamps are handled in UTC whatever the machine's zone.
         """
+        import duckdb  # here, not at module level: polars-only steps (probe grouping) skip its import
+
         con = duckdb.connect(
             database,
             config={
