@@ -59,6 +59,11 @@ BUCKET_MEMORY_FACTOR = 4.0
 # MiB; DuckDB is not imported on this path).
 POLARS_BASELINE_MB = 128
 MAX_RESPLIT_DEPTH = 3
+# Up to this many buckets, each is read from the shards again (filtered while decoding) instead of
+# spilling the input once: measured cheaper at 4 buckets (5M shuffled: 3.1 against 3.6-4.1 CPU s).
+MAX_REREAD_BUCKETS = 6
+# Hash slots of the probes: the unit packed into buckets of even size (about 85 per bucket).
+HASH_SLOTS = 512
 
 
 @dataclass(frozen=True)
@@ -301,9 +306,14 @@ def _bucketed(
         del frame  # the rows are in the lists now: free them before the writer's copies
         writer.emit(grouped, part=0)
         return 1, 0
+    limit = _bucket_limit(budget)
+    if buckets <= MAX_REREAD_BUCKETS:
+        planned = _plan_reread(files, extras, bytes_estimate, limit, buckets)
+        if planned is not None:
+            _reread(files, extras, writer, planned)
+            return len(planned), 0
     # Every bucket is grouped in memory, so none may exceed the budget's share; buckets are
     # planned at two thirds of it, so an uneven hash (skewed probe sizes) still fits.
-    limit = _bucket_limit(budget)
     buckets = max(buckets, math.ceil(bytes_estimate * 1.5 / limit))
     per_bucket = bytes_estimate / buckets
     state = {"part": 0, "spill_peak": 0}
@@ -341,6 +351,63 @@ def _bucketed(
     groups = _file_groups(files, sizes, int(per_bucket))
     spill_and_group([_scan(g, extras).filter(not_null) for g in groups], buckets, 0, 0)
     return state["part"], state["spill_peak"]
+
+
+def _slot(seed: int = 0):
+    return pl.col("src_addr").hash(seed) % HASH_SLOTS
+
+
+def _plan_reread(files, extras, bytes_estimate: int, limit: float, buckets: int) -> list[list[int]] | None:
+    """Hash slots of the probes packed into as few buckets as fit ``limit``, or ``None`` when more
+    than ``MAX_REREAD_BUCKETS`` would be needed (skew, or a probe larger than a bucket).
+
+    Reads ``src_addr`` alone to count the rows of each of ``HASH_SLOTS`` hash slots, then
+    packs slots largest first into the least full bucket (every probe is in exactly one slot, so
+    no probe is split).
+    """
+    not_null = pl.col("src_addr").is_not_null()
+    counts = (
+        pl.concat(
+            [
+                pl.scan_parquet(f)
+                .select(pl.col("src_addr").cast(pl.String))
+                .filter(not_null)
+                .select(_slot().alias("slot"))
+                .group_by("slot")
+                .len()
+                .collect()
+                for f in files
+            ]
+        )
+        .group_by("slot")
+        .agg(pl.col("len").sum())
+        .sort("len", descending=True)
+    )
+    total = int(counts["len"].sum())
+    if total == 0:
+        return None
+    cap = limit / (bytes_estimate / total)  # rows per bucket the budget allows
+    for n in range(buckets, MAX_REREAD_BUCKETS + 1):
+        loads, members = [0] * n, [[] for _ in range(n)]
+        for slot, rows in counts.iter_rows():
+            i = loads.index(min(loads))
+            loads[i] += rows
+            members[i].append(slot)
+        if max(loads) <= cap:
+            return [sorted(m) for m in members if m]
+    return None
+
+
+def _reread(files, extras, writer: SplitWriter, buckets: list[list[int]]) -> None:
+    """Group each bucket of hash slots by reading it from the shards again (filtered while
+    decoding): no spill files. Cheaper than spilling for a few buckets (docs/probe_rows.md)."""
+    for part, slots in enumerate(buckets):
+        keep = pl.col("src_addr").is_not_null() & _slot().is_in(slots)
+        frame = pl.concat([_scan([f], extras).filter(keep).collect() for f in files], rechunk=False)
+        grouped = _group_frame(frame, extras, presorted=False)
+        del frame  # free the rows before the writer's copies
+        writer.emit(grouped, part=part)
+        del grouped  # before the next bucket is read, not after
 
 
 def _du(folder: Path) -> int:
