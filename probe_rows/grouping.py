@@ -16,11 +16,20 @@ Two paths, both exact:
   by ``(src_addr, event_time)`` (:func:`probe_rows.ordering.proven_ordered`): one pass in file
   order, cutting lists at probe boundaries, no sort and no spill. Every row is re-checked against
   the previous one; on the first row out of order the pass is abandoned and the bucketed path runs.
-- **bucketed**: the probes are hash-partitioned into buckets sized from the memory budget
-  (polars' streaming engine writes one Arrow IPC spill file set per bucket into the budget's spill
-  folder), then each bucket is grouped in memory with ``sort_by`` inside the aggregation. A
-  bucket larger than planned (a skewed hash) is re-partitioned with another seed. When the whole
-  input fits the budget there is a single bucket and no spill.
+- **bucketed**: each piece of the input is grouped in memory by polars, straight from the scan,
+  with ``sort_by`` inside the aggregation; the number of pieces comes from the memory budget:
+
+  - one piece when the whole input fits the budget: no spill, no second read;
+  - up to ``MAX_REREAD_BUCKETS``: hash slots of ``src_addr`` (counted in a pass over that column
+    alone) are packed into buckets that fit, and each bucket is read from the shards again with
+    its slot filter; no spill;
+  - more (or a packing that does not fit): the probes are hash-partitioned into buckets (polars'
+    streaming engine writes one Arrow IPC spill file set per bucket into the budget's spill
+    folder), each read back and grouped; a bucket over the budget's share (a skewed hash) is
+    re-partitioned with another seed.
+
+  Every piece holds whole probes and is grouped, ordered and tie-broken the same way, so the
+  output rows do not depend on how many pieces there were.
 
 Memory does not grow with the input: it is bounded by one bucket (or one batch plus the longest
 probe on the streaming path). The only thing that must fit is the longest single probe's list, since
