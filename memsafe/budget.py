@@ -103,10 +103,7 @@ def machine_memory_mb() -> int:
 
 
 def check_fits_machine(
-    budget_mb: int,
-    concurrent: int,
-    *,
-    machine_mb: int | None = None,
+    budget_mb: int, concurrent: int, *, machine_mb: int | None = None,
     overhead_mb: int = DAGSTER_OVERHEAD_MB,
 ) -> None:
     """Refuse ``concurrent`` steps of ``budget_mb`` each that cannot fit this machine.
