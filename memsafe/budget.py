@@ -12,10 +12,13 @@ import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import duckdb
 import psutil
 import pyarrow as pa
+
+if TYPE_CHECKING:
+    import duckdb
 
 # Python + pyarrow + duckdb loaded, before any data: measured at about 150-200 MB RSS.
 PROCESS_BASELINE_MB = 256
@@ -81,6 +84,8 @@ class Budget:
         stream without buffering for order).
         Timestamps are handled in UTC whatever the machine's zone.
         """
+        import duckdb  # here, not at module level: polars-only steps (probe grouping) skip its import
+
         con = duckdb.connect(
             database,
             config={

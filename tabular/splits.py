@@ -54,6 +54,7 @@ from tabular.io import (
     PendingWrites,
     ShardWriter,
     TabularInputError,
+    coalesce_batches,
     iter_shard_batches,
     shard_schema,
 )
@@ -185,7 +186,8 @@ class _Source:
         if self.table is not None:
             yield self.table.select(columns) if columns else self.table
         else:
-            yield from iter_shard_batches(self.folder, self.batch_rows, columns=columns)
+            yield from coalesce_batches(iter_shard_batches(self.folder, self.batch_rows, columns=columns),
+                                        self.batch_rows)
 
 
 def _valid_codes(arr: pa.Array) -> np.ndarray:

@@ -264,3 +264,18 @@ def test_failed_write_fails_the_run_and_leaves_no_partial_output(generated, tmp_
         group_probes(generated["shuffled"], out, _budget(tmp_path))
     assert {p: p.stat().st_mtime_ns for p in out.rglob("*.parquet")} == before
     assert sorted(p.name for p in out.iterdir()) == ["test", "train"]
+
+
+def test_reread_buckets_give_exactly_the_in_memory_output(generated, tmp_path, monkeypatch):
+    # The same input grouped in one piece and, with a budget share too small for that, in a few
+    # buckets read again from the shards: identical rows, lists, order and tie-break, no spill.
+    reference = group_probes(generated["shuffled"], tmp_path / "ref", _budget(tmp_path))
+    assert reference.buckets == 1
+    factor = grouping.BUCKET_MEMORY_FACTOR
+    monkeypatch.setattr(grouping, "BUCKET_MEMORY_FACTOR", factor * 512 / 2)  # a few MB per bucket
+    stats = group_probes(generated["shuffled"], tmp_path / "out", _budget(tmp_path))
+    assert stats.path == "bucketed" and 2 <= stats.buckets <= grouping.MAX_REREAD_BUCKETS
+    assert stats.spill_bytes == 0
+    for split in ("train", "test"):
+        assert _read(tmp_path / "out", split).equals(_read(tmp_path / "ref", split))
+    _assert_exact(tmp_path / "out", generated["shuffled"])
