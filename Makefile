@@ -2,7 +2,7 @@
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
-export DAGSTER_HOME := $(abspath dagster_home)
+export DAGSTER_HOME ?= $(abspath dagster_home)
 export MEMSAFE_DATA_DIR ?= $(abspath data)
 
 .PHONY: setup demo test test-instance instance ui bench sample clean
@@ -27,7 +27,7 @@ test: setup
 test-instance: setup
 	$(PY) -m pytest -m instance
 
-## instance: apply the conversion budget's pool limit to the instance in dagster_home/
+## instance: set every location's pool limits on the instance in $DAGSTER_HOME (default dagster_home/)
 instance: setup
 	$(PY) -m iso_energy.instance
 

@@ -10,12 +10,14 @@ from __future__ import annotations
 import dagster as dg
 
 from iso_energy.assets import LMP_ASSETS, as_prices, price_catalog
-from iso_energy.resources import CatalogDuckDBResource, ConversionBudgetResource
+from iso_energy.resources import POOL, CatalogDuckDBResource, ConversionBudgetResource
 from iso_energy.sensors import build_raw_files_sensor
 from memsafe.resources import SHARED_RESOURCES
 
 # 2 GB per conversion x 2 at once + ~1 GB for Dagster fits a 8 GB machine with room to spare.
 CONVERSION = ConversionBudgetResource(memory_mb=2048, threads=2, batch_rows=100_000, max_concurrent=2)
+# This location's pools and the budget of one step of each (`make instance` sets every location's).
+POOLS = {POOL: CONVERSION}
 
 # One run per (operator, year) partition, both LMP datasets; the job a backfill launches.
 lmp_job = dg.define_asset_job(

@@ -1,9 +1,12 @@
 """The conversion budget: memory of one conversion and how many may run at once.
 
-One source of truth: ``max_concurrent`` here is what :func:`iso_energy.instance.apply_pool_limit`
-writes into the instance as the limit of the ``iso_conversion`` pool (Dagster enforces it for
-backfills, multi-operator runs and ``dagster asset materialize`` alike), and every run checks the
-instance still agrees before converting.
+``max_concurrent`` is the code's proposal for the ``iso_conversion`` pool's limit:
+:func:`iso_energy.instance.apply_pool_limit` (``make instance``) writes it into a single-machine
+instance. The limit in the instance is the operator's (``dagster instance concurrency set
+iso_conversion N`` on a cluster): a step never rewrites it, it only warns when the two disagree.
+Each conversion also takes a place of the node-local admission
+(:meth:`memsafe.resources.MemoryBudgetResource.admitted`), which holds even when Dagster's slot
+claim lets one step too many through.
 """
 
 from __future__ import annotations
@@ -17,8 +20,9 @@ import duckdb
 from dagster_duckdb import DuckDBResource
 from pydantic import Field
 
-from memsafe.budget import check_fits_machine
-from memsafe.resources import MemoryBudgetResource
+from memsafe import resources as memsafe_resources
+from memsafe.budget import check_fits_node
+from memsafe.resources import MemoryBudgetResource, record_step_host
 from memsafe.settings import data_dir
 
 POOL = "iso_conversion"
@@ -26,36 +30,34 @@ POOL = "iso_conversion"
 
 def pool_limit(instance: dg.DagsterInstance) -> int | None:
     """The instance's explicit slot count for :data:`POOL`, or ``None`` if never set."""
-    storage = instance.event_log_storage
-    if not storage.supports_global_concurrency_limits:
-        return None
-    if POOL not in storage.get_concurrency_keys():
-        return None
-    return storage.get_concurrency_info(POOL).slot_count
+    return memsafe_resources.pool_limit(instance, POOL)
 
 
 class ConversionBudgetResource(MemoryBudgetResource):
     """Memory budget of one market-operator conversion, and the number allowed at once.
 
-    At run start it refuses a configuration whose ``memory_mb x max_concurrent`` plus Dagster's
-    own ~1 GB does not fit this machine (:class:`memsafe.budget.BudgetError`), and it re-applies
-    ``max_concurrent`` to the instance's pool if someone changed or never set it.
+    When a step starts it refuses a budget that does not fit the node (or pod) it runs on
+    (:func:`memsafe.budget.check_fits_node`), warns if the instance's pool limit differs from
+    ``max_concurrent`` (without changing it) and records its host and process ids on the run
+    (:func:`memsafe.resources.record_step_host`, for slot reaping). The assets then hold a
+    node-local place of the pool (:meth:`admitted`) around the conversion itself: after the
+    pool slot, in every executor, so the two are always taken in the same order.
     """
 
     max_concurrent: int = Field(default=2, description=f"Conversions at once (limit of pool '{POOL}')")
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
-        check_fits_machine(self.memory_mb, self.max_concurrent)
+        check_fits_node(self.memory_mb)
         instance = context.instance
-        if instance is None or not instance.event_log_storage.supports_global_concurrency_limits:
-            return
         current = pool_limit(instance)
-        if current != self.max_concurrent:
-            instance.event_log_storage.set_concurrency_slots(POOL, self.max_concurrent)
-            context.log.warning(
-                f"pool '{POOL}' limit was {current}, set to {self.max_concurrent} from the conversion "
-                f"budget; run `make instance` before launching work so the first runs are limited too"
-            )
+        if current is None:
+            context.log.warning(f"pool '{POOL}' has no limit in this instance; run `make instance` "
+                                f"(or `dagster instance concurrency set {POOL} N`) before launching work")
+        elif current != self.max_concurrent:
+            context.log.warning(f"pool '{POOL}' limit is {current} in the instance, {self.max_concurrent} in "
+                                f"the code (ConversionBudgetResource.max_concurrent); keeping the instance's")
+        if instance is not None and context.dagster_run is not None:
+            record_step_host(instance, context.dagster_run.run_id)
 
 
 CATALOG_FILE = "catalog.duckdb"

@@ -65,7 +65,7 @@ def _meta(report: dict, **extra) -> dict:
 
 @dg.asset(group_name=GROUP, pool=POOL, kinds={"parquet", "pyarrow"})
 def tabular_shards(
-    config: LoadConfig, data: DataDirResource, budget: MemoryBudgetResource
+    context: dg.AssetExecutionContext, config: LoadConfig, data: DataDirResource, budget: MemoryBudgetResource
 ) -> dg.MaterializeResult:
     """Raw CSV/TSV/Parquet files of one data set as numbered shards with signature, MODS and exact
     statistics. Grain: one row per raw row, ``part-00000...`` of ``rows_per_shard`` rows each."""
@@ -78,7 +78,7 @@ def tabular_shards(
                     memory_mb=budget.memory_mb, threads=budget.threads)
     source = Path(config.input_dir) if config.input_dir else raw_dir(root, "tabular", config.dataset)
     pa.set_cpu_count(budget.threads)
-    with PeakMemory() as pm:
+    with budget.admitted(POOL, context), PeakMemory() as pm:  # a place on this node as well as the slot
         result = load_dataset(source, dataset_dir(data, config.dataset, "shards"), spec)
     return dg.MaterializeResult(metadata=_meta(
         pm.report.as_metadata(), **result.as_metadata(), path=dg.MetadataValue.path(str(result.output)),
@@ -91,7 +91,8 @@ def tabular_shards(
            for s in SPLITS],
     pool=POOL,
 )
-def tabular_splits(config: SplitConfig, data: DataDirResource, budget: MemoryBudgetResource):
+def tabular_splits(context: dg.AssetExecutionContext, config: SplitConfig, data: DataDirResource,
+                   budget: MemoryBudgetResource):
     """Label processing then a random, exact stratified, temporal (customer-allocated) or single split."""
     spec = SplitSpec(label=config.label, mode=config.mode, ratios=dict(config.ratios), seed=config.seed,
                      customer_column=config.customer_column, date_column=config.date_column,
@@ -103,7 +104,7 @@ def tabular_splits(config: SplitConfig, data: DataDirResource, budget: MemoryBud
     if unknown:
         raise SplitConfigError(f"split names {sorted(unknown)} (ratios / single_split) must be in {SPLITS}")
     pa.set_cpu_count(budget.threads)
-    with PeakMemory() as pm:
+    with budget.admitted(POOL, context), PeakMemory() as pm:  # a place on this node as well as the slot
         result = split_dataset(dataset_dir(data, config.dataset, "shards"),
                                dataset_dir(data, config.dataset, "splits"), spec)
     for name, rows in result.rows.items():
@@ -116,7 +117,7 @@ def tabular_splits(config: SplitConfig, data: DataDirResource, budget: MemoryBud
 
 
 @dg.asset(group_name=GROUP, pool=POOL, kinds={"parquet"}, deps=[f"tabular_{s}" for s in SPLITS])
-def tabular_transformed(config: TabularConfig, data: DataDirResource,
+def tabular_transformed(context: dg.AssetExecutionContext, config: TabularConfig, data: DataDirResource,
                         budget: MemoryBudgetResource) -> dg.MaterializeResult:
     """Every split standardised (numbers) and integer-encoded (categories) with parameters fitted
     exactly on all train rows; unseen categories get code -1. One row per split row."""
@@ -125,7 +126,7 @@ def tabular_transformed(config: TabularConfig, data: DataDirResource,
                          output_format=config.output_format, batch_rows=budget.batch_rows,
                          memory_mb=budget.memory_mb)
     out = dataset_dir(data, config.dataset, "transformed")
-    with PeakMemory() as pm:
+    with budget.admitted(POOL, context), PeakMemory() as pm:  # a place on this node as well as the slot
         summary = transform_splits(dataset_dir(data, config.dataset, "splits"), out, spec)
     return dg.MaterializeResult(metadata=_meta(
         pm.report.as_metadata(), rows=sum(summary["rows"].values()), path=dg.MetadataValue.path(str(out)),

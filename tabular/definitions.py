@@ -9,9 +9,14 @@ fragment's module is imported, not its ``defs`` object: Dagster refuses a module
 
 import dagster as dg
 
-from memsafe.resources import SHARED_RESOURCES
+from memsafe.resources import BUDGET, SHARED_RESOURCES
 from tabular.assets import ASSETS
+from tabular.assets import POOL as TABULAR_POOL
 from tabular.pod_usage import definitions as pod_usage_definitions
+from tabular.pod_usage.assets import POOL as POD_USAGE_POOL
+
+# This location's pools and the budget of one step of each (`make instance` sets every location's).
+POOLS = {TABULAR_POOL: BUDGET, POD_USAGE_POOL: BUDGET}
 
 tabular_job = dg.define_asset_job(
     "tabular_job", selection=dg.AssetSelection.groups("tabular"),

@@ -126,7 +126,7 @@ def test_sigkill_mid_write_keeps_previous_output_and_rerun_is_identical(world):
     assert slots_held_by_killed_run >= 1
     reap = run_cli([str(Path(DAGSTER).with_name("python")), "-m", "iso_energy.instance"], env=env, timeout=120,
                    log=ARTIFACTS / "faults-reap.log")
-    assert reap.returncode == 0 and f"freed the '{POOL}' slots of run {killed.run_id}" in reap.stdout, reap.stdout
+    assert reap.returncode == 0 and f"freed the pool slots of run {killed.run_id}" in reap.stdout, reap.stdout
     with dg.DagsterInstance.from_config(str(world["home"])) as instance:
         assert instance.event_log_storage.get_concurrency_info(POOL).active_slot_count == 0
         assert instance.get_run_by_id(killed.run_id).status == dg.DagsterRunStatus.FAILURE
