@@ -2,6 +2,8 @@
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
+# Extras installed by `make setup`; CI adds postgres and celery (see .ci/run).
+EXTRAS ?= dev,bench
 export DAGSTER_HOME ?= $(abspath dagster_home)
 export MEMSAFE_DATA_DIR ?= $(abspath data)
 
@@ -10,7 +12,7 @@ export MEMSAFE_DATA_DIR ?= $(abspath data)
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[dev,bench]'
+	$(PY) -m pip install -q -e '.[$(EXTRAS)]'
 	touch $@
 
 setup: $(VENV)/.installed

@@ -23,7 +23,7 @@ from pydantic import Field
 from memsafe import resources as memsafe_resources
 from memsafe.budget import check_fits_node
 from memsafe.resources import MemoryBudgetResource, record_step_host
-from memsafe.settings import data_dir
+from memsafe.settings import catalog_path, data_dir
 
 POOL = "iso_conversion"
 
@@ -66,14 +66,16 @@ CATALOG_FILE = "catalog.duckdb"
 class CatalogDuckDBResource(DuckDBResource):
     """dagster-duckdb's :class:`DuckDBResource` for the query catalog (see :mod:`iso_energy.catalog`).
 
-    ``database`` defaults to ``<data root>/catalog.duckdb``, resolved when a run starts (the data
-    root is ``$MEMSAFE_DATA_DIR`` or the ``data`` resource's folder), never at import.
+    ``database`` defaults to ``$MEMSAFE_CATALOG``, then ``<data root>/catalog.duckdb``
+    (:func:`memsafe.settings.catalog_path`), resolved when a run starts, never at import.
     """
 
-    database: str = Field(default="", description=f"DuckDB file; default <data root>/{CATALOG_FILE}")
+    database: str = Field(
+        default="", description=f"DuckDB file; default $MEMSAFE_CATALOG, then <data root>/{CATALOG_FILE}"
+    )
 
     def database_path(self, root: Path | None = None) -> Path:
-        return Path(self.database) if self.database else (root or data_dir()) / CATALOG_FILE
+        return catalog_path(root or data_dir(), self.database or None)
 
     @contextmanager
     def get_connection(self, root: Path | None = None) -> Iterator[duckdb.DuckDBPyConnection]:

@@ -8,12 +8,13 @@ DuckDB's buffer manager, stays inside the budget.
 from __future__ import annotations
 
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
 import psutil
+
+from memsafe.settings import spill_dir
 
 # Python + pyarrow + duckdb loaded, before any data: measured at about 150-200 MB RSS.
 PROCESS_BASELINE_MB = 256
@@ -42,7 +43,8 @@ class Budget:
         memory_mb: whole-step budget in MiB (process RSS, engine included).
         threads: engine threads (DuckDB ``threads``, pyarrow readers).
         batch_rows: rows per Arrow record batch when streaming.
-        spill_dir: folder for the engine's spill files; ``None`` uses the system temp folder.
+        spill_dir: folder for the engine's spill files; ``None``: :func:`memsafe.settings.spill_dir`
+            (``$MEMSAFE_SPILL_DIR``, else node-local disk).
     """
 
     memory_mb: int = 2048
@@ -62,7 +64,7 @@ class Budget:
 
     def spill_path(self) -> Path:
         """The spill folder, created if absent."""
-        path = Path(self.spill_dir) if self.spill_dir else Path(tempfile.gettempdir()) / "memsafe_spill"
+        path = spill_dir(self.spill_dir)
         path.mkdir(parents=True, exist_ok=True)
         return path
 

@@ -18,7 +18,7 @@ from pydantic import Field
 
 from memsafe.admission import Place, admit, node_slots
 from memsafe.budget import Budget
-from memsafe.settings import data_dir
+from memsafe.settings import data_dir, spill_dir
 
 
 class DataDirResource(dg.ConfigurableResource):
@@ -43,14 +43,16 @@ class MemoryBudgetResource(dg.ConfigurableResource):
     threads: int = Field(default=2, description="Engine threads per step")
     batch_rows: int = Field(default=100_000, description="Rows per Arrow record batch")
     spill_dir: str | None = Field(
-        default=None, description="Spill folder for the engine; default <data root>/spill"
+        default=None, description="Spill folder for the engine; default $MEMSAFE_SPILL_DIR, then node-local disk"
     )
     max_concurrent: int = Field(
         default=2, description="Steps of this budget at once per pool (the pool's limit, `make instance`)"
     )
 
     def budget(self, root: Path | None = None) -> Budget:
-        spill = self.spill_dir or (str(root / "spill") if root is not None else None)
+        # Node-local by default (memsafe.settings.spill_dir), never the shared data root: ``root``
+        # is accepted for callers that pass it, and no longer decides the spill folder.
+        spill = str(spill_dir(self.spill_dir))
         return Budget(
             memory_mb=self.memory_mb, threads=self.threads, batch_rows=self.batch_rows,
             spill_dir=spill,
