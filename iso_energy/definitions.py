@@ -10,6 +10,7 @@ from __future__ import annotations
 import dagster as dg
 
 from iso_energy.assets import LMP_ASSETS, as_prices, price_catalog
+from iso_energy.executor import memsafe_executor
 from iso_energy.resources import POOL, CatalogDuckDBResource, ConversionBudgetResource
 from iso_energy.sensors import build_raw_files_sensor
 from memsafe.resources import SHARED_RESOURCES
@@ -37,10 +38,10 @@ raw_files_sensor = build_raw_files_sensor(
     jobs=[lmp_job, as_job],
 )
 
-# One process per conversion step (its memory is returned when the step ends), started from a
-# forkserver: each step re-imports far less than with spawn (7.7 s vs 13.4 s for 7 trivial steps
-# on 2 cores, ../shared/notes/dagster-1.13.md section 8). The pool, not the executor, caps conversions.
-EXECUTOR = dg.multiprocess_executor.configured({"start_method": {"forkserver": {}}})
+# One process per conversion step (its memory is returned when the step ends): multiprocess from a
+# forkserver, or Celery workers, chosen by $MEMSAFE_EXECUTOR when a run starts (iso_energy/executor.py).
+# The pool and the node's admission, not the executor, cap conversions.
+EXECUTOR = memsafe_executor
 
 defs = dg.Definitions(
     assets=[*LMP_ASSETS, as_prices, price_catalog],

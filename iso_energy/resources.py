@@ -18,10 +18,11 @@ from pathlib import Path
 import dagster as dg
 import duckdb
 from dagster_duckdb import DuckDBResource
-from pydantic import Field
+from pydantic import Field, PrivateAttr
 
 from memsafe import resources as memsafe_resources
-from memsafe.budget import check_fits_node
+from memsafe.admission import Place
+from memsafe.budget import BudgetError, check_fits_node
 from memsafe.resources import MemoryBudgetResource, record_step_host
 from memsafe.settings import catalog_path, data_dir
 
@@ -46,18 +47,43 @@ class ConversionBudgetResource(MemoryBudgetResource):
 
     max_concurrent: int = Field(default=2, description=f"Conversions at once (limit of pool '{POOL}')")
 
+    # A budget that does not fit the node, found at setup and raised when the step asks for its
+    # place (:meth:`admitted`): raised in setup it would end the step with no STEP_FAILURE on
+    # Celery, and the pool slot would stay claimed until run monitoring frees it.
+    _unfit: BudgetError | None = PrivateAttr(default=None)
+
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
-        check_fits_node(self.memory_mb)
+        try:
+            check_fits_node(self.memory_mb)
+        except BudgetError as exc:
+            self._unfit = exc
+            context.log.error(str(exc))
         instance = context.instance
         current = pool_limit(instance)
         if current is None:
-            context.log.warning(f"pool '{POOL}' has no limit in this instance; run `make instance` "
-                                f"(or `dagster instance concurrency set {POOL} N`) before launching work")
+            context.log.warning(
+                f"pool '{POOL}' has no limit in this instance; run `make instance` "
+                f"(or `dagster instance concurrency set {POOL} N`) before launching work"
+            )
         elif current != self.max_concurrent:
-            context.log.warning(f"pool '{POOL}' limit is {current} in the instance, {self.max_concurrent} in "
-                                f"the code (ConversionBudgetResource.max_concurrent); keeping the instance's")
-        if instance is not None and context.dagster_run is not None:
-            record_step_host(instance, context.dagster_run.run_id)
+            context.log.warning(
+                f"pool '{POOL}' limit is {current} in the instance, {self.max_concurrent} in "
+                f"the code (ConversionBudgetResource.max_concurrent); keeping the instance's"
+            )
+        if instance is not None and context.run is not None:
+            record_step_host(instance, context.run.run_id)
+
+    @contextmanager
+    def admitted(self, pool: str, context: dg.AssetExecutionContext) -> Iterator[Place]:
+        """:meth:`MemoryBudgetResource.admitted`, after raising the setup's :class:`BudgetError` if any.
+
+        Raises:
+            BudgetError: one budget plus the step process does not fit this node.
+        """
+        if self._unfit is not None:
+            raise self._unfit
+        with super().admitted(pool, context) as place:
+            yield place
 
 
 CATALOG_FILE = "catalog.duckdb"

@@ -195,8 +195,9 @@ def wait_for(
 class DagsterDev:
     """``dagster dev -w workspace.yaml`` (webserver + daemon + code servers) on a free loopback port."""
 
-    def __init__(self, home: Path, data: Path, log: Path, storage: str = "sqlite"):
+    def __init__(self, home: Path, data: Path, log: Path, storage: str = "sqlite", env: dict | None = None):
         self.home, self.data, self.log_path, self.storage = home, data, log, storage
+        self.env = service_env(home, data, **(env or {}))
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.proc: subprocess.Popen | None = None
@@ -209,7 +210,7 @@ class DagsterDev:
         self.proc = subprocess.Popen(
             [DAGSTER, "dev", "-w", str(REPO / "workspace.yaml"), "-h", "127.0.0.1", "-p", str(self.port)],
             cwd=REPO,
-            env=service_env(self.home, self.data),
+            env=self.env,
             stdout=log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
@@ -331,15 +332,16 @@ def run_cli(
     return subprocess.CompletedProcess(args, proc.returncode, out, None)
 
 
-def start_dev(tmp, name: str, storage: str = "sqlite") -> DagsterDev:
+def start_dev(tmp, name: str, storage: str = "sqlite", env: dict | None = None) -> DagsterDev:
     """A temporary instance (copy of dagster_home/ on ``storage``, pool limits applied as `make
-    instance` does) and `dagster dev` over the project's workspace.yaml, with an empty data root."""
+    instance` does) and `dagster dev` over the project's workspace.yaml, with an empty data root
+    (``env``: extra environment variables of every Dagster process)."""
     home = make_home(tmp / "dagster_home", storage)
     data = tmp / "data"
     data.mkdir()
     apply_pool_limit(home, data)
     t0 = time.monotonic()
-    dev = DagsterDev(home, data, ARTIFACTS / f"{name}-dagster-dev.log", storage).start()
+    dev = DagsterDev(home, data, ARTIFACTS / f"{name}-dagster-dev.log", storage, env).start()
     try:
         dev.wait_ready()
         dev.startup_seconds = round(time.monotonic() - t0, 1)

@@ -117,7 +117,7 @@ def test_ui_backfill_of_two_years_is_held_to_two_conversions(dagster_dev_by_stor
         assert b["__typename"] == "PartitionBackfill", b
         return b if b["status"] in TERMINAL else None
 
-    backfill = wait_for(finished, 420, f"backfill {backfill_id} to finish", interval=2, on_timeout=dev.log_tail)
+    backfill = wait_for(finished, 900, f"backfill {backfill_id} to finish", interval=2, on_timeout=dev.log_tail)
     elapsed = time.monotonic() - t0
     assert backfill["status"] in {"COMPLETED", "COMPLETED_SUCCESS"}, (backfill, dev.log_tail())
     assert backfill["isAssetBackfill"] and backfill["numPartitions"] == len(keys)
