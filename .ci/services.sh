@@ -19,6 +19,7 @@ start_postgres() {
     as_pg "$bin/initdb" -D "$PG_DIR/data" -U memsafe --auth=trust >"$PG_DIR/initdb.log" 2>&1
     as_pg "$bin/postgres" -D "$PG_DIR/data" -h 127.0.0.1 -p "$PG_PORT" -k "$PG_DIR" \
         >"$PG_DIR/server.log" 2>&1 &
+    PG_WRAPPER=$!   # postgres itself, or runuser waiting for it
     local i
     for i in $(seq 1 60); do
         [ -s "$PG_DIR/data/postmaster.pid" ] && "$bin/pg_isready" -q -h 127.0.0.1 -p "$PG_PORT" && break
@@ -35,7 +36,7 @@ stop_postgres() {
     local i
     for i in $(seq 1 60); do kill -0 "$PG_PID" 2>/dev/null || break; sleep 0.5; done
     kill -KILL "$PG_PID" 2>/dev/null || true
-    wait 2>/dev/null || true
+    wait "$PG_WRAPPER" 2>/dev/null || true
     rm -rf "$PG_DIR"
     PG_PID=""
 }

@@ -24,7 +24,6 @@ PROCESS_BASELINE_MB = 256
 # (issue 13). Rounded up to the latter. Only `make instance` counts it: on a cluster the stack
 # does not run beside the steps.
 DAGSTER_STACK_MB = 1536
-DAGSTER_OVERHEAD_MB = DAGSTER_STACK_MB  # former name, kept for callers
 MIN_ENGINE_MB = 128
 # DuckDB's sorts and windows need working memory per thread: with less than this per thread a
 # small budget runs out of memory instead of spilling, so threads are reduced to fit.

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import time
 from datetime import date
@@ -22,6 +23,7 @@ from test_backfill import LAUNCH, STATUS, TERMINAL, step_windows
 from iso_energy.isos import ISOS
 from iso_energy.resources import POOL
 from iso_energy.sample import generate
+from memsafe.admission import admit
 from tests.overlap import max_overlap
 
 pytestmark = pytest.mark.instance
@@ -191,3 +193,57 @@ def test_a_step_failing_in_resource_setup_frees_its_slot_within_seconds(celery_d
     freed_after = time.monotonic() - ended
     print(f"slot freed {freed_after:.1f} s after the run ended")
     assert freed_after < 30
+
+
+def test_a_worker_killed_mid_step_frees_its_slot_and_place(celery_dev, node_admission_dir):
+    """SIGKILL the worker process running a conversion (an OOM kill): Celery reports the task lost,
+    the run fails, and neither the pool slot nor the node's admission place stays taken."""
+    dev = celery_dev
+    generate(dev.data, date(YEAR, 1, 1), date(YEAR, 4, 1), nodes=40, isos=["ercot"], datasets=["lmp_rt"])
+    log = node_admission_dir / f"{POOL}.log"
+    seen = len(log.read_text().splitlines()) if log.exists() else 0
+    proc = subprocess.Popen(
+        [
+            DAGSTER,
+            "asset",
+            "materialize",
+            "-m",
+            "iso_energy.definitions",
+            "--select",
+            "lmp_rt",
+            "--partition",
+            f"ercot|{YEAR}",
+        ],
+        cwd=REPO,
+        env=dev.env,
+        stdout=(ARTIFACTS / "celery-kill.log").open("wb"),
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+
+        def holder():
+            lines = log.read_text().splitlines()[seen:] if log.exists() else []
+            return next((int(line.split()[-1]) for line in lines if " acquire " in line), None)
+
+        pid = wait_for(holder, 300, "the conversion to take its admission place", interval=0.2)
+        os.kill(pid, signal.SIGKILL)
+        killed = time.monotonic()
+        # The place is the kernel's to free: at once.
+        with admit(POOL, 1, folder=node_admission_dir, timeout=2):
+            pass
+        proc.wait(timeout=300)
+    finally:
+        leftover = kill_session(proc, grace=5)
+    assert not leftover
+    assert proc.returncode != 0
+
+    def free():
+        with dg.DagsterInstance.from_config(str(dev.home)) as instance:
+            return instance.event_log_storage.get_concurrency_info(POOL).active_slot_count == 0
+
+    wait_for(free, 60, "the killed step's pool slot to be freed", interval=0.5)
+    freed_after = time.monotonic() - killed
+    print(f"slot freed {freed_after:.1f} s after the worker was killed")
+    assert freed_after < 30  # run monitoring every 5 s, slots of ended runs freed after 5 s
