@@ -2,7 +2,9 @@
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
-export DAGSTER_HOME := $(abspath dagster_home)
+# Extras installed by `make setup`; CI adds postgres and celery (see .ci/run).
+EXTRAS ?= dev,bench
+export DAGSTER_HOME ?= $(abspath dagster_home)
 export MEMSAFE_DATA_DIR ?= $(abspath data)
 
 .PHONY: setup demo test test-instance instance ui bench sample clean
@@ -10,7 +12,7 @@ export MEMSAFE_DATA_DIR ?= $(abspath data)
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[dev,bench]'
+	$(PY) -m pip install -q -e '.[$(EXTRAS)]'
 	touch $@
 
 setup: $(VENV)/.installed
@@ -27,7 +29,7 @@ test: setup
 test-instance: setup
 	$(PY) -m pytest -m instance
 
-## instance: apply the conversion budget's pool limit to the instance in dagster_home/
+## instance: set every location's pool limits on the instance in $DAGSTER_HOME (default dagster_home/)
 instance: setup
 	$(PY) -m iso_energy.instance
 

@@ -91,24 +91,28 @@ def convert_step(context: dg.AssetExecutionContext, data: DataDirResource, conve
                  dataset: str, checks) -> dg.MaterializeResult:
     """One conversion step: the partition's operator and year -> :func:`convert_partition`, then
     the dataset's ``checks(path, converter, budget)`` and the shared metadata and memory check."""
-    step_started = time.time()
     keys = context.partition_key.keys_by_dimension
     converter, year = ISOS[keys["iso"]], int(keys["year"])
     root = data.root()
     budget = conversion.budget(root)
-    stats = convert_partition(converter, dataset, year, root, budget, log=context.log.info)
+    # A place on this node as well as the pool's slot: Dagster's slot claim is not atomic.
+    with conversion.admitted(POOL, context):
+        step_started = time.time()
+        stats = convert_partition(converter, dataset, year, root, budget, log=context.log.info)
+        outcomes = checks(stats.output, converter, budget)
+        step_finished = time.time()
     part = {"partition": str(context.partition_key)}
     results = [dg.AssetCheckResult(check_name=o.name, passed=o.passed, description=o.description,
                                    metadata={**part, **o.metadata},
                                    severity=dg.AssetCheckSeverity.WARN if o.warn else dg.AssetCheckSeverity.ERROR)
-               for o in checks(stats.output, converter, budget)]
+               for o in outcomes]
     # The conversion's own figures; path, rows, memory and times come from materialize_result.
     shared = {"path", "seconds", "started_at", *stats.memory.as_metadata()}
     figures = {k: v for k, v in stats.as_metadata().items() if k not in shared} | {"convert_seconds": stats.seconds}
-    # started_at/finished_at: the window this step held its pool slot (overlap audits).
+    # started_at/finished_at: the window this step held its node place (overlap audits).
     return materialize_result(
-        path=stats.output, rows=stats.rows_out, seconds=time.time() - step_started, memory=stats.memory,
-        budget_mb=budget.memory_mb, started_at=step_started, extra=figures,
+        path=stats.output, rows=stats.rows_out, seconds=step_finished - step_started, memory=stats.memory,
+        budget_mb=budget.memory_mb, started_at=step_started, finished_at=step_finished, extra=figures,
         check_asset=context.assets_def.key, check_results=results, partition=context.partition_key,
     )
 

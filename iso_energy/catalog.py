@@ -35,7 +35,7 @@ import pyarrow as pa
 
 from iso_energy.isos.base import AS_SCHEMA, LMP_SCHEMA
 from memsafe.csv_source import sql_str as _literal
-from memsafe.settings import data_dir
+from memsafe.settings import catalog_path, data_dir
 
 
 @dataclass(frozen=True)
@@ -98,23 +98,20 @@ def build_catalog(con: duckdb.DuckDBPyConnection, parquet_root: Path) -> dict[st
     return summary
 
 
-CATALOG_FILE = "catalog.duckdb"  # under the data root (the price_catalog asset's default)
-
-
 def main(argv: list[str] | None = None) -> int:
     """``query SQL`` prints the result as a table; ``views`` lists the views. Read-only, so it
     runs beside Dagster. Exit 2 with one line on stderr when the catalog is missing or the SQL fails."""
     p = argparse.ArgumentParser(prog="python -m iso_energy.catalog",
                                 description="Query the price catalog (DuckDB views over every parquet output).")
     p.add_argument("--database", type=Path, default=None,
-                   help=f"catalog file (default $MEMSAFE_DATA_DIR/{CATALOG_FILE}, else ./data/{CATALOG_FILE})")
+                   help="catalog file (default $MEMSAFE_CATALOG, else <data root>/catalog.duckdb)")
     sub = p.add_subparsers(dest="command", required=True)
     q = sub.add_parser("query", help="run one SQL statement and print the result")
     q.add_argument("sql")
     q.add_argument("--max-rows", type=int, default=40)
     sub.add_parser("views", help="list the views and what they hold")
     args = p.parse_args(argv)
-    path = args.database or data_dir() / CATALOG_FILE
+    path = catalog_path(data_dir(), args.database)
     if not path.is_file():
         print(f"error: no catalog at {path}: run `make demo` or materialise price_catalog", file=sys.stderr)
         return 2

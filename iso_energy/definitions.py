@@ -10,12 +10,15 @@ from __future__ import annotations
 import dagster as dg
 
 from iso_energy.assets import LMP_ASSETS, as_prices, price_catalog
-from iso_energy.resources import CatalogDuckDBResource, ConversionBudgetResource
+from iso_energy.executor import memsafe_executor
+from iso_energy.resources import POOL, CatalogDuckDBResource, ConversionBudgetResource
 from iso_energy.sensors import build_raw_files_sensor
 from memsafe.resources import SHARED_RESOURCES
 
 # 2 GB per conversion x 2 at once + ~1 GB for Dagster fits a 8 GB machine with room to spare.
 CONVERSION = ConversionBudgetResource(memory_mb=2048, threads=2, batch_rows=100_000, max_concurrent=2)
+# This location's pools and the budget of one step of each (`make instance` sets every location's).
+POOLS = {POOL: CONVERSION}
 
 # One run per (operator, year) partition, both LMP datasets; the job a backfill launches.
 lmp_job = dg.define_asset_job(
@@ -35,16 +38,12 @@ raw_files_sensor = build_raw_files_sensor(
     jobs=[lmp_job, as_job],
 )
 
-# One process per conversion step (its memory is returned when the step ends), forked from a
-# forkserver that has already imported this module (dagster, duckdb, pyarrow and the converters):
-# a step then starts in a fraction of a second instead of re-importing for several seconds while
-# it holds its pool slot (7.7 s vs 13.4 s for 7 trivial steps with spawn on 2 cores,
-# ../shared/notes/dagster-1.13.md section 8; without the preload a step started from a job
-# loaded elsewhere, such as the demo's, re-imported everything). The pool, not the executor,
-# caps conversions. Being `configured`, this executor accepts no run config: an `execution:`
-# block in a run's config is ignored, not applied.
-EXECUTOR = dg.multiprocess_executor.configured(
-    {"start_method": {"forkserver": {"preload_modules": ["iso_energy.definitions"]}}})
+# One process per conversion step (its memory is returned when the step ends): multiprocess from a
+# forkserver that has already imported this module (a step then starts in a fraction of a second
+# instead of re-importing for seconds while it holds its pool slot), or Celery workers; chosen by
+# $MEMSAFE_EXECUTOR when a run starts (iso_energy/executor.py). The pool and the node's admission,
+# not the executor, cap conversions. Run config under `execution:` is not applied.
+EXECUTOR = memsafe_executor
 
 # price_catalog follows its upstream partitions by declarative automation (see CATALOG_AUTOMATION).
 # Declared here and running by default, so it does not depend on the instance's default

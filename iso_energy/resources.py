@@ -1,9 +1,12 @@
 """The conversion budget: memory of one conversion and how many may run at once.
 
-One source of truth: ``max_concurrent`` here is what :func:`iso_energy.instance.apply_pool_limit`
-writes into the instance as the limit of the ``iso_conversion`` pool (Dagster enforces it for
-backfills, multi-operator runs and ``dagster asset materialize`` alike), and every run checks the
-instance still agrees before converting.
+``max_concurrent`` is the code's proposal for the ``iso_conversion`` pool's limit:
+:func:`iso_energy.instance.apply_pool_limit` (``make instance``) writes it into a single-machine
+instance. The limit in the instance is the operator's (``dagster instance concurrency set
+iso_conversion N`` on a cluster): a step never rewrites it, it only warns when the two disagree.
+Each conversion also takes a place of the node-local admission
+(:meth:`memsafe.resources.MemoryBudgetResource.admitted`), which holds even when Dagster's slot
+claim lets one step too many through.
 """
 
 from __future__ import annotations
@@ -15,48 +18,72 @@ from pathlib import Path
 import dagster as dg
 import duckdb
 from dagster_duckdb import DuckDBResource
-from pydantic import Field
+from pydantic import Field, PrivateAttr
 
-from iso_energy.catalog import CATALOG_FILE
-from memsafe.budget import check_fits_machine
-from memsafe.resources import MemoryBudgetResource
-from memsafe.settings import data_dir
+from memsafe import resources as memsafe_resources
+from memsafe.admission import Place
+from memsafe.budget import BudgetError, check_fits_node
+from memsafe.resources import MemoryBudgetResource, record_step_host
+from memsafe.settings import catalog_path, data_dir
 
 POOL = "iso_conversion"
 
 
 def pool_limit(instance: dg.DagsterInstance) -> int | None:
     """The instance's explicit slot count for :data:`POOL`, or ``None`` if never set."""
-    storage = instance.event_log_storage
-    if not storage.supports_global_concurrency_limits:
-        return None
-    if POOL not in storage.get_concurrency_keys():
-        return None
-    return storage.get_concurrency_info(POOL).slot_count
+    return memsafe_resources.pool_limit(instance, POOL)
 
 
 class ConversionBudgetResource(MemoryBudgetResource):
     """Memory budget of one market-operator conversion, and the number allowed at once.
 
-    At run start it refuses a configuration whose ``memory_mb x max_concurrent`` plus Dagster's
-    own ~1 GB does not fit this machine (:class:`memsafe.budget.BudgetError`), and it re-applies
-    ``max_concurrent`` to the instance's pool if someone changed or never set it.
+    When a step starts it refuses a budget that does not fit the node (or pod) it runs on
+    (:func:`memsafe.budget.check_fits_node`), warns if the instance's pool limit differs from
+    ``max_concurrent`` (without changing it) and records its host and process ids on the run
+    (:func:`memsafe.resources.record_step_host`, for slot reaping). The assets then hold a
+    node-local place of the pool (:meth:`admitted`) around the conversion itself: after the
+    pool slot, in every executor, so the two are always taken in the same order.
     """
 
     max_concurrent: int = Field(default=2, description=f"Conversions at once (limit of pool '{POOL}')")
 
+    # A budget that does not fit the node, found at setup and raised when the step asks for its
+    # place (:meth:`admitted`): raised in setup it would end the step with no STEP_FAILURE on
+    # Celery, and the pool slot would stay claimed until run monitoring frees it.
+    _unfit: BudgetError | None = PrivateAttr(default=None)
+
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
-        check_fits_machine(self.memory_mb, self.max_concurrent)
+        try:
+            check_fits_node(self.memory_mb)
+        except BudgetError as exc:
+            self._unfit = exc
+            context.log.error(str(exc))
         instance = context.instance
-        if instance is None or not instance.event_log_storage.supports_global_concurrency_limits:
-            return
         current = pool_limit(instance)
-        if current != self.max_concurrent:
-            instance.event_log_storage.set_concurrency_slots(POOL, self.max_concurrent)
+        if current is None:
             context.log.warning(
-                f"pool '{POOL}' limit was {current}, set to {self.max_concurrent} from the conversion "
-                f"budget; run `make instance` before launching work so the first runs are limited too"
+                f"pool '{POOL}' has no limit in this instance; run `make instance` "
+                f"(or `dagster instance concurrency set {POOL} N`) before launching work"
             )
+        elif current != self.max_concurrent:
+            context.log.warning(
+                f"pool '{POOL}' limit is {current} in the instance, {self.max_concurrent} in "
+                f"the code (ConversionBudgetResource.max_concurrent); keeping the instance's"
+            )
+        if instance is not None and context.run is not None:
+            record_step_host(instance, context.run.run_id)
+
+    @contextmanager
+    def admitted(self, pool: str, context: dg.AssetExecutionContext) -> Iterator[Place]:
+        """:meth:`MemoryBudgetResource.admitted`, after raising the setup's :class:`BudgetError` if any.
+
+        Raises:
+            BudgetError: one budget plus the step process does not fit this node.
+        """
+        if self._unfit is not None:
+            raise self._unfit
+        with super().admitted(pool, context) as place:
+            yield place
 
 
 
@@ -64,14 +91,16 @@ class ConversionBudgetResource(MemoryBudgetResource):
 class CatalogDuckDBResource(DuckDBResource):
     """dagster-duckdb's :class:`DuckDBResource` for the query catalog (see :mod:`iso_energy.catalog`).
 
-    ``database`` defaults to ``<data root>/catalog.duckdb``, resolved when a run starts (the data
-    root is ``$MEMSAFE_DATA_DIR`` or the ``data`` resource's folder), never at import.
+    ``database`` defaults to ``$MEMSAFE_CATALOG``, then ``<data root>/catalog.duckdb``
+    (:func:`memsafe.settings.catalog_path`), resolved when a run starts, never at import.
     """
 
-    database: str = Field(default="", description=f"DuckDB file; default <data root>/{CATALOG_FILE}")
+    database: str = Field(
+        default="", description="DuckDB file; default $MEMSAFE_CATALOG, then <data root>/catalog.duckdb"
+    )
 
     def database_path(self, root: Path | None = None) -> Path:
-        return Path(self.database) if self.database else (root or data_dir()) / CATALOG_FILE
+        return catalog_path(root or data_dir(), self.database or None)
 
     @contextmanager
     def get_connection(self, root: Path | None = None) -> Iterator[duckdb.DuckDBPyConnection]:

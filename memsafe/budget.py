@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -20,11 +19,16 @@ import pyarrow as pa
 if TYPE_CHECKING:
     import duckdb
 
+from memsafe.settings import spill_dir
+
 # Python + pyarrow + duckdb loaded, before any data: measured at about 150-200 MB RSS.
 PROCESS_BASELINE_MB = 256
-# What a three-location `dagster dev` uses before any work (webserver, daemon, code servers):
-# about 1 GB, measured in ../shared/notes/dagster-1.13.md section 8.
-DAGSTER_OVERHEAD_MB = 1024
+# What the idle Dagster stack of a single-machine instance takes: `dagster dev -w workspace.yaml`
+# (webserver, daemon, one code server per location; 9 processes) measured at 1311 MiB summed RSS
+# (907 MiB USS) on an empty instance, Dagster 1.13.27, 2026-12-02; 1.55 GB after `make demo`
+# (issue 13). Rounded up to the latter. Only `make instance` counts it: on a cluster the stack
+# does not run beside the steps.
+DAGSTER_STACK_MB = 1536
 MIN_ENGINE_MB = 128
 # DuckDB's sorts and windows need working memory per thread: with less than this per thread a
 # small budget runs out of memory instead of spilling, so threads are reduced to fit.
@@ -48,7 +52,8 @@ class Budget:
         memory_mb: whole-step budget in MiB (process RSS, engine included).
         threads: engine threads (DuckDB ``threads``, pyarrow readers).
         batch_rows: rows per Arrow record batch when streaming.
-        spill_dir: folder for the engine's spill files; ``None`` uses the system temp folder.
+        spill_dir: folder for the engine's spill files; ``None``: :func:`memsafe.settings.spill_dir`
+            (``$MEMSAFE_SPILL_DIR``, else node-local disk).
     """
 
     memory_mb: int = 2048
@@ -72,7 +77,7 @@ class Budget:
 
     def spill_path(self) -> Path:
         """The spill folder, created if absent."""
-        path = Path(self.spill_dir) if self.spill_dir else Path(tempfile.gettempdir()) / "memsafe_spill"
+        path = spill_dir(self.spill_dir)
         path.mkdir(parents=True, exist_ok=True)
         return path
 
@@ -113,26 +118,67 @@ def machine_memory_mb() -> int:
     return total // (1024 * 1024)
 
 
+def check_fits_node(budget_mb: int, *, machine_mb: int | None = None) -> None:
+    """Refuse a step budget that cannot fit the node (or pod, through its cgroup) it runs on.
+
+    One step needs ``budget_mb`` plus its own process (Python, Dagster, engines loaded:
+    :data:`PROCESS_BASELINE_MB`). How many steps a cluster runs at once is the pools' business,
+    not this node's, so nothing else is added.
+
+    Raises:
+        BudgetError: ``budget_mb`` not positive, or ``budget_mb + PROCESS_BASELINE_MB`` exceeds the
+            node's memory. The message gives every figure.
+    """
+    if budget_mb <= 0:
+        raise BudgetError(f"memory budget ({budget_mb} MB) must be positive")
+    machine_mb = machine_mb if machine_mb is not None else machine_memory_mb()
+    needed = budget_mb + PROCESS_BASELINE_MB
+    if needed > machine_mb:
+        raise BudgetError(
+            f"one step of {budget_mb} MB + {PROCESS_BASELINE_MB} MB for its process = {needed} MB, but this "
+            f"node has {machine_mb} MB. Lower the step's memory budget or give the pod/node more memory."
+        )
+
+
+def check_pools_fit_machine(
+    pools: dict[str, tuple[int, int]], *, machine_mb: int | None = None, stack_mb: int = DAGSTER_STACK_MB,
+) -> int:
+    """Refuse pools whose steps, all running at once beside Dagster, cannot fit one machine.
+
+    For a single-machine instance (``make instance``): ``pools`` maps each pool to
+    ``(budget_mb, limit)``; the need is ``sum(budget_mb x limit) + stack_mb``. Returns the need in MB.
+
+    Raises:
+        BudgetError: a value is not positive, or the need exceeds the machine's memory. The
+            message lists every pool's figures and what to change.
+    """
+    for name, (budget_mb, limit) in pools.items():
+        if budget_mb <= 0 or limit <= 0:
+            raise BudgetError(f"pool '{name}': memory budget ({budget_mb} MB) and limit ({limit}) must be positive")
+    machine_mb = machine_mb if machine_mb is not None else machine_memory_mb()
+    needed = sum(b * n for b, n in pools.values()) + stack_mb
+    if needed > machine_mb:
+        terms = " + ".join(f"{n} x {b} MB ({name})" for name, (b, n) in pools.items())
+        raise BudgetError(
+            f"{terms} + {stack_mb} MB for Dagster's own processes = {needed} MB, but this machine has "
+            f"{machine_mb} MB. Lower a memory budget or the number of steps a pool allows at once."
+        )
+    return needed
+
+
 def check_fits_machine(
     budget_mb: int, concurrent: int, *, machine_mb: int | None = None,
-    overhead_mb: int = DAGSTER_OVERHEAD_MB,
+    overhead_mb: int = DAGSTER_STACK_MB,
 ) -> None:
-    """Refuse ``concurrent`` steps of ``budget_mb`` each that cannot fit this machine.
+    """One pool's form of :func:`check_pools_fit_machine`: ``concurrent`` steps of ``budget_mb``.
 
     Raises:
         BudgetError: when ``budget_mb * concurrent + overhead_mb`` exceeds the machine's memory,
-            or a value is not positive. The message gives every figure and what to change.
+            or a value is not positive.
     """
     if budget_mb <= 0 or concurrent <= 0:
         raise BudgetError(f"memory budget ({budget_mb} MB) and concurrency ({concurrent}) must be positive")
-    machine_mb = machine_mb if machine_mb is not None else machine_memory_mb()
-    needed = budget_mb * concurrent + overhead_mb
-    if needed > machine_mb:
-        raise BudgetError(
-            f"{concurrent} conversions x {budget_mb} MB + {overhead_mb} MB for Dagster's own "
-            f"processes = {needed} MB, but this machine has {machine_mb} MB. Lower the per-"
-            f"conversion memory budget or the number of conversions allowed at once."
-        )
+    check_pools_fit_machine({"steps": (budget_mb, concurrent)}, machine_mb=machine_mb, stack_mb=overhead_mb)
 
 
 def cpu_count() -> int:

@@ -113,6 +113,7 @@ def materialize_result(
     budget_mb: int | None = None,
     schema: pa.Schema | None = None,
     started_at: float | None = None,
+    finished_at: float | None = None,
     extra: Mapping[str, object] | None = None,
     asset_key: str | dg.AssetKey | None = None,
     check_asset: str | dg.AssetKey | None = None,
@@ -144,7 +145,7 @@ def materialize_result(
         meta["seconds"] = round(seconds, 3)
     if started_at is not None:
         meta["started_at"] = dg.MetadataValue.timestamp(started_at)
-        meta["finished_at"] = dg.MetadataValue.timestamp(time.time())
+        meta["finished_at"] = dg.MetadataValue.timestamp(finished_at if finished_at is not None else time.time())
     if budget_mb is not None:
         meta["memory_budget_mb"] = budget_mb
     if path is not None:

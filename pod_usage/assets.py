@@ -55,7 +55,8 @@ def pod_usage_daily_summary(context: dg.AssetExecutionContext, data: DataDirReso
         raise NoPodUsageFiles(f"no pod usage CSV under {raw_dir(root, 'pod_usage')}")
     out = output_dir(root, "pod_usage", "daily_summary") / f"{context.partition_key}.parquet"
     bounded = budget.budget(root)
-    stats = summarize_files(files, out, bounded, report_period=context.partition_key)
+    with budget.admitted(POOL, context):  # a place on this node as well as the pool's slot
+        stats = summarize_files(files, out, bounded, report_period=context.partition_key)
     context.log.info(f"{stats.rows_in} line items -> {stats.rows_out} daily rows in {stats.seconds:.1f} s")
     checks = check_summary(out, stats, bounded)
     shared = {"output", "seconds", "rows_per_s", *stats.memory.as_metadata()}

@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import dagster as dg
 
-from memsafe.resources import SHARED_RESOURCES
-from pod_usage.assets import pod_usage_daily_summary, pod_usage_job
+from memsafe.resources import BUDGET, SHARED_RESOURCES
+from pod_usage.assets import POOL, pod_usage_daily_summary, pod_usage_job
+
+# This location's pools and the budget of one step of each (`make instance` sets every location's).
+POOLS = {POOL: BUDGET}
 
 defs = dg.Definitions(
     assets=[pod_usage_daily_summary],

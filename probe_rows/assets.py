@@ -14,6 +14,7 @@ from probe_rows.ordering import OrderDiagnostics, diagnose_shard
 from probe_rows.resources import ProbeRowsResource
 from probe_rows.shards import ShardError, check_shard
 
+POOL = "probe_rows"
 SHARD_PARTITIONS = dg.DynamicPartitionsDefinition(name="measurement_shards")
 DIAGNOSTIC_KEYS = ("rows", "null_src_addr", "src_addr_changes", "src_addr_decreases",
                    "event_time_violations", "event_time_ties", "sorted_within")
@@ -41,7 +42,7 @@ def measurement_shards(
 
 
 @dg.asset(
-    deps=[measurement_shards], group_name="probe_rows", kinds={"parquet", "polars"}, pool="probe_rows",
+    deps=[measurement_shards], group_name="probe_rows", kinds={"parquet", "polars"}, pool=POOL,
     automation_condition=dg.AutomationCondition.eager(), check_specs=[peak_check_spec("probe_rows")],
 )
 def probe_rows(
@@ -58,10 +59,12 @@ def probe_rows(
     bounded = budget.budget(root)
     keys = sorted(context.instance.get_dynamic_partitions(SHARD_PARTITIONS.name))
     files = [probe_settings.shard_dir(root) / k for k in keys]
-    stats = group_probes(
-        None, probe_settings.output_dir(root), bounded, probe_settings.group_config(),
-        files=files, diagnostics=_recorded_diagnostics(context, files),
-    )
+    diagnostics = _recorded_diagnostics(context, files)
+    with budget.admitted(POOL, context):  # a place on this node as well as the pool's slot
+        stats = group_probes(
+            None, probe_settings.output_dir(root), bounded, probe_settings.group_config(),
+            files=files, diagnostics=diagnostics,
+        )
     if stats.fell_back:
         context.log.warning("the recorded shard order did not hold: sorted instead")
     if stats.null_src_addr:

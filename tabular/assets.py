@@ -90,7 +90,7 @@ def tabular_shards(
     dataset = context.partition_key
     source = raw_dir(root, "tabular", dataset)
     pa.set_cpu_count(budget.threads)
-    with PeakMemory() as pm:
+    with budget.admitted(POOL, context), PeakMemory() as pm:  # a place on this node as well as the slot
         result = load_dataset(source, dataset_dir(data, dataset, "shards"), spec)
     return materialize_result(
         path=result.output, rows=result.rows, memory=pm.report, budget_mb=budget.memory_mb, schema=result.schema,
@@ -118,7 +118,7 @@ def tabular_splits(context: dg.AssetExecutionContext, config: SplitConfig, data:
     if unknown:
         raise SplitConfigError(f"split names {sorted(unknown)} (ratios / single_split) must be in {SPLITS}")
     pa.set_cpu_count(budget.threads)
-    with PeakMemory() as pm:
+    with budget.admitted(POOL, context), PeakMemory() as pm:  # a place on this node as well as the slot
         result = split_dataset(dataset_dir(data, context.partition_key, "shards"),
                                dataset_dir(data, context.partition_key, "splits"), spec)
     for name, rows in result.rows.items():
@@ -145,7 +145,7 @@ def tabular_transformed(context: dg.AssetExecutionContext, config: TabularConfig
                          output_format=config.output_format, batch_rows=budget.batch_rows,
                          memory_mb=budget.memory_mb)
     out = dataset_dir(data, context.partition_key, "transformed")
-    with PeakMemory() as pm:
+    with budget.admitted(POOL, context), PeakMemory() as pm:  # a place on this node as well as the slot
         summary = transform_splits(dataset_dir(data, context.partition_key, "splits"), out, spec)
     rows = sum(summary["rows"].values())
     return materialize_result(

@@ -6,9 +6,12 @@ singletons of :mod:`memsafe.resources`).
 
 import dagster as dg
 
-from memsafe.resources import SHARED_RESOURCES
-from tabular.assets import ASSETS
+from memsafe.resources import BUDGET, SHARED_RESOURCES
+from tabular.assets import ASSETS, POOL
 from tabular.sensors import tabular_dataset_sensor, tabular_job
+
+# This location's pools and the budget of one step of each (`make instance` sets every location's).
+POOLS = {POOL: BUDGET}
 
 defs = dg.Definitions(
     assets=ASSETS, jobs=[tabular_job], sensors=[tabular_dataset_sensor], resources=SHARED_RESOURCES,

@@ -13,10 +13,10 @@ import pytest
 import yaml
 
 from iso_energy.definitions import CONVERSION
-from iso_energy.instance import apply_pool_limit
+from iso_energy.instance import apply_pool_limit, apply_pools, location_pools
 from iso_energy.isos import ISOS
 from iso_energy.resources import POOL, ConversionBudgetResource, pool_limit
-from memsafe.budget import BudgetError
+from memsafe.budget import DAGSTER_STACK_MB, BudgetError
 from tests.conftest import REPO
 
 LOCATIONS = ["iso_energy", "probe_rows", "tabular", "pod_usage"]
@@ -83,6 +83,32 @@ def test_pool_limit_applied_from_the_resource_and_oversized_budget_refused():
         with pytest.raises(BudgetError, match="this machine has"):
             apply_pool_limit(instance, ConversionBudgetResource(memory_mb=1_000_000, max_concurrent=2))
         assert pool_limit(instance) == 2  # a refused configuration changes nothing
+
+
+@pytest.mark.parametrize("location", LOCATIONS)
+def test_every_pool_is_declared_once_by_its_location(location):
+    module = importlib.import_module(f"{location}.definitions")
+    graph = module.defs.resolve_asset_graph()
+    used = {a.op.pool for a in graph.assets_defs if a.is_executable} - {None}
+    assert used == set(module.POOLS), "every pool an asset uses, and only those, is in the location's POOLS"
+
+
+def test_make_instance_sets_every_pool_and_checks_their_sum(monkeypatch):
+    pools = location_pools(REPO / "workspace.yaml")
+    assert {POOL, "probe_rows", "tabular", "pod_usage"} <= set(pools)
+    with dg.instance_for_test() as instance:
+        limits = apply_pools(instance, pools)
+        assert limits == {name: b.max_concurrent for name, b in pools.items()}
+        need = sum(b.memory_mb * b.max_concurrent for b in pools.values())
+        # One MB short of the pools plus the measured Dagster stack: refused, nothing changed.
+        monkeypatch.setattr("memsafe.budget.machine_memory_mb", lambda: need + DAGSTER_STACK_MB - 1)
+        bigger = {name: b.model_copy(update={"max_concurrent": 3}) for name, b in pools.items()}
+        with pytest.raises(BudgetError, match="Dagster's own processes"):
+            apply_pools(instance, bigger)
+        assert pool_limit(instance) == CONVERSION.max_concurrent
+        # A shared instance keeps the operator's limit and sets only the unset ones.
+        instance.event_log_storage.set_concurrency_slots(POOL, 6)
+        assert apply_pools(instance, bigger, single_machine=False)[POOL] == 6
 
 
 def test_workspace_loads_every_location_with_the_dagster_cli(tmp_path):

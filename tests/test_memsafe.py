@@ -16,10 +16,10 @@ from memsafe.settings import PROJECT_ROOT, data_dir
 @pytest.mark.parametrize(
     ("budget_mb", "concurrent", "machine_mb", "fits"),
     [
-        (2048, 2, 8192, True),  # 4 GB + 1 GB overhead on 8 GB
-        (4096, 2, 8192, False),  # 8 GB + 1 GB overhead > 8 GB
-        (3584, 2, 8192, True),  # exactly fits: 7 GB + 1 GB
-        (3585, 2, 8192, False),  # one MB over
+        (2048, 2, 8192, True),  # 4 GB + 1.5 GB Dagster stack on 8 GB
+        (4096, 2, 8192, False),  # 8 GB + 1.5 GB > 8 GB
+        (3328, 2, 8192, True),  # exactly fits: 6.5 GB + 1.5 GB
+        (3329, 2, 8192, False),  # one MB over
         (0, 2, 8192, False),  # nonsense budget
     ],
     ids=["fits", "too-big", "exact", "one-over", "zero"],

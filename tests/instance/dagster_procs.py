@@ -33,17 +33,78 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def make_home(path: Path) -> Path:
-    """A temporary DAGSTER_HOME: a copy of the project's dagster_home/dagster.yaml."""
+POSTGRES_URL_ENV = "MEMSAFE_TEST_POSTGRES_URL"  # a server the tests may create databases on (.ci/run starts one)
+REQUIRE_POSTGRES_ENV = "MEMSAFE_REQUIRE_POSTGRES"  # in CI: no server is a failure, not a skip
+POSTGRES_BLOCK = REPO / "docs" / "cluster" / "storage-postgres.yaml"
+STORAGES = ("sqlite", "postgres")
+
+
+def postgres_url() -> str:
+    """The test server's URL, or skip (fail under ``MEMSAFE_REQUIRE_POSTGRES``) when there is none."""
+    import pytest
+
+    url = os.environ.get(POSTGRES_URL_ENV)
+    if not url:
+        if os.environ.get(REQUIRE_POSTGRES_ENV):
+            pytest.fail(f"PostgreSQL is required ({REQUIRE_POSTGRES_ENV} is set) but {POSTGRES_URL_ENV} is not")
+        pytest.skip(f"no PostgreSQL server: set {POSTGRES_URL_ENV} (.ci/run starts one)")
+    return url
+
+
+def create_database(url: str) -> str:
+    """A new, empty database on the server at ``url``; returns its name."""
+    import uuid
+
+    import psycopg2
+
+    name = f"memsafe_test_{uuid.uuid4().hex[:12]}"
+    con = psycopg2.connect(url)
+    try:
+        con.autocommit = True
+        with con.cursor() as cur:
+            cur.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        con.close()
+    return name
+
+
+def make_home(path: Path, storage: str = "sqlite") -> Path:
+    """A temporary DAGSTER_HOME: a copy of the project's dagster_home/dagster.yaml.
+
+    ``storage="postgres"`` adds the storage block of docs/cluster/storage-postgres.yaml (the one
+    the docs show) on a new database of the test server; only ``db_name`` is set literally (one
+    database per test instance), the server's address goes through its ``DAGSTER_PG_*`` variables.
+    """
+    import yaml
+
     path.mkdir(parents=True, exist_ok=True)
     shutil.copy(REPO / "dagster_home" / "dagster.yaml", path / "dagster.yaml")
+    if storage == "postgres":
+        from urllib.parse import urlparse
+
+        url = postgres_url()
+        parts = urlparse(url)
+        os.environ.update(
+            DAGSTER_PG_HOST=parts.hostname or "127.0.0.1",
+            DAGSTER_PG_PORT=str(parts.port or 5432),
+            DAGSTER_PG_USER=parts.username or "postgres",
+            DAGSTER_PG_PASSWORD=parts.password or "",
+        )
+        block = yaml.safe_load(POSTGRES_BLOCK.read_text())
+        block["storage"]["postgres"]["postgres_db"]["db_name"] = create_database(url)
+        with open(path / "dagster.yaml", "a") as f:
+            f.write("\n# added by the tests: docs/cluster/storage-postgres.yaml, on a database of its own\n")
+            f.write(yaml.safe_dump(block, sort_keys=False))
+    elif storage != "sqlite":
+        raise ValueError(f"unknown storage {storage!r}")
     return path.resolve()
 
 
 def service_env(home: Path, data: Path, **extra: str) -> dict[str, str]:
     env = dict(os.environ)
-    env.update(DAGSTER_HOME=str(home), MEMSAFE_DATA_DIR=str(data), PYTHONUNBUFFERED="1",
-               DAGSTER_DISABLE_TELEMETRY="1", **extra)
+    env.update(
+        DAGSTER_HOME=str(home), MEMSAFE_DATA_DIR=str(data), PYTHONUNBUFFERED="1", DAGSTER_DISABLE_TELEMETRY="1", **extra
+    )
     # Put the venv first so every `dagster` child (code servers, run workers) is this one.
     env["PATH"] = f"{BIN}{os.pathsep}{env.get('PATH', '')}"
     return env
@@ -51,8 +112,15 @@ def service_env(home: Path, data: Path, **extra: str) -> dict[str, str]:
 
 def apply_pool_limit(home: Path, data: Path) -> str:
     """``python -m iso_energy.instance``, as ``make instance`` does; returns its output."""
-    out = subprocess.run([sys.executable, "-m", "iso_energy.instance"], cwd=REPO, env=service_env(home, data),
-                         capture_output=True, text=True, timeout=120, check=True)
+    out = subprocess.run(
+        [sys.executable, "-m", "iso_energy.instance"],
+        cwd=REPO,
+        env=service_env(home, data),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
     return out.stdout
 
 
@@ -63,7 +131,7 @@ def _is_zombie(pid: int) -> bool:
         stat = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
         return True  # gone already
-    return stat[stat.rindex(")") + 2:].startswith("Z")
+    return stat[stat.rindex(")") + 2 :].startswith("Z")
 
 
 def session_pids(sid: int) -> list[int]:
@@ -105,8 +173,13 @@ def kill_session(proc: subprocess.Popen, *, grace: float = 20.0) -> list[int]:
     return session_pids(sid)
 
 
-def wait_for(predicate: Callable[[], object], timeout: float, what: str, interval: float = 1.0,
-             on_timeout: Callable[[], str] | None = None):
+def wait_for(
+    predicate: Callable[[], object],
+    timeout: float,
+    what: str,
+    interval: float = 1.0,
+    on_timeout: Callable[[], str] | None = None,
+):
     """Poll ``predicate`` until truthy (returned) or fail after ``timeout`` seconds."""
     deadline = time.monotonic() + timeout
     while True:
@@ -122,8 +195,9 @@ def wait_for(predicate: Callable[[], object], timeout: float, what: str, interva
 class DagsterDev:
     """``dagster dev -w workspace.yaml`` (webserver + daemon + code servers) on a free loopback port."""
 
-    def __init__(self, home: Path, data: Path, log: Path):
-        self.home, self.data, self.log_path = home, data, log
+    def __init__(self, home: Path, data: Path, log: Path, storage: str = "sqlite", env: dict | None = None):
+        self.home, self.data, self.log_path, self.storage = home, data, log, storage
+        self.env = service_env(home, data, **(env or {}))
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.proc: subprocess.Popen | None = None
@@ -135,8 +209,12 @@ class DagsterDev:
         self._log = log
         self.proc = subprocess.Popen(
             [DAGSTER, "dev", "-w", str(REPO / "workspace.yaml"), "-h", "127.0.0.1", "-p", str(self.port)],
-            cwd=REPO, env=service_env(self.home, self.data), stdout=log, stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL, start_new_session=True,
+            cwd=REPO,
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
         )
         return self
 
@@ -171,8 +249,7 @@ class DagsterDev:
         return bool(entries) and all(e["loadStatus"] == "LOADED" and e["locationOrLoadError"] for e in entries)
 
     def graphql(self, query: str, variables: dict | None = None, timeout: float = 60) -> dict:
-        r = requests.post(f"{self.url}/graphql", json={"query": query, "variables": variables or {}},
-                          timeout=timeout)
+        r = requests.post(f"{self.url}/graphql", json={"query": query, "variables": variables or {}}, timeout=timeout)
         r.raise_for_status()
         body = r.json()
         if body.get("errors"):
@@ -190,9 +267,16 @@ class DagsterDev:
         for entry in data["workspaceOrError"]["locationEntries"]:
             for repo in (entry["locationOrLoadError"] or {}).get("repositories", []):
                 for s in repo["sensors"]:
-                    out.append({"location": entry["name"], "repository": repo["name"], "name": s["name"],
-                                "id": s["id"], "status": s["sensorState"]["status"],
-                                "interval": s["minIntervalSeconds"]})
+                    out.append(
+                        {
+                            "location": entry["name"],
+                            "repository": repo["name"],
+                            "name": s["name"],
+                            "id": s["id"],
+                            "status": s["sensorState"]["status"],
+                            "interval": s["minIntervalSeconds"],
+                        }
+                    )
         return out
 
     def stop_sensors(self, names: Iterable[str] | None = None) -> None:
@@ -204,8 +288,13 @@ class DagsterDev:
         data = self.graphql(
             """mutation($s: SensorSelector!) { startSensor(sensorSelector: $s) { __typename
                  ... on PythonError { message } } }""",
-            {"s": {"repositoryName": sensor["repository"], "repositoryLocationName": sensor["location"],
-                   "sensorName": sensor["name"]}},
+            {
+                "s": {
+                    "repositoryName": sensor["repository"],
+                    "repositoryLocationName": sensor["location"],
+                    "sensorName": sensor["name"],
+                }
+            },
         )
         assert data["startSensor"]["__typename"] == "Sensor", data
 
@@ -216,11 +305,20 @@ class DagsterDev:
         return self.leftover
 
 
-def run_cli(args: list[str], *, env: dict[str, str], timeout: float, log: Path | None = None
-            ) -> subprocess.CompletedProcess:
+def run_cli(
+    args: list[str], *, env: dict[str, str], timeout: float, log: Path | None = None
+) -> subprocess.CompletedProcess:
     """Run a command in its own session; on timeout kill its whole process group and fail."""
-    proc = subprocess.Popen(args, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            stdin=subprocess.DEVNULL, start_new_session=True, text=True)
+    proc = subprocess.Popen(
+        args,
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        start_new_session=True,
+        text=True,
+    )
     try:
         out, _ = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
@@ -234,15 +332,16 @@ def run_cli(args: list[str], *, env: dict[str, str], timeout: float, log: Path |
     return subprocess.CompletedProcess(args, proc.returncode, out, None)
 
 
-def start_dev(tmp, name: str) -> DagsterDev:
-    """A temporary instance (copy of dagster_home/, pool limit applied as `make instance` does)
-    and `dagster dev` over the project's workspace.yaml, with an empty data root."""
-    home = make_home(tmp / "dagster_home")
+def start_dev(tmp, name: str, storage: str = "sqlite", env: dict | None = None) -> DagsterDev:
+    """A temporary instance (copy of dagster_home/ on ``storage``, pool limits applied as `make
+    instance` does) and `dagster dev` over the project's workspace.yaml, with an empty data root
+    (``env``: extra environment variables of every Dagster process)."""
+    home = make_home(tmp / "dagster_home", storage)
     data = tmp / "data"
     data.mkdir()
     apply_pool_limit(home, data)
     t0 = time.monotonic()
-    dev = DagsterDev(home, data, ARTIFACTS / f"{name}-dagster-dev.log").start()
+    dev = DagsterDev(home, data, ARTIFACTS / f"{name}-dagster-dev.log", storage, env).start()
     try:
         dev.wait_ready()
         dev.startup_seconds = round(time.monotonic() - t0, 1)

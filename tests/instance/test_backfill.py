@@ -29,10 +29,16 @@ YEARS = (2023, 2024)
 # Two partial operating years (both DST changes of 2023-24), sized so every conversion takes
 # about a second or more on a loaded 2-core machine: long enough for two of them to overlap.
 SAMPLE = (date(2023, 9, 1), date(2024, 5, 1))
-NODES = {("pjm", "lmp_da"): 40, ("pjm", "lmp_rt"): 40, ("ercot", "lmp_da"): 30, ("ercot", "lmp_rt"): 30,
-         ("caiso", "lmp_da"): 20, ("caiso", "lmp_rt"): 2,  # CAISO RT: 5-minute, one row per component
-         # The other operators with small files: every operator is in the backfill.
-         **{(iso, ds): 2 for iso in ("miso", "nyiso", "isone", "spp") for ds in ASSETS}}
+NODES = {
+    ("pjm", "lmp_da"): 40,
+    ("pjm", "lmp_rt"): 40,
+    ("ercot", "lmp_da"): 30,
+    ("ercot", "lmp_rt"): 30,
+    ("caiso", "lmp_da"): 20,
+    ("caiso", "lmp_rt"): 2,  # CAISO RT: 5-minute, one row per component
+    # The other operators with small files: every operator is in the backfill.
+    **{(iso, ds): 2 for iso in ("miso", "nyiso", "isone", "spp") for ds in ASSETS},
+}
 TERMINAL = {"COMPLETED", "COMPLETED_SUCCESS", "COMPLETED_FAILED", "FAILED", "CANCELED"}
 
 LAUNCH = """mutation($p: LaunchBackfillParams!) { launchPartitionBackfill(backfillParams: $p) {
@@ -54,8 +60,13 @@ def step_windows(instance: dg.DagsterInstance, run_ids: list[str]) -> dict[tuple
     starts, ends = {}, {}
     for run_id in run_ids:
         for rec in instance.get_records_for_run(
-            run_id, of_type={dg.DagsterEventType.STEP_START, dg.DagsterEventType.STEP_SUCCESS,
-                             dg.DagsterEventType.STEP_FAILURE}).records:
+            run_id,
+            of_type={
+                dg.DagsterEventType.STEP_START,
+                dg.DagsterEventType.STEP_SUCCESS,
+                dg.DagsterEventType.STEP_FAILURE,
+            },
+        ).records:
             entry = rec.event_log_entry
             key = (run_id, entry.step_key)
             if entry.dagster_event_type == dg.DagsterEventType.STEP_START:
@@ -70,23 +81,34 @@ def queue_waits_of(instance: dg.DagsterInstance, run_ids: list[str]) -> list[flo
     """Seconds each run spent QUEUED (RUN_ENQUEUED -> RUN_STARTING, when the daemon launched it)."""
     waits = []
     for run_id in run_ids:
-        times = {rec.event_log_entry.dagster_event_type: rec.event_log_entry.timestamp
-                 for rec in instance.get_records_for_run(
-                     run_id, of_type={dg.DagsterEventType.RUN_ENQUEUED, dg.DagsterEventType.RUN_STARTING}).records}
+        times = {
+            rec.event_log_entry.dagster_event_type: rec.event_log_entry.timestamp
+            for rec in instance.get_records_for_run(
+                run_id, of_type={dg.DagsterEventType.RUN_ENQUEUED, dg.DagsterEventType.RUN_STARTING}
+            ).records
+        }
         if len(times) == 2:
             waits.append(times[dg.DagsterEventType.RUN_STARTING] - times[dg.DagsterEventType.RUN_ENQUEUED])
     return waits
 
 
-def test_ui_backfill_of_two_years_is_held_to_two_conversions(dagster_dev):
-    dev = dagster_dev
+def test_ui_backfill_of_two_years_is_held_to_two_conversions(dagster_dev_by_storage):
+    dev = dagster_dev_by_storage
     write_sample(dev.data)
     keys = [f"{iso}|{year}" for iso in ISOS for year in YEARS]
 
     t0 = time.monotonic()
-    launched = dev.graphql(LAUNCH, {"p": {
-        "assetSelection": [{"path": [a]} for a in ASSETS], "partitionNames": keys,
-        "title": "LMP 2023-2024, every operator", "fromFailure": False}})["launchPartitionBackfill"]
+    launched = dev.graphql(
+        LAUNCH,
+        {
+            "p": {
+                "assetSelection": [{"path": [a]} for a in ASSETS],
+                "partitionNames": keys,
+                "title": "LMP 2023-2024, every operator",
+                "fromFailure": False,
+            }
+        },
+    )["launchPartitionBackfill"]
     assert launched["__typename"] == "LaunchBackfillSuccess", launched
     backfill_id = launched["backfillId"]
 
@@ -95,7 +117,7 @@ def test_ui_backfill_of_two_years_is_held_to_two_conversions(dagster_dev):
         assert b["__typename"] == "PartitionBackfill", b
         return b if b["status"] in TERMINAL else None
 
-    backfill = wait_for(finished, 420, f"backfill {backfill_id} to finish", interval=2, on_timeout=dev.log_tail)
+    backfill = wait_for(finished, 900, f"backfill {backfill_id} to finish", interval=2, on_timeout=dev.log_tail)
     elapsed = time.monotonic() - t0
     assert backfill["status"] in {"COMPLETED", "COMPLETED_SUCCESS"}, (backfill, dev.log_tail())
     assert backfill["isAssetBackfill"] and backfill["numPartitions"] == len(keys)
@@ -114,7 +136,8 @@ def test_ui_backfill_of_two_years_is_held_to_two_conversions(dagster_dev):
             assert instance.get_materialized_partitions(dg.AssetKey(asset)) == set(keys), asset
             for key in keys:
                 [rec] = instance.fetch_materializations(
-                    dg.AssetRecordsFilter(asset_key=dg.AssetKey(asset), asset_partitions=[key]), limit=1).records
+                    dg.AssetRecordsFilter(asset_key=dg.AssetKey(asset), asset_partitions=[key]), limit=1
+                ).records
                 assert rec.run_id in backfill_runs
                 md = {k: v.value for k, v in rec.asset_materialization.metadata.items()}
                 assert md["rows_out"] > 0
@@ -132,13 +155,22 @@ def test_ui_backfill_of_two_years_is_held_to_two_conversions(dagster_dev):
         queue_waits = sorted(round(w, 1) for w in queue_waits_of(instance, [r.run_id for r in runs]))
 
         info = instance.event_log_storage.get_concurrency_info(POOL)
-        report = {"backfill": backfill_id, "runs": len(runs), "steps": len(windows), "seconds": round(elapsed, 1),
-                  "step_overlap_peak": step_peak, "conversion_overlap_peak": conversion_peak,
-                  "run_overlap_peak": run_peak, "queue_wait_seconds": queue_waits, "step_seconds": durations,
-                  "pool_limit": info.slot_count,
-                  "slots_claimed_after": info.active_slot_count}
+        report = {
+            "storage": dev.storage,
+            "backfill": backfill_id,
+            "runs": len(runs),
+            "steps": len(windows),
+            "seconds": round(elapsed, 1),
+            "step_overlap_peak": step_peak,
+            "conversion_overlap_peak": conversion_peak,
+            "run_overlap_peak": run_peak,
+            "queue_wait_seconds": queue_waits,
+            "step_seconds": durations,
+            "pool_limit": info.slot_count,
+            "slots_claimed_after": info.active_slot_count,
+        }
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
-        (ARTIFACTS / "backfill.json").write_text(json.dumps(report, indent=2))
+        (ARTIFACTS / f"backfill-{dev.storage}.json").write_text(json.dumps(report, indent=2))
         print(report)
 
         assert info.slot_count == 2, "the pool limit must be set explicitly on the instance"

@@ -22,7 +22,17 @@ import pyarrow.dataset as pads
 import pyarrow.parquet as pq
 import pytest
 import yaml
-from dagster_procs import ARTIFACTS, DAGSTER, REPO, apply_pool_limit, kill_session, make_home, run_cli, service_env
+from dagster_procs import (
+    ARTIFACTS,
+    DAGSTER,
+    REPO,
+    STORAGES,
+    apply_pool_limit,
+    kill_session,
+    make_home,
+    run_cli,
+    service_env,
+)
 
 from iso_energy.convert import convert_partition, partition_path
 from iso_energy.isos import ISOS
@@ -58,16 +68,26 @@ def sorted_table(path: Path):
 
 
 def materialize_cmd(*extra: str) -> list[str]:
-    return [DAGSTER, "asset", "materialize", "-m", "iso_energy.definitions", "--select", DATASET,
-            "--partition", KEY, *extra]
+    return [
+        DAGSTER,
+        "asset",
+        "materialize",
+        "-m",
+        "iso_energy.definitions",
+        "--select",
+        DATASET,
+        "--partition",
+        KEY,
+        *extra,
+    ]
 
 
-@pytest.fixture(scope="module")
-def world(tmp_path_factory):
+@pytest.fixture(scope="module", params=STORAGES)
+def world(request, tmp_path_factory):
     """An instance (pool limit applied) and a data root with a previous good output of ercot|2024
     made from January-March, then April-June exports added (the next conversion has more to do)."""
-    tmp = tmp_path_factory.mktemp("faults")
-    home, data = make_home(tmp / "dagster_home"), tmp / "data"
+    tmp = tmp_path_factory.mktemp(f"faults-{request.param}")
+    home, data = make_home(tmp / "dagster_home", request.param), tmp / "data"
     apply_pool_limit(home, data)
     env = service_env(home, data)
     budget = Budget(memory_mb=1024, threads=2, spill_dir=str(tmp / "spill"))
@@ -77,7 +97,7 @@ def world(tmp_path_factory):
     # What an uninterrupted conversion of the current files gives (written elsewhere).
     reference = tmp / "reference.parquet"
     convert_partition(ISOS[ISO], DATASET, YEAR, data, budget, output=reference)
-    return {"tmp": tmp, "home": home, "data": data, "env": env, "reference": reference}
+    return {"storage": request.param, "tmp": tmp, "home": home, "data": data, "env": env, "reference": reference}
 
 
 def test_sigkill_mid_write_keeps_previous_output_and_rerun_is_identical(world):
@@ -88,8 +108,15 @@ def test_sigkill_mid_write_keeps_previous_output_and_rerun_is_identical(world):
     old_rows = pq.ParquetFile(final).metadata.num_rows
 
     # A conversion run (CLI run process + its step process), SIGKILLed while its temp file grows.
-    proc = subprocess.Popen(materialize_cmd(), cwd=REPO, env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL, start_new_session=True)
+    proc = subprocess.Popen(
+        materialize_cmd(),
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        stdin=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     t0 = time.monotonic()
     killed_after = None
     try:
@@ -104,7 +131,8 @@ def test_sigkill_mid_write_keeps_previous_output_and_rerun_is_identical(world):
         leftover = kill_session(proc, grace=5)
     assert not leftover
     assert killed_after is not None, (
-        f"the run ended (rc={proc.returncode}) before a temporary file was seen: input too small to catch mid-write")
+        f"the run ended (rc={proc.returncode}) before a temporary file was seen: input too small to catch mid-write"
+    )
 
     # The writer died mid-write: its hidden temp file is still on disk...
     assert temps(folder), "expected the killed writer's temporary file to remain"
@@ -116,7 +144,7 @@ def test_sigkill_mid_write_keeps_previous_output_and_rerun_is_identical(world):
     assert ds.count_rows() == old_rows
     glob = str(data / "parquet" / f"dataset={DATASET}" / "**" / "*.parquet")
     with duckdb.connect() as con:
-        n, = con.execute("SELECT count(*) FROM read_parquet($g, hive_partitioning = true)", {"g": glob}).fetchone()
+        (n,) = con.execute("SELECT count(*) FROM read_parquet($g, hive_partitioning = true)", {"g": glob}).fetchone()
     assert n == old_rows
 
     with dg.DagsterInstance.from_config(str(world["home"])) as instance:
@@ -124,16 +152,20 @@ def test_sigkill_mid_write_keeps_previous_output_and_rerun_is_identical(world):
         slots_held_by_killed_run = instance.event_log_storage.get_concurrency_info(POOL).active_slot_count
     # With no daemon, the killed run would hold its pool slot forever: `make instance` frees it.
     assert slots_held_by_killed_run >= 1
-    reap = run_cli([str(Path(DAGSTER).with_name("python")), "-m", "iso_energy.instance"], env=env, timeout=120,
-                   log=ARTIFACTS / "faults-reap.log")
-    assert reap.returncode == 0 and f"freed the '{POOL}' slots of run {killed.run_id}" in reap.stdout, reap.stdout
+    reap = run_cli(
+        [str(Path(DAGSTER).with_name("python")), "-m", "iso_energy.instance"],
+        env=env,
+        timeout=120,
+        log=ARTIFACTS / f"faults-reap-{world['storage']}.log",
+    )
+    assert reap.returncode == 0 and f"freed the pool slots of run {killed.run_id}" in reap.stdout, reap.stdout
     with dg.DagsterInstance.from_config(str(world["home"])) as instance:
         assert instance.event_log_storage.get_concurrency_info(POOL).active_slot_count == 0
         assert instance.get_run_by_id(killed.run_id).status == dg.DagsterRunStatus.FAILURE
 
     # The rerun completes, cleans the dead temp file and equals an uninterrupted conversion.
     t1 = time.monotonic()
-    rerun = run_cli(materialize_cmd(), env=env, timeout=240, log=ARTIFACTS / "faults-rerun.log")
+    rerun = run_cli(materialize_cmd(), env=env, timeout=240, log=ARTIFACTS / f"faults-rerun-{world['storage']}.log")
     rerun_seconds = time.monotonic() - t1
     assert rerun.returncode == 0, rerun.stdout[-3000:]
     assert temps(folder) == []
@@ -142,11 +174,16 @@ def test_sigkill_mid_write_keeps_previous_output_and_rerun_is_identical(world):
     assert new.num_rows > old_rows
     assert new.schema == ref.schema and new.equals(ref)
 
-    report = {"killed_after_s": round(killed_after, 2), "old_rows": old_rows, "new_rows": new.num_rows,
-              "killed_run_status": str(killed.status), "pool_slots_held_after_kill": slots_held_by_killed_run,
-              "rerun_s": round(rerun_seconds, 1)}
+    report = {
+        "killed_after_s": round(killed_after, 2),
+        "old_rows": old_rows,
+        "new_rows": new.num_rows,
+        "killed_run_status": str(killed.status),
+        "pool_slots_held_after_kill": slots_held_by_killed_run,
+        "rerun_s": round(rerun_seconds, 1),
+    }
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    (ARTIFACTS / "faults-sigkill.json").write_text(json.dumps(report, indent=2))
+    (ARTIFACTS / f"faults-sigkill-{world['storage']}.json").write_text(json.dumps(report, indent=2))
     print(report)
 
 
@@ -154,8 +191,12 @@ def test_sigkill_mid_write_keeps_previous_output_and_rerun_is_identical(world):
 def tiny_tmpfs(path: Path, size: str = "1m"):
     path.mkdir()
     try:
-        subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)], check=True,
-                       capture_output=True, timeout=30)
+        subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)],
+            check=True,
+            capture_output=True,
+            timeout=30,
+        )
     except (OSError, subprocess.SubprocessError) as exc:
         pytest.skip(f"cannot mount a tmpfs here (needs root/CAP_SYS_ADMIN): {exc}")
     try:
@@ -171,11 +212,16 @@ def test_spill_folder_too_small_fails_clearly_and_quickly(world):
     with tiny_tmpfs(world["tmp"] / "spill_1mb") as spill:
         # A small budget makes the conversion spill; the spill folder holds 1 MB.
         config = world["tmp"] / "spill.yaml"
-        config.write_text(yaml.safe_dump(
-            {"resources": {"conversion": {"config": {"memory_mb": 300, "spill_dir": str(spill)}}}}))
+        config.write_text(
+            yaml.safe_dump({"resources": {"conversion": {"config": {"memory_mb": 300, "spill_dir": str(spill)}}}})
+        )
         t0, wall0 = time.monotonic(), time.time()
-        run = run_cli(materialize_cmd("-c", str(config)), env=env, timeout=180,
-                      log=ARTIFACTS / "faults-spill.log")
+        run = run_cli(
+            materialize_cmd("-c", str(config)),
+            env=env,
+            timeout=180,
+            log=ARTIFACTS / f"faults-spill-{world['storage']}.log",
+        )
         seconds = time.monotonic() - t0
     assert run.returncode != 0, "a conversion with a 1 MB spill folder should fail"
     assert seconds < 120, f"the failure took {seconds:.0f} s"
@@ -183,13 +229,13 @@ def test_spill_folder_too_small_fails_clearly_and_quickly(world):
     with dg.DagsterInstance.from_config(str(world["home"])) as instance:
         [latest] = instance.get_runs(limit=1)
         assert latest.status == dg.DagsterRunStatus.FAILURE
-        [failure] = instance.get_records_for_run(
-            latest.run_id, of_type=dg.DagsterEventType.STEP_FAILURE).records
+        [failure] = instance.get_records_for_run(latest.run_id, of_type=dg.DagsterEventType.STEP_FAILURE).records
         error = failure.event_log_entry.dagster_event.step_failure_data.error
         message = error.to_string() if error else ""
         slots = instance.event_log_storage.get_concurrency_info(POOL)
-    (ARTIFACTS / "faults-spill.json").write_text(json.dumps(
-        {"seconds": round(seconds, 1), "error": message[:2000]}, indent=2))
+    (ARTIFACTS / f"faults-spill-{world['storage']}.json").write_text(
+        json.dumps({"seconds": round(seconds, 1), "error": message[:2000]}, indent=2)
+    )
     # A clear failure: the engine could not write its spill files (not a crash, hang or OOM kill)...
     assert "offload" in message or "No space left" in message or "max_temp_directory_size" in message, message
     # ...the partition's previous output is untouched, nothing half-written is left visible...

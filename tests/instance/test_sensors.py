@@ -24,7 +24,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from dagster_procs import ARTIFACTS, start_dev, wait_for
+from dagster_procs import ARTIFACTS, STORAGES, postgres_url, start_dev, wait_for
 
 from iso_energy.convert import partition_path
 from iso_energy.sample import generate
@@ -49,11 +49,13 @@ ISO_SENSOR = find_sensor("iso_energy.definitions", ("raw", "file"))
 SHARD_SENSOR = find_sensor("probe_rows.definitions", ("shard", "measurement"))
 
 
-@pytest.fixture(scope="module")
-def sensor_dev(tmp_path_factory):
+@pytest.fixture(scope="module", params=STORAGES)
+def sensor_dev(request, tmp_path_factory):
     if ISO_SENSOR is None and SHARD_SENSOR is None:
         pytest.skip("no sensor defined in the iso_energy or probe_rows definitions yet (issues 3 and 8)")
-    dev = start_dev(tmp_path_factory.mktemp("sensors"), "sensors")
+    if request.param == "postgres":
+        postgres_url()
+    dev = start_dev(tmp_path_factory.mktemp(f"sensors-{request.param}"), f"sensors-{request.param}", request.param)
     try:
         yield dev
     finally:
@@ -89,14 +91,19 @@ def sensor_runs(instance: dg.DagsterInstance, name: str) -> list[dg.DagsterRun]:
 
 def wait_for_sensor_runs(dev, sensor: dict, done: int) -> list[dg.DagsterRun]:
     """Wait until the sensor launched at least ``done`` runs and all of them finished."""
+
     def finished():
         with dg.DagsterInstance.from_config(str(dev.home)) as instance:
             runs = sensor_runs(instance, sensor["name"])
         return runs if len(runs) >= done and all(r.is_finished for r in runs) else None
 
-    return wait_for(finished, (sensor["interval"] or 30) + RUN_TIMEOUT,
-                    f"runs launched by sensor {sensor['name']}", interval=2,
-                    on_timeout=lambda: json.dumps(dev.graphql(TICKS, {"s": sensor["selector"]}))[:3000])
+    return wait_for(
+        finished,
+        (sensor["interval"] or 30) + RUN_TIMEOUT,
+        f"runs launched by sensor {sensor['name']}",
+        interval=2,
+        on_timeout=lambda: json.dumps(dev.graphql(TICKS, {"s": sensor["selector"]}))[:3000],
+    )
 
 
 @pytest.mark.skipif(ISO_SENSOR is None, reason="no sensor in iso_energy.definitions yet (issue 3's raw-file sensor)")
@@ -105,8 +112,7 @@ def test_new_raw_file_launches_its_partition_and_output_appears(sensor_dev, tmp_
     sensor = turn_on(dev, "iso_energy", ISO_SENSOR.name)
     # A new month of PJM day-ahead exports (January 2024): it can only hold lmp_da, pjm|2024.
     staging = tmp_path / "staging"
-    [new_file] = generate(staging, date(2024, 1, 1), date(2024, 2, 1), nodes=3, isos=["pjm"],
-                          datasets=["lmp_da"])
+    [new_file] = generate(staging, date(2024, 1, 1), date(2024, 2, 1), nodes=3, isos=["pjm"], datasets=["lmp_da"])
     t0 = time.monotonic()
     drop(new_file, dev.data / "raw" / "pjm" / "lmp_da")
 
@@ -119,21 +125,25 @@ def test_new_raw_file_launches_its_partition_and_output_appears(sensor_dev, tmp_
     with dg.DagsterInstance.from_config(str(dev.home)) as instance:
         assert instance.get_materialized_partitions(dg.AssetKey("lmp_da")) == {"pjm|2024"}
         assert not instance.get_materialized_partitions(dg.AssetKey("lmp_rt")), "lmp_rt was not affected"
-    (ARTIFACTS / "sensor-iso.json").write_text(json.dumps(
-        {"sensor": sensor["name"], "runs": len(runs), "seconds_to_output": round(seconds, 1)}))
+    (ARTIFACTS / "sensor-iso.json").write_text(
+        json.dumps({"sensor": sensor["name"], "runs": len(runs), "seconds_to_output": round(seconds, 1)})
+    )
 
 
 def write_shard(path: Path, n: int = 5_000, seed: int = 7) -> Path:
     """A measurement shard as issue 8 defines it: src_addr, dst_addr, event_time, rtt_ms (+ extra)."""
     rng = np.random.default_rng(seed)
     t0 = datetime(2024, 3, 1, tzinfo=UTC)
-    table = pa.table({
-        "src_addr": pa.array([f"10.0.{i % 7}.{i % 50}" for i in range(n)]),
-        "dst_addr": pa.array([f"192.0.2.{i % 20}" for i in range(n)]),
-        "event_time": pa.array([t0 + timedelta(seconds=int(s)) for s in rng.integers(0, 86_400, n)],
-                               pa.timestamp("us", tz="UTC")),
-        "rtt_ms": pa.array(rng.gamma(2.0, 15.0, n)),
-    })
+    table = pa.table(
+        {
+            "src_addr": pa.array([f"10.0.{i % 7}.{i % 50}" for i in range(n)]),
+            "dst_addr": pa.array([f"192.0.2.{i % 20}" for i in range(n)]),
+            "event_time": pa.array(
+                [t0 + timedelta(seconds=int(s)) for s in rng.integers(0, 86_400, n)], pa.timestamp("us", tz="UTC")
+            ),
+            "rtt_ms": pa.array(rng.gamma(2.0, 15.0, n)),
+        }
+    )
     path.parent.mkdir(parents=True, exist_ok=True)
     pq.write_table(table, path)
     return path
@@ -151,8 +161,11 @@ def test_new_measurement_shard_adds_a_partition_and_runs(sensor_dev, tmp_path):
     partitions = {r.tags.get("dagster/partition") for r in runs}
     assert any(p and "shard-20240301" in p for p in partitions), partitions
     with dg.DagsterInstance.from_config(str(dev.home)) as instance:
-        mats = [rec for r in runs for rec in instance.get_records_for_run(
-            r.run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION).records]
+        mats = [
+            rec
+            for r in runs
+            for rec in instance.get_records_for_run(r.run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION).records
+        ]
         assert mats, "the shard's run materialised nothing"
         for rec in mats:
             path = rec.asset_materialization.metadata.get("path")
