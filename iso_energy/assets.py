@@ -12,7 +12,7 @@ import time
 import dagster as dg
 
 from iso_energy.catalog import build_catalog
-from iso_energy.checks import as_checks, lmp_checks
+from iso_energy.checks import as_checks, lmp_checks, revision_check
 from iso_energy.convert import convert_partition
 from iso_energy.isos import ISOS, isos_with
 from iso_energy.partitions import iso_year_partitions
@@ -24,7 +24,14 @@ LMP_DATASETS = {
     "lmp_da": "Day-ahead (DA) locational marginal prices",
     "lmp_rt": "Real-time (RT) locational marginal prices",
 }
-CHECK_NAMES = ("unique_key", "no_null_lmp", "hours_per_operating_day", "peak_within_budget")
+CHECK_NAMES = ("unique_key", "no_null_lmp", "hours_per_operating_day", "peak_within_budget", "no_conflicting_revisions")
+
+
+def _revision_result(stats) -> dg.AssetCheckResult:
+    """``no_conflicting_revisions`` (WARN): counted by the conversion, named with one example key."""
+    o = revision_check(stats.conflicting_revisions, stats.conflict_example)
+    return dg.AssetCheckResult(check_name=o.name, passed=o.passed, severity=dg.AssetCheckSeverity.WARN,
+                               metadata=o.metadata)
 
 
 def build_lmp_asset(dataset: str, description: str) -> dg.AssetsDefinition:
@@ -60,6 +67,7 @@ def build_lmp_asset(dataset: str, description: str) -> dg.AssetsDefinition:
             check_name="peak_within_budget", passed=peak <= budget.memory_mb,
             severity=dg.AssetCheckSeverity.WARN,
             metadata={"peak_rss_mb": peak, "memory_budget_mb": budget.memory_mb}))
+        checks.append(_revision_result(stats))
         meta = stats.as_metadata()
         meta["path"] = dg.MetadataValue.path(str(stats.output))
         meta["memory_budget_mb"] = budget.memory_mb
@@ -74,7 +82,8 @@ def build_lmp_asset(dataset: str, description: str) -> dg.AssetsDefinition:
 LMP_ASSETS = [build_lmp_asset(ds, desc) for ds, desc in LMP_DATASETS.items()]
 
 AS_DATASET = "as"  # raw and parquet folder name of the ancillary-service prices
-AS_CHECK_NAMES = ("unique_key", "no_null_price", "hours_per_operating_day", "peak_within_budget")
+AS_CHECK_NAMES = ("unique_key", "no_null_price", "hours_per_operating_day", "peak_within_budget",
+                  "no_conflicting_revisions")
 
 
 @dg.asset(
@@ -103,6 +112,7 @@ def as_prices(context: dg.AssetExecutionContext, data: DataDirResource,
     checks.append(dg.AssetCheckResult(
         check_name="peak_within_budget", passed=peak <= budget.memory_mb, severity=dg.AssetCheckSeverity.WARN,
         metadata={"peak_rss_mb": peak, "memory_budget_mb": budget.memory_mb}))
+    checks.append(_revision_result(stats))
     meta = stats.as_metadata()
     meta["path"] = dg.MetadataValue.path(str(stats.output))
     meta["memory_budget_mb"] = budget.memory_mb

@@ -104,3 +104,12 @@ def as_checks(path: Path, timezone: str, budget: Budget) -> list[CheckOutcome]:
                      {"series_days": f["days"], "wrong_hour_count_days": f["bad"],
                       "partial_edge_days": f["edges"], "examples": f["examples"]}),
     ]
+
+
+def revision_check(conflicting_revisions: int, example: str | None) -> CheckOutcome:
+    """``no_conflicting_revisions``: no two rows of one key and one version with different values
+    (the conversion kept the last file's; see ``ConversionStats.conflicting_revisions``)."""
+    return CheckOutcome("no_conflicting_revisions", conflicting_revisions == 0,
+                        "no key published twice under one version with different values",
+                        {"conflicting_revisions": conflicting_revisions, "example": example or ""})
+
