@@ -27,6 +27,7 @@ import tempfile
 import time
 from abc import ABC
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -512,14 +513,25 @@ class IsoConverter(ABC):
             # Sampled every 0.1 s: DuckDB holds little here (no year-wide sort), and each probe costs CPU.
             with PeakMemory(engine_probe=duckdb_probe(con), interval=0.1) as pm, atomic_path(output) as tmp:
                 spill = stream.DaySpill(work)
+                # The dedup tie-break among equal versions: the last file in name order.
+                rank = {str(p.path): r for r, p in enumerate(sorted(ready, key=lambda p: str(p.path)))}
+
+                def one(item: tuple[int, PreparedFile]) -> None:
+                    i, p = item
+                    s = self.sniff(p.path, dataset, source=p.source, line_offset=p.line_offset)
+                    cur = con.cursor()  # one DuckDB connection per thread
+                    try:
+                        self._stream_file(cur, s, dataset, year, spill.file(i, rank[str(p.path)]),
+                                          file_counts[Path(files[i])])
+                    finally:
+                        cur.close()
+
+                for f in files:
+                    file_counts[Path(f)] = stream.FileCounts()
                 try:
-                    # The dedup tie-break among equal versions: the last file in name order.
-                    rank = {str(p.path): r for r, p in enumerate(sorted(ready, key=lambda p: str(p.path)))}
-                    for i, (raw, p) in enumerate(zip(files, ready, strict=True)):
-                        s = self.sniff(p.path, dataset, source=p.source, line_offset=p.line_offset)
-                        spill.begin_file(i, rank[str(p.path)])
-                        counts = file_counts[Path(raw)] = stream.FileCounts()
-                        self._stream_file(con, s, dataset, year, spill, counts)
+                    # Files in parallel (polars and DuckDB release the GIL), as many as threads.
+                    with ThreadPoolExecutor(max_workers=max(1, budget.threads)) as pool:
+                        list(pool.map(one, enumerate(ready)))
                 except OSError as exc:
                     if exc.errno in (errno.ENOSPC, errno.EDQUOT):
                         raise _spill_error(self, dataset, work, exc) from exc
@@ -551,7 +563,7 @@ class IsoConverter(ABC):
         )
 
     def _stream_file(self, con: duckdb.DuckDBPyConnection, s: SniffedFile, dataset: str, year: int,
-                     spill: stream.DaySpill, counts: stream.FileCounts) -> None:
+                     spill: stream.FileSpill, counts: stream.FileCounts) -> None:
         """Pass 1 for one file: normalised rows of ``year`` into ``spill``; years into ``counts``.
 
         Fast path: polars parses, DuckDB runs the operator's SQL over the Arrow batches. A file
@@ -573,7 +585,7 @@ class IsoConverter(ABC):
         except (pl.exceptions.PolarsError, pa.ArrowException, duckdb.Error) as exc:
             if isinstance(exc, duckdb.OutOfMemoryException) or any(m in str(exc).lower() for m in RESOURCE_ERRORS):
                 raise _budget_error(con, f"{self.iso_id} {dataset}", str(exc)) from exc
-            spill.abort_file()
+            spill.abort()
             counts.rows, counts.years = 0, {}
         # The reference reader: strict, and its errors name the line.
         groups = [[s]]
@@ -583,11 +595,11 @@ class IsoConverter(ABC):
             self._spill_result(con.sql(self.stream_sql(dataset, s), params=self._params(groups)),
                                year, spill, counts)
         except duckdb.Error as exc:
-            spill.abort_file()
+            spill.abort()
             raise self._locate_error(con, groups, dataset, exc) from exc
 
     @staticmethod
-    def _spill_result(rel, year: int, spill: stream.DaySpill, counts: stream.FileCounts) -> None:
+    def _spill_result(rel, year: int, spill: stream.FileSpill, counts: stream.FileCounts) -> None:
         for batch in rel.to_arrow_reader(stream.BLOCK_ROWS):
             ys = batch.column("_y")
             lo_hi = pc.min_max(ys)
@@ -601,7 +613,7 @@ class IsoConverter(ABC):
                 batch = batch.filter(pc.fill_null(pc.equal(ys, year), False))
             if batch.num_rows:
                 spill.add(batch.drop_columns(["_y", "_day"]), batch.column("_day").to_numpy())
-        spill.end_file()
+        spill.end()
 
 
 def _spill_error(conv: IsoConverter, dataset: str, folder: Path, exc: OSError) -> BudgetError:

@@ -22,10 +22,10 @@ reference path) to name its line; see :meth:`IsoConverter.locate_file_error`.
 
 from __future__ import annotations
 
-import itertools
 import re
 import shutil
 import tempfile
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,8 +42,8 @@ import pyarrow.parquet as pq
 GROUP_ROWS = 600_000
 # A group's rows are held about this many times over (read, sorted copy, parquet encoding).
 GROUP_COPIES = 6
-# pyarrow CSV block: the unit of parsing and of memory in pass 1.
-BLOCK_BYTES = 4 << 20
+# Bytes of whole lines parsed at once by polars in pass 1 (the unit of memory there).
+BLOCK_BYTES = 8 << 20
 SECONDS_PER_DAY = 86_400
 # Rows per batch fetched from DuckDB in pass 1.
 BLOCK_ROWS = 65_536
@@ -79,8 +79,9 @@ def _sql_str(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
-def cast_sql(name: str, duck_type: str, timestampformat: str | None, dateformat: str | None,
-             typed: bool = False) -> str:
+def cast_sql(
+    name: str, duck_type: str, timestampformat: str | None, dateformat: str | None, typed: bool = False
+) -> str:
     """DuckDB expression typing text column ``name`` as the CSV reader would (``columns``);
     the column itself when it is ``typed`` already."""
     col = '"' + name.replace('"', '""') + '"'
@@ -96,35 +97,76 @@ def cast_sql(name: str, duck_type: str, timestampformat: str | None, dateformat:
 
 class DaySpill:
     """Rows of one year cut by UTC day into Arrow stream files under ``folder``: one per (raw
-    file, day), so a raw file that fails half-way is dropped whole (:meth:`abort_file`) before
-    it is re-read by the reference path."""
+    file, day), written through a :class:`FileSpill` per raw file, so a raw file that fails
+    half-way is dropped whole before it is re-read by the reference path. Files may be spilled
+    from several threads at once."""
 
     def __init__(self, folder: Path) -> None:
         self.folder = folder
         self.rows: dict[int, int] = {}  # day -> rows of finished files
-        self.parts: dict[int, list[Path]] = {}  # day -> spill files of finished files
+        self.parts: dict[int, list[tuple[int, Path]]] = {}  # day -> (file index, spill file)
         self.bytes = 0
+        self.schema: pa.Schema | None = None
+        self._lock = threading.Lock()
+
+    def file(self, index: int, rank: int) -> FileSpill:
+        """A spill for raw file number ``index``, whose place in name order is ``rank`` (kept
+        as column ``_rank``: the dedup tie-break among equal versions)."""
+        return FileSpill(self, index, rank)
+
+    def _schema_of(self, batch: pa.RecordBatch) -> pa.RecordBatch:
+        with self._lock:
+            if self.schema is None:
+                self.schema = batch.schema
+        return batch if batch.schema == self.schema else batch.cast(self.schema)
+
+    def _commit(self, rows: dict[int, int], paths: dict[int, Path], index: int) -> None:
+        with self._lock:
+            for day, path in paths.items():
+                self.parts.setdefault(day, []).append((index, path))
+            for day, n in rows.items():
+                self.rows[day] = self.rows.get(day, 0) + n
+
+    def close(self) -> None:
+        self.bytes = sum(p.stat().st_size for ps in self.parts.values() for _, p in ps)
+
+    def groups(self, max_rows: int) -> Iterator[list[int]]:
+        """Runs of consecutive spilled days (in order) of at most ``max_rows`` rows (or one day)."""
+        group: list[int] = []
+        n = 0
+        for day in sorted(self.rows):
+            if group and n + self.rows[day] > max_rows:
+                yield group
+                group, n = [], 0
+            group.append(day)
+            n += self.rows[day]
+        if group:
+            yield group
+
+    def read(self, days: list[int]) -> pa.Table:
+        """The rows of ``days``, in raw-file order within a day."""
+        batches = []
+        for day in days:
+            for _, path in sorted(self.parts[day]):
+                batches.extend(ipc.open_stream(pa.memory_map(str(path))).read_all().to_batches())
+        return pa.Table.from_batches(batches, schema=self.schema)
+
+
+class FileSpill:
+    """The spill files of one raw file: :meth:`add` batches, then :meth:`end` (they count) or
+    :meth:`abort` (they are removed)."""
+
+    def __init__(self, spill: DaySpill, index: int, rank: int) -> None:
+        self.spill, self.index, self.rank = spill, index, rank
         self._writers: dict[int, tuple[pa.NativeFile, ipc.RecordBatchStreamWriter, Path]] = {}
         self._rows: dict[int, int] = {}
-        self._file = 0
-        self._rank = 0
-        self.schema: pa.Schema | None = None
-
-    def begin_file(self, index: int, rank: int) -> None:
-        """Spill the rows of raw file number ``index``, whose place in name order is ``rank``
-        (kept as column ``_rank``: the dedup tie-break among equal versions)."""
-        self._file = index
-        self._rank = rank
 
     def add(self, batch: pa.RecordBatch, days: np.ndarray) -> None:
         """Append ``batch`` (whose rows fall on UTC ``days``, one int per row) to its days."""
-        batch = batch.append_column("_rank", pa.array(np.full(batch.num_rows, self._rank, dtype=np.int32)))
-        if self.schema is None:
-            self.schema = batch.schema
-        elif batch.schema != self.schema:
-            batch = batch.cast(self.schema)
         if len(days) == 0:
             return
+        batch = batch.append_column("_rank", pa.array(np.full(batch.num_rows, self.rank, dtype=np.int32)))
+        batch = self.spill._schema_of(batch)
         steps = np.diff(days)
         if not steps.any():
             self._write(int(days[0]), batch)
@@ -143,61 +185,32 @@ class DaySpill:
     def _write(self, day: int, batch: pa.RecordBatch) -> None:
         w = self._writers.get(day)
         if w is None:
-            path = self.folder / f"{self._file:06d}_{day}.arrow"
+            path = self.spill.folder / f"{self.index:06d}_{day}.arrow"
             sink = pa.OSFile(str(path), "wb")
-            w = (sink, ipc.new_stream(sink, self.schema), path)
+            w = (sink, ipc.new_stream(sink, self.spill.schema), path)
             self._writers[day] = w
         w[1].write_batch(batch)
         self._rows[day] = self._rows.get(day, 0) + batch.num_rows
 
-    def _close_writers(self) -> list[Path]:
-        paths = []
-        for sink, writer, path in self._writers.values():
+    def _close(self) -> dict[int, Path]:
+        paths = {}
+        for day, (sink, writer, path) in self._writers.items():
             writer.close()
             sink.close()
-            paths.append(path)
+            paths[day] = path
         self._writers.clear()
         return paths
 
-    def end_file(self) -> None:
-        """The current raw file is complete: its rows count."""
-        for day, (_, _, path) in list(self._writers.items()):
-            self.parts.setdefault(day, []).append(path)
-        self._close_writers()
-        for day, n in self._rows.items():
-            self.rows[day] = self.rows.get(day, 0) + n
-        self._rows.clear()
+    def end(self) -> None:
+        """The raw file is complete: its rows count."""
+        self.spill._commit(self._rows, self._close(), self.index)
+        self._rows = {}
 
-    def abort_file(self) -> None:
-        """Forget what the current raw file spilled so far."""
-        for path in self._close_writers():
+    def abort(self) -> None:
+        """Forget what the raw file spilled so far."""
+        for path in self._close().values():
             path.unlink(missing_ok=True)
-        self._rows.clear()
-
-    def close(self) -> None:
-        self._close_writers()
-        self.bytes = sum(p.stat().st_size for ps in self.parts.values() for p in ps)
-
-    def groups(self, max_rows: int) -> Iterator[list[int]]:
-        """Runs of consecutive spilled days (in order) of at most ``max_rows`` rows (or one day)."""
-        group: list[int] = []
-        n = 0
-        for day in sorted(self.rows):
-            if group and n + self.rows[day] > max_rows:
-                yield group
-                group, n = [], 0
-            group.append(day)
-            n += self.rows[day]
-        if group:
-            yield group
-
-    def read(self, days: list[int]) -> pa.Table:
-        """The rows of ``days`` (spill files removed once read)."""
-        batches = []
-        for day in days:
-            for path in self.parts[day]:
-                batches.extend(ipc.open_stream(pa.memory_map(str(path))).read_all().to_batches())
-        return pa.Table.from_batches(batches, schema=self.schema)
+        self._rows = {}
 
 
 # Declared DuckDB types polars' CSV parser reads natively, with the same meaning.
@@ -215,9 +228,16 @@ def columns_used(header: tuple[str, ...], fmt) -> set[str]:
     return {c for c in header if re.search(r"(?<![\w])" + re.escape(c) + r"(?![\w])", sql)}
 
 
-def polars_batches(path: Path, header: tuple[str, ...], skip: int, columns: dict[str, str],
-                   timestampformat: str | None, dateformat: str | None,
-                   counts: FileCounts, needed: set[str] | None = None) -> tuple[pa.RecordBatchReader, set[str]]:
+def polars_batches(
+    path: Path,
+    header: tuple[str, ...],
+    skip: int,
+    columns: dict[str, str],
+    timestampformat: str | None,
+    dateformat: str | None,
+    counts: FileCounts,
+    needed: set[str] | None = None,
+) -> tuple[pa.RecordBatchReader, set[str]]:
     """Stream ``path``'s data lines as record batches, parsed by polars (the fast path).
 
     Columns declared DOUBLE/INTEGER/BIGINT/BOOLEAN are parsed by polars' CSV reader; TIMESTAMP
@@ -239,27 +259,40 @@ def polars_batches(path: Path, header: tuple[str, ...], skip: int, columns: dict
         elif t == "DATE" and dateformat:
             exprs.append(pl.col(c).str.strptime(pl.Date, dateformat, strict=True))
             typed.add(c)
-    lf = pl.scan_csv(path, has_header=True, skip_lines=skip, schema=schema, quote_char='"',
-                     raise_if_empty=False).with_columns(*exprs)
-    if needed is not None:  # projection: polars does not parse the other columns
-        lf = lf.select([c for c in header if c in needed])
-    frames = lf.collect_batches(chunk_size=BLOCK_ROWS)
+    names = [c for c in header if needed is None or c in needed]
+    raw_names = [f"column_{i + 1}" for i in range(len(header))]  # polars' names without a header
+    raw_schema = {r: schema[c] for r, c in zip(raw_names, header, strict=True)}
+    pick = [pl.col(r).alias(c) for r, c in zip(raw_names, header, strict=True) if c in names]
+
+    wanted = [e for e in exprs if e.meta.output_name() in names]
+    keep = [i for i, c in enumerate(header) if c in names]  # polars does not parse the others
+
+    def parse(block: bytes | None) -> pl.DataFrame:
+        df = (
+            pl.DataFrame(schema=raw_schema)
+            if block is None
+            else pl.read_csv(block, has_header=False, schema=raw_schema, quote_char='"', columns=keep)
+        )
+        return df.select(pick).with_columns(*wanted)
+
+    empty = parse(None).to_arrow()
 
     def gen() -> Iterator[pa.RecordBatch]:
-        for df in frames:
-            counts.rows += df.height
-            yield from df.to_arrow().to_batches()
+        # Blocks of whole lines read from the file (never the whole file, never a memory map):
+        # the unit of parsing and of memory.
+        with open(path, "rb") as fh:
+            for _ in range(skip + 1):  # lines before the header, and the header
+                fh.readline()
+            while block := fh.read(BLOCK_BYTES):
+                block += fh.readline()
+                df = parse(block)
+                counts.rows += df.height
+                yield from df.to_arrow().cast(empty.schema).to_batches(max_chunksize=BLOCK_ROWS)
 
-    it = gen()
-    first = next(it, None)
-    if first is None:
-        empty = lf.clear().collect().to_arrow()
-        return pa.RecordBatchReader.from_batches(empty.schema, iter(())), typed
-    return pa.RecordBatchReader.from_batches(first.schema, itertools.chain([first], it)), typed
+    return pa.RecordBatchReader.from_batches(empty.schema, gen()), typed
 
 
-def dedup_sorted(table: pa.Table, key: tuple[str, ...], value_columns: list[str],
-                 counts: DedupCounts) -> pa.Table:
+def dedup_sorted(table: pa.Table, key: tuple[str, ...], value_columns: list[str], counts: DedupCounts) -> pa.Table:
     """Keep the first row of each run of equal ``key`` in ``table`` (sorted by key, then by
     preference); count what was dropped into ``counts``."""
     n = table.num_rows
@@ -317,9 +350,15 @@ def sort_group(table: pa.Table, key: tuple[str, ...]) -> pa.Table:
     follow by one ``take``."""
     order = ["interval_start_utc", *(k for k in key if k != "interval_start_utc")]
     keys = pl.from_arrow(table.select([*order, "_version", "_rank"]))
-    idx = keys.select(pl.arg_sort_by([*order, "_version", "_rank"],
-                                     descending=[False] * len(order) + [True, True],
-                                     nulls_last=True)).to_series().to_arrow()
+    idx = (
+        keys.select(
+            pl.arg_sort_by(
+                [*order, "_version", "_rank"], descending=[False] * len(order) + [True, True], nulls_last=True
+            )
+        )
+        .to_series()
+        .to_arrow()
+    )
     return table.take(idx)
 
 
@@ -357,8 +396,15 @@ def group_rows(memory_mb: int, spill: DaySpill) -> int:
     return max(1, min(GROUP_ROWS, int(memory_mb * 2**20 / 4 / GROUP_COPIES / per_row)))
 
 
-def write_groups(spill: DaySpill, columns: list[str], key: tuple[str, ...],
-                 out: Path, row_group_rows: int, counts: DedupCounts, memory_mb: int = 2048) -> int:
+def write_groups(
+    spill: DaySpill,
+    columns: list[str],
+    key: tuple[str, ...],
+    out: Path,
+    row_group_rows: int,
+    counts: DedupCounts,
+    memory_mb: int = 2048,
+) -> int:
     """Pass 2: dedup and order each group of days and append it to the parquet file ``out``.
     ``memory_mb``: the memory the groups may use (see :func:`group_rows`).
 

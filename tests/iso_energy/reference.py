@@ -24,8 +24,9 @@ def reference_years(conv: IsoConverter, files: Sequence[Path], dataset: str, bud
     with conv.prepared(files, dataset, budget.spill_path()) as ready, contextlib.closing(budget.connect()) as con:
         groups = conv.sniff_all(ready, dataset)
         norm = conv.normalised_sql(dataset, groups)
-        rows = conv._run(con, f"SELECT DISTINCT year(operating_date) AS y FROM ({norm}) ORDER BY y",
-                         groups, dataset).fetchall()
+        rows = conv._run(
+            con, f"SELECT DISTINCT year(operating_date) AS y FROM ({norm}) ORDER BY y", groups, dataset
+        ).fetchall()
     return [int(y) for (y,) in rows if y is not None]
 
 
@@ -35,8 +36,10 @@ def reference_year(conv: IsoConverter, files: Sequence[Path], dataset: str, year
     cols = ", ".join(f'"{f.name}"' for f in fmt.schema)
     key = ", ".join(fmt.key)
     order = ", ".join(["interval_start_utc", *(k for k in fmt.key if k != "interval_start_utc")])
-    with conv.prepared(sorted(files), dataset, budget.spill_path()) as ready, \
-            contextlib.closing(budget.connect()) as con:
+    with (
+        conv.prepared(sorted(files), dataset, budget.spill_path()) as ready,
+        contextlib.closing(budget.connect()) as con,
+    ):
         groups = conv.sniff_all(ready, dataset)
         query = (
             f"SELECT {cols} FROM ({conv.normalised_sql(dataset, groups)}) WHERE year(operating_date) = $year "

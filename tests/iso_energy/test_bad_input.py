@@ -12,7 +12,7 @@ import pytest
 from iso_energy.convert import partition_path
 from iso_energy.isos import ISOS
 from iso_energy.isos.base import NoInputError, RawFileError
-from iso_energy.isos.stream import DaySpill
+from iso_energy.isos.stream import FileSpill
 from iso_energy.sample import generate
 from memsafe.budget import Budget, BudgetError
 from tests.iso_energy.helpers import materialize_lmp, step_error
@@ -88,7 +88,7 @@ def test_empty_raw_folder_is_an_error_not_an_empty_success(data_root):
 def test_spill_space_exhausted_is_a_budget_error_at_once(tmp_path, monkeypatch):
     """Running out of spill space names the folder and the remedy, and leaves nothing behind."""
     files = generate(tmp_path, date(2024, 1, 1), date(2024, 2, 1), nodes=50, isos=["pjm"], datasets=["lmp_rt"])
-    write = DaySpill._write
+    write = FileSpill._write
     calls = []
 
     def disk_full_after_a_few(self, day, batch):
@@ -97,7 +97,7 @@ def test_spill_space_exhausted_is_a_budget_error_at_once(tmp_path, monkeypatch):
             raise OSError(errno.ENOSPC, "No space left on device")
         write(self, day, batch)
 
-    monkeypatch.setattr(DaySpill, "_write", disk_full_after_a_few)
+    monkeypatch.setattr(FileSpill, "_write", disk_full_after_a_few)
     out = tmp_path / "out" / "data.parquet"
     spill = tmp_path / "spill"
     with pytest.raises(BudgetError, match=r"spill files ran out of space .* spill_dir"):

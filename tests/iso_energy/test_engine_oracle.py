@@ -52,16 +52,24 @@ def conv_pivots(iso: str, dataset: str) -> str | None:
     return ISOS[iso].datasets[dataset].group_by_sql
 
 
-@pytest.mark.parametrize("iso,dataset", [(iso, ds) for iso, conv in sorted(ISOS.items())
-                                         for ds in sorted(conv.datasets)])
+@pytest.mark.parametrize(
+    "iso,dataset", [(iso, ds) for iso, conv in sorted(ISOS.items()) for ds in sorted(conv.datasets)]
+)
 def test_generated_samples_match_the_reference(tmp_path, iso, dataset):
     # Two exports overlapping a week across a year boundary, after the fall-back day: duplicates,
     # revisions and two operating years. For a long format (CAISO, MISO) the exports do not
     # overlap: the reference pivoted components across files (max of each over both exports),
     # the engine pivots per file and keeps the last file's row (docs/iso_energy.md).
     files = generate(tmp_path / "a", date(2023, 10, 30), date(2024, 1, 3), nodes=3, isos=[iso], datasets=[dataset])
-    files += generate(tmp_path / "b", date(2024, 1, 3) if conv_pivots(iso, dataset) else date(2023, 12, 27),
-                      date(2024, 1, 10), nodes=4, isos=[iso], datasets=[dataset], seed=1)
+    files += generate(
+        tmp_path / "b",
+        date(2024, 1, 3) if conv_pivots(iso, dataset) else date(2023, 12, 27),
+        date(2024, 1, 10),
+        nodes=4,
+        isos=[iso],
+        datasets=[dataset],
+        seed=1,
+    )
     assert assert_same_as_reference(iso, dataset, files, tmp_path) == 2
 
 
@@ -74,16 +82,19 @@ def test_real_exports_match_the_reference(tmp_path, name):
 def test_duplicates_are_counted_by_kind(tmp_path):
     """Two exports of the same day: one identical, one with a different price at the same
     version: exact duplicates and a conflicting revision (with its key) are told apart."""
-    header = ("datetime_beginning_utc,datetime_beginning_ept,pnode_id,pnode_name,voltage,equipment,type,zone,"
-              "system_energy_price_da,total_lmp_da,congestion_price_da,marginal_loss_price_da,row_is_current,"
-              "version_nbr")
+    header = (
+        "datetime_beginning_utc,datetime_beginning_ept,pnode_id,pnode_name,voltage,equipment,type,zone,"
+        "system_energy_price_da,total_lmp_da,congestion_price_da,marginal_loss_price_da,row_is_current,"
+        "version_nbr"
+    )
     line = "1/2/2024 5:00:00 AM,1/2/2024 12:00:00 AM,{node},HUB {node},,,HUB,,30.5,{lmp},2.8,0.3,True,1"
     a = tmp_path / "a.csv"
     a.write_text("\n".join([header, line.format(node=1, lmp=33), line.format(node=2, lmp=34)]) + "\n")
     b = tmp_path / "b.csv"
     b.write_text("\n".join([header, line.format(node=1, lmp=33), line.format(node=2, lmp=99)]) + "\n")
-    stats = ISOS["pjm"].convert_year([a, b], "lmp_da", 2024, tmp_path / "out.parquet",
-                                     Budget(memory_mb=512, spill_dir=str(tmp_path / "spill")))
+    stats = ISOS["pjm"].convert_year(
+        [a, b], "lmp_da", 2024, tmp_path / "out.parquet", Budget(memory_mb=512, spill_dir=str(tmp_path / "spill"))
+    )
     assert (stats.rows_out, stats.exact_duplicates, stats.conflicting_revisions) == (2, 1, 1)
     assert stats.conflict_example == "location_id=2, location_type=HUB, interval_start_utc=2024-01-02 05:00:00+00:00"
     md = stats.as_metadata()
