@@ -502,6 +502,9 @@ class IsoConverter(ABC):
         fmt = self.datasets[dataset]
         columns = [f.name for f in fmt.schema]
         con = budget.connect()
+        # Pass 1 only streams (no year-wide operator): keeping each file's row order costs
+        # little there and lets pass 2 take a day a file holds in key order as it is.
+        con.execute("SET preserve_insertion_order = true")
         dedup = stream.DedupCounts()
         file_counts: dict[Path, stream.FileCounts] = {}
         spilled = 0

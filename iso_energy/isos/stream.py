@@ -22,6 +22,7 @@ reference path) to name its line; see :meth:`IsoConverter.locate_file_error`.
 
 from __future__ import annotations
 
+import itertools
 import re
 import shutil
 import tempfile
@@ -415,19 +416,21 @@ def write_groups(
     value_columns = [c for c in columns if c not in key]
     try:
         for days in spill.groups(group_rows(memory_mb, spill)):
-            # Day by day: a day one file holds in order (the usual export) is taken as it is;
-            # only a day several files hold (an overlap) or out of order is sorted and deduplicated.
-            table = spill.read(days)
-            if all(len(spill.parts[d]) == 1 for d in days) and strictly_ordered(table, key):
-                parts = [table.select(columns)]
-                days = []
-            else:
-                parts = []
-            for day in days:
-                table = spill.read([day])
-                if len(spill.parts[day]) > 1 or not strictly_ordered(table, key):
-                    table = dedup_sorted(sort_group(table, key), key, value_columns, counts)
-                parts.append(table.select(columns))
+            # Runs of days one file each holds are taken as they are when in key order (the usual
+            # export: one check per run); a day several files hold (an overlap) or out of order is
+            # sorted and deduplicated on its own.
+            parts = []
+            for single, run in itertools.groupby(days, key=lambda d: len(spill.parts[d]) == 1):
+                run = list(run)
+                table = spill.read(run)
+                if single and strictly_ordered(table, key):
+                    parts.append(table.select(columns))
+                    continue
+                for day in run:
+                    table = spill.read([day]) if len(run) > 1 else table
+                    if len(spill.parts[day]) > 1 or not strictly_ordered(table, key):
+                        table = dedup_sorted(sort_group(table, key), key, value_columns, counts)
+                    parts.append(table.select(columns))
             table = pa.concat_tables(parts)
             if writer is None:
                 # Dictionaries for text columns only: on prices and timestamps they cost more
