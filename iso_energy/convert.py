@@ -65,13 +65,17 @@ def convert_partition(converter: IsoConverter, dataset: str, year: int, root: Pa
     try:
         stats = converter.convert_year(
             chosen, dataset, year, output or partition_path(root, dataset, converter.iso_id, year), budget)
-    except NoInputError:
-        if not stale:
+    except NoInputError as exc:
+        counts = getattr(exc, "file_counts", None)
+        if not stale or counts is None:
             raise
-        years = sorted({y for e in fresh.values() for y in e.years})
+        # The new files were read: the index learns their years even though none holds this one.
+        file_index.record(root, converter.iso_id, dataset, {f: counts[f] for f in stale if f in counts}, sigs,
+                          live_folder=folder, live=files)
+        years = sorted({y for e in fresh.values() for y in e.years} | {y for c in counts.values() for y in c["years"]})
         raise NoInputError(
             f"no {converter.iso_id} {dataset} raw file under {folder} holds operating year "
-            f"{year}; the indexed files hold {years or 'no rows'}"
+            f"{year}; the files hold {years or 'no rows'}"
         ) from None
     file_index.record(root, converter.iso_id, dataset, {f: stats.file_counts[f] for f in stale}, sigs,
                       live_folder=folder, live=files)

@@ -543,13 +543,17 @@ class IsoConverter(ABC):
                     spill.close()
                 spilled = sum(spill.rows.values())
                 if spilled == 0:
-                    raise NoInputError(
+                    err = NoInputError(
                         f"no {self.iso_id} {dataset} row of operating year {year} in "
                         f"{len(files)} file(s): {[str(f) for f in files][:5]}"
                     )
+                    # What the files do hold, for the file index and the caller's message.
+                    err.file_counts = {f: {"rows": c.rows, "years": c.years} for f, c in file_counts.items()}
+                    raise err
                 try:
                     rows_out = stream.write_groups(spill, columns, fmt.key, tmp, max(budget.batch_rows, 10_000),
-                                                   dedup, memory_mb=budget.engine_memory_mb)
+                                                   dedup, memory_mb=budget.engine_memory_mb,
+                                                   schema=pa.schema([pa.field(f.name, f.type) for f in fmt.schema]))
                 except OSError as exc:
                     if exc.errno in (errno.ENOSPC, errno.EDQUOT):
                         raise _spill_error(self, dataset, work, exc) from exc

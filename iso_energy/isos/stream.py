@@ -405,9 +405,11 @@ def write_groups(
     row_group_rows: int,
     counts: DedupCounts,
     memory_mb: int = 2048,
+    schema: pa.Schema | None = None,
 ) -> int:
     """Pass 2: dedup and order each group of days and append it to the parquet file ``out``.
-    ``memory_mb``: the memory the groups may use (see :func:`group_rows`).
+    ``memory_mb``: the memory the groups may use (see :func:`group_rows`); ``schema``: the
+    column types written (the dataset's declared types, every column nullable).
 
     Returns the rows written.
     """
@@ -432,6 +434,8 @@ def write_groups(
                         table = dedup_sorted(sort_group(table, key), key, value_columns, counts)
                     parts.append(table.select(columns))
             table = pa.concat_tables(parts)
+            if schema is not None and table.schema != schema:
+                table = table.cast(schema)  # e.g. DuckDB's "Etc/UTC" -> the declared "UTC"
             if writer is None:
                 # Dictionaries for text columns only: on prices and timestamps they cost more
                 # time than they save space.
