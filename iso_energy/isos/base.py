@@ -5,13 +5,14 @@ An operator module declares *data*: its identity (``iso_id``, ``timezone``) and,
 the SQL that maps one source row to the normalised schema). This base class does the rest, the
 same way for every operator:
 
-    sniff headers (Python, a few KB per file) -> read with DuckDB, typed and strict
-    -> normalise (operator SQL) -> keep the operating year -> drop superseded revisions and
-    duplicates -> write one parquet file atomically.
+    sniff headers (Python, a few KB per file) -> parse (polars, in blocks) -> normalise
+    (the operator's SQL, DuckDB over Arrow) -> keep the operating year -> cut by UTC day into
+    spill files -> drop superseded revisions and duplicates per group of days -> write one
+    parquet file atomically (engine: :mod:`iso_energy.isos.stream`).
 
-Memory is bounded by DuckDB's ``memory_limit`` and ``temp_directory`` (see
-:class:`memsafe.budget.Budget`): every operator in the pipeline streams or spills, none
-materialises a file in Python.
+Memory is bounded by construction (one parse block per file in flight, one group of days) and
+DuckDB by the budget's ``memory_limit`` (see :class:`memsafe.budget.Budget`); no step holds a
+year. DuckDB's strict CSV reader reads a file the fast path cannot, and names bad lines.
 """
 
 from __future__ import annotations

@@ -1,23 +1,25 @@
-"""The conversion engine: parse with pyarrow, normalise with the operator's SQL, dedup per day.
+"""The conversion engine: parse with polars, normalise with the operator's SQL, dedup per day.
 
 One operating year of one dataset is converted in two passes, neither holding the year::
 
-    pass 1, per raw file (streamed in blocks of a few MB):
-        pyarrow CSV reader (every column as text) -> DuckDB: typed casts of the declared
-        columns, then the operator's own normalising SQL (the same text the whole-year query
-        used) -> rows of the year, cut by UTC day of ``interval_start_utc`` -> appended to one
-        LZ4 Arrow spill file per day
-    pass 2, per run of consecutive days (at most ``GROUP_ROWS`` rows, or one whole day):
-        read the days' spill files -> DuckDB sorts by time, key, version (desc), file (desc)
-        -> the first row of each key is kept -> appended as row groups to one parquet file
+    pass 1, per raw file (``Budget.threads`` files at a time), in blocks of 8 MB of whole lines:
+        polars CSV reader (declared numbers and booleans parsed, TIMESTAMP/DATE by strptime,
+        only the columns the SQL names) -> DuckDB: casts of the remaining text columns, then the
+        operator's own normalising SQL (the same text as the whole-year query it replaced)
+        -> rows of the year, cut by UTC day of ``interval_start_utc`` -> one Arrow stream
+        spill file per (raw file, day)
+    pass 2, per run of consecutive days (at most :func:`group_rows` rows, or one whole day):
+        a run of days each held by one file, already in key order, is taken as it is; any other
+        day is sorted (time, key, ``_version`` desc, file desc; polars) and the first row of each
+        key kept -> appended as row groups to one parquet file
 
 Rows can only collide with rows of the same key, and the key holds ``interval_start_utc``, so
 two rows that collide always fall on the same UTC day: deduplicating per group of days gives
 the same rows as deduplicating the whole year. Memory is bounded by the parse blocks and by one
 group of days, not by the year (by construction; DuckDB is still capped by the budget).
 
-A raw file the fast path cannot read is re-read alone by DuckDB's strict CSV reader (the
-reference path) to name its line; see :meth:`IsoConverter.locate_file_error`.
+A raw file the fast path cannot read is re-read alone by DuckDB's strict CSV reader through the
+same SQL (:meth:`IsoConverter._stream_file`): it converts the file or names the line at fault.
 """
 
 from __future__ import annotations
