@@ -8,6 +8,7 @@ import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
 
+import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
@@ -80,6 +81,14 @@ def test_csv_to_parquet_end_to_end_at_a_tiny_scale(tmp_path, capsys):
     assert set(doc["skipped"]) <= {"Probe-row grouping (measurements -> one row per probe)",
                                    "Stratified split (200 columns, 40 shards)",
                                    "Pod usage daily summary (koku CSV line items)"}
+    # polars_same_job does the converter's whole job: the same rows and values.
+    order = ["interval_start_utc", "location_id", "location_type"]
+    for size in ("1x", "2x"):
+        runs = tmp_path / "runs" / "csv_parquet" / size
+        ours = pl.read_parquet(runs / "converter" / "data.parquet")
+        theirs = pl.read_parquet(runs / "polars_same_job" / "data.parquet")
+        assert theirs.columns == ours.columns
+        assert theirs.cast(ours.schema).sort(order).equals(ours.sort(order)), size
     md = md_path.read_text()
     assert "| 1x (" in md and "**converter**" in md and ("met" in md or "MISSED" in md)
     assert list(tmp_path.glob("memory-*.png"))  # several sizes: the memory plot is drawn
