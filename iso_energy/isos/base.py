@@ -503,9 +503,11 @@ class IsoConverter(ABC):
         fmt = self.datasets[dataset]
         columns = [f.name for f in fmt.schema]
         con = budget.connect()
-        # Pass 1 only streams (no year-wide operator): keeping each file's row order costs
-        # little there and lets pass 2 take a day a file holds in key order as it is.
-        con.execute("SET preserve_insertion_order = true")
+        # Parallelism is across files (one DuckDB cursor per file in flight), so each query runs
+        # on one DuckDB thread: that also keeps each file's row order (with several threads and
+        # preserve_insertion_order off, chunks come back shuffled), which lets pass 2 take a day
+        # one file holds in key order as it is, without buffering for order.
+        con.execute("SET threads = 1")
         dedup = stream.DedupCounts()
         file_counts: dict[Path, stream.FileCounts] = {}
         spilled = 0
@@ -533,8 +535,9 @@ class IsoConverter(ABC):
                 for f in files:
                     file_counts[Path(f)] = stream.FileCounts()
                 try:
-                    # Files in parallel (polars and DuckDB release the GIL), as many as threads.
-                    with ThreadPoolExecutor(max_workers=max(1, budget.threads)) as pool:
+                    # Files in parallel (polars and DuckDB release the GIL), as many as the budget has
+                    # engine threads (fewer under a small budget: each file in flight holds a block).
+                    with ThreadPoolExecutor(max_workers=budget.engine_threads) as pool:
                         list(pool.map(one, enumerate(ready)))
                 except OSError as exc:
                     if exc.errno in (errno.ENOSPC, errno.EDQUOT):

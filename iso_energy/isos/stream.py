@@ -2,7 +2,8 @@
 
 One operating year of one dataset is converted in two passes, neither holding the year::
 
-    pass 1, per raw file (``Budget.threads`` files at a time), in blocks of 8 MB of whole lines:
+    pass 1, per raw file (``Budget.engine_threads`` files at a time, one DuckDB thread each), in
+    blocks of 4 MB of whole lines:
         polars CSV reader (declared numbers and booleans parsed, TIMESTAMP/DATE by strptime,
         only the columns the SQL names) -> DuckDB: casts of the remaining text columns, then the
         operator's own normalising SQL (the same text as the whole-year query it replaced)
@@ -46,7 +47,7 @@ GROUP_ROWS = 600_000
 # A group's rows are held about this many times over (read, sorted copy, parquet encoding).
 GROUP_COPIES = 6
 # Bytes of whole lines parsed at once by polars in pass 1 (the unit of memory there).
-BLOCK_BYTES = 8 << 20
+BLOCK_BYTES = 4 << 20
 SECONDS_PER_DAY = 86_400
 # Rows per batch fetched from DuckDB in pass 1.
 BLOCK_ROWS = 65_536
