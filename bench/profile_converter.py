@@ -1,4 +1,7 @@
-"""Where the converter's time goes: its steps and query variants timed one by one, in one process.
+"""Where the converter's time went: the steps and query variants of the whole-year DuckDB query,
+timed one by one, in one process. Since issue 11 the converter streams files through polars and
+day spill files (iso_energy/isos/stream.py); ``as_is`` below is the query it replaced (kept as
+the test oracle tests/iso_energy/reference.py), which this profile still measures for comparison.
 
     python -m bench.profile_converter --data-dir DIR [--year 2024] [--memory-mb 2048] [--threads 2]
         [--steps index_rows index_years as_is ...]

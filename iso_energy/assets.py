@@ -13,7 +13,7 @@ import warnings
 import dagster as dg
 
 from iso_energy.catalog import build_catalog
-from iso_energy.checks import as_checks, lmp_checks, lmp_component_check
+from iso_energy.checks import as_checks, lmp_checks, lmp_component_check, revision_check
 from iso_energy.convert import convert_partition
 from iso_energy.isos import ISOS, isos_with
 from iso_energy.partitions import iso_year_partitions
@@ -39,6 +39,8 @@ LMP_CHECKS = {
     "hours_per_operating_day": HOURS_DESCRIPTION.format(series="pricing location"),
     "lmp_equals_components": ("WARN: lmp = energy + congestion + loss within the operator's published rounding "
                               "(PJM, CAISO, ISO-NE, SPP; operators without a full set of components check 0 rows)."),
+    "no_conflicting_revisions": ("WARN: no key was published twice under one version with different values "
+                                 "(the conversion keeps the last file's; the metadata names one example)."),
 }
 CHECK_NAMES = tuple(LMP_CHECKS)
 
@@ -99,7 +101,8 @@ def convert_step(context: dg.AssetExecutionContext, data: DataDirResource, conve
     with conversion.admitted(POOL, context):
         step_started = time.time()
         stats = convert_partition(converter, dataset, year, root, budget, log=context.log.info)
-        outcomes = checks(stats.output, converter, budget)
+        outcomes = [*checks(stats.output, converter, budget),
+                    revision_check(stats.conflicting_revisions, stats.conflict_example)]
         step_finished = time.time()
     part = {"partition": str(context.partition_key)}
     results = [dg.AssetCheckResult(check_name=o.name, passed=o.passed, description=o.description,
@@ -124,6 +127,8 @@ AS_CHECKS = {
     "unique_key": "One row per market, region, product and interval_start_utc.",
     "no_null_price": "Every row has a price (price_usd_per_mw is not null).",
     "hours_per_operating_day": HOURS_DESCRIPTION.format(series="market, region and product"),
+    "no_conflicting_revisions": ("WARN: no key was published twice under one version with different values "
+                                 "(the conversion keeps the last file's; the metadata names one example)."),
 }
 AS_CHECK_NAMES = tuple(AS_CHECKS)
 AS_PARTITIONS = iso_year_partitions(isos_with(AS_DATASET))

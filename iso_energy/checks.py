@@ -131,3 +131,11 @@ def lmp_component_check(path: Path, tolerance: float | None, budget: Budget) -> 
                         {"rows_checked": int(checked), "rows_off": int(off), "tolerance_usd_per_mwh": tolerance,
                          "max_difference_usd_per_mwh": round(float(largest or 0), 6),
                          "examples": [" ".join(e) for e in (examples or [])]}, warn=True)
+
+
+def revision_check(conflicting_revisions: int, example: str | None) -> CheckOutcome:
+    """``no_conflicting_revisions``: no two rows of one key and one version with different values
+    (the conversion kept the last file's; see ``ConversionStats.conflicting_revisions``)."""
+    return CheckOutcome("no_conflicting_revisions", conflicting_revisions == 0,
+                        "no key published twice under one version with different values",
+                        {"conflicting_revisions": conflicting_revisions, "example": example or ""}, warn=True)

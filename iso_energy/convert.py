@@ -35,9 +35,10 @@ def convert_partition(converter: IsoConverter, dataset: str, year: int, root: Pa
                       log: Callable[[str], None] = lambda _msg: None) -> ConversionStats:
     """Convert the operating ``year`` of ``dataset`` from ``<root>/raw/<iso>/<dataset>/``.
 
-    Steps: list raw files -> refresh the file index (scans only new or changed files) ->
-    convert the files holding ``year`` -> write ``output`` (default :func:`partition_path`)
-    atomically. A rerun replaces exactly this partition's file.
+    Steps: list raw files -> look them up in the file index -> convert the indexed files
+    holding ``year`` plus the new or changed ones (whose years the conversion records in the
+    index) -> write ``output`` (default :func:`partition_path`) atomically. A rerun replaces
+    exactly this partition's file.
 
     Raises:
         NoInputError: the raw folder is empty or missing, or no file holds ``year``.
@@ -52,32 +53,42 @@ def convert_partition(converter: IsoConverter, dataset: str, year: int, root: Pa
             f"no raw {converter.iso_id} {dataset} files under {folder} "
             f"(expected {converter.datasets[dataset].source} CSV exports)"
         )
-    stale = file_index.stale_files(root, converter.iso_id, dataset, files)
-    log(f"{len(files)} raw file(s) under {folder}; indexing {len(stale)} new or changed")
-    con = budget.connect()
-    try:
-        entries = file_index.refresh(root, converter, dataset, files, con)
-    finally:
-        con.close()
-    chosen = file_index.files_for_year(entries, year)
+    fresh, stale = file_index.lookup(root, converter.iso_id, dataset, files)
+    sigs = {f: (f.stat().st_size, f.stat().st_mtime_ns) for f in stale}
+    # Indexed files holding the year, plus every file not indexed yet: the conversion reads
+    # those once and records their years in the index as a by-product.
+    chosen = sorted([e.path for e in file_index.files_for_year(fresh, year)] + stale)
     if not chosen:
-        years = sorted({y for e in entries.values() for y in e.years})
+        years = sorted({y for e in fresh.values() for y in e.years})
         raise NoInputError(
             f"no {converter.iso_id} {dataset} raw file under {folder} holds operating year "
             f"{year}; the files hold {years or 'no rows'}"
         )
-    log(f"converting {len(chosen)} file(s) holding {year} "
-        f"({sum(e.size for e in chosen) / 1e6:.1f} MB) under a {budget.memory_mb} MB budget")
+    log(f"{len(files)} raw file(s) under {folder}; converting {len(chosen)} that hold {year} or are new "
+        f"({sum(f.stat().st_size for f in chosen) / 1e6:.1f} MB) under a {budget.memory_mb} MB budget")
     index_seconds = time.perf_counter() - t0
-    stats = converter.convert_year(
-        [e.path for e in chosen], dataset, year,
-        output or partition_path(root, dataset, converter.iso_id, year), budget,
-        rows_read=sum(e.rows for e in chosen),
-        rows_in_year=sum(e.years[str(year)] for e in chosen),
-    )
+    try:
+        stats = converter.convert_year(
+            chosen, dataset, year, output or partition_path(root, dataset, converter.iso_id, year), budget)
+    except NoInputError as exc:
+        counts = getattr(exc, "file_counts", None)
+        if not stale or counts is None:
+            raise
+        # The new files were read: the index learns their years even though none holds this one.
+        file_index.record(root, converter.iso_id, dataset, {f: counts[f] for f in stale if f in counts}, sigs,
+                          live_folder=folder, live=files)
+        years = sorted({y for e in fresh.values() for y in e.years} | {y for c in counts.values() for y in c["years"]})
+        raise NoInputError(
+            f"no {converter.iso_id} {dataset} raw file under {folder} holds operating year "
+            f"{year}; the files hold {years or 'no rows'}"
+        ) from None
+    file_index.record(root, converter.iso_id, dataset, {f: stats.file_counts[f] for f in stale}, sigs,
+                      live_folder=folder, live=files)
     stats = dataclasses.replace(stats, started_at=started, seconds=time.perf_counter() - t0)
     if output is None:  # the partition's own file: the sensor will know it is up to date
-        freshness.record(root, dataset, converter.iso_id, year, stats.output, chosen)
+        indexed, _ = file_index.lookup(root, converter.iso_id, dataset, files)
+        freshness.record(root, dataset, converter.iso_id, year, stats.output,
+                         file_index.files_for_year(indexed, year))
     log(f"wrote {stats.rows_out:,} rows ({stats.bytes_out / 1e6:.1f} MB) in {stats.seconds:.2f} s "
         f"(indexing {index_seconds:.2f} s), "
         f"peak RSS {stats.memory.peak_rss_mb:.0f} MB, DuckDB {stats.memory.engine_peak_mb or 0:.0f} MB")

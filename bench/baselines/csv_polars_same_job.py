@@ -27,7 +27,9 @@ KEY = ["interval_start_utc", "location_id", "location_type"]
         pl.lit("pjm").alias("iso"), pl.lit("DA").alias("market"), "interval_start_utc",
         (pl.col("interval_start_utc") + pl.duration(hours=1)).alias("interval_end_utc"), "operating_date",
         pl.col("pnode_id").cast(pl.String).alias("location_id"), pl.col("pnode_name").alias("location_name"),
-        pl.col("type").alias("location_type"), pl.col("total_lmp_da").alias("lmp_usd_per_mwh"),
+        # As the converter: a blank type is PJM's default, and every PJM price is an LMP.
+        pl.col("type").str.strip_chars().replace("", None).fill_null("PNODE").alias("location_type"),
+        pl.lit("LMP").alias("price_type"), pl.col("total_lmp_da").alias("lmp_usd_per_mwh"),
         pl.col("system_energy_price_da").alias("energy_usd_per_mwh"),
         pl.col("congestion_price_da").alias("congestion_usd_per_mwh"),
         pl.col("marginal_loss_price_da").alias("loss_usd_per_mwh"), "version_nbr", "_file",

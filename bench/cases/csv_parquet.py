@@ -11,7 +11,9 @@ baselines only parse and re-encode (each parsing the two timestamp columns), as 
 
 from __future__ import annotations
 
+import os
 import shutil
+import sys
 from collections.abc import Sequence
 
 from bench.cases import Case, Context, Inputs, Size, Verdict, by_tool, folder_size, speed_ratio
@@ -20,8 +22,17 @@ from bench.harness import Result, Tool
 NODES_AT_1X = 1_000  # ~1 GB of 2024 DA exports at --scale 1
 YEAR = 2024
 MEMORY_MB = 2048  # the conversion budget (ConversionBudgetResource's default)
-TARGET_RATIO = 0.8
-REFERENCES = ("duckdb", "polars")  # the ratio is against the faster of these in the same run
+# Issue 11's targets, each by wall AND CPU time in the same run: the converter at least 1.2x as
+# fast as polars doing the same job, at least 0.5x as fast as polars merely re-encoding; peak RSS
+# at most half the budget at every size and, at 4x, at most 1.1x its peak at 1x.
+SAME_JOB_RATIO = 1.2
+PLAIN_RATIO = 0.5
+PEAK_SHARE = 0.5
+FLAT_RATIO = 1.1
+# `seed`: a PJM-nodal-sized year (about 11,000 pnodes x every hour of 2024, ~96M rows, ~10 GB of
+# CSV; the sample generator writes monthly files). Only when asked for (`--sizes seed`), whatever
+# the scale: python -m bench --cases csv_parquet --sizes seed --reps 1 --warmup 0
+SEED_NODES = 11_000
 
 # name -> baseline script in bench/baselines/
 BASELINES = {
@@ -47,12 +58,16 @@ class CsvToParquet(Case):
     title = "CSV to parquet (PJM day-ahead LMP, 2024)"
     budget_mb = MEMORY_MB
     pipeline_module = "iso_energy.convert"
-    target = (f"converter >= {TARGET_RATIO}x the speed of the faster of DuckDB and polars in the same run, "
-              f"peak RSS within the {MEMORY_MB} MB conversion budget")
+    target = (f"converter >= {SAME_JOB_RATIO}x the speed of polars_same_job and >= {PLAIN_RATIO}x plain polars, "
+              f"by wall and CPU time in the same run; peak RSS <= {PEAK_SHARE:.0%} of the {MEMORY_MB} MB budget at "
+              f"every size and <= {FLAT_RATIO}x the 1x peak at 4x")
 
     def sizes(self, scale: float) -> list[Size]:
         nodes = max(2, round(NODES_AT_1X * scale))
-        return [Size("1x", {"nodes": nodes}), Size("2x", {"nodes": 2 * nodes})]
+        sizes = [Size("1x", {"nodes": nodes}), Size("2x", {"nodes": 2 * nodes}), Size("4x", {"nodes": 4 * nodes})]
+        if "seed" in sys.argv:  # never by default: ~10 GB of input
+            sizes.append(Size("seed", {"nodes": SEED_NODES}))
+        return sizes
 
     def prepare(self, size: Size, ctx: Context) -> Inputs:
         root = ctx.work / "inputs" / self.key / f"nodes-{size.params['nodes']}"
@@ -69,7 +84,10 @@ class CsvToParquet(Case):
         raw = inputs.path / "raw" / "pjm" / "lmp_da"
         index = inputs.path / "state"
         tools = []
-        for name, cold in (("converter", True), ("converter_warm_index", False)):
+        # The targets' references are polars and polars_same_job; the other baselines and the
+        # warm-index run are information, left out with BENCH_CASE1_REFERENCES_ONLY=1 (a shorter run).
+        only_refs = os.environ.get("BENCH_CASE1_REFERENCES_ONLY") == "1"
+        for name, cold in (("converter", True), ("converter_warm_index", False))[:1 if only_refs else 2]:
             out = ctx.out_dir(self.key, size.label, name)
             output = out / "data.parquet"
             reset_output = self.fresh(output)
@@ -86,6 +104,8 @@ class CsvToParquet(Case):
                 else "file index already built by an earlier run (info only)",
             ))
         for name, script in {**BASELINES, **SAME_JOB}.items():
+            if only_refs and name not in ("polars", *SAME_JOB):
+                continue
             output = ctx.out_dir(self.key, size.label, name) / "data.parquet"
             tools.append(Tool(name=name, argv=self.baseline(script, ctx, "--input", str(raw), "--output", str(output),
                                                             "--threads", str(ctx.threads)),
@@ -96,22 +116,30 @@ class CsvToParquet(Case):
 
     def verdicts(self, results: Sequence[Result]) -> list[Verdict]:
         out = []
-        for size in dict.fromkeys(r.size for r in results):
+        sizes = list(dict.fromkeys(r.size for r in results))
+        base = by_tool(results, "1x").get("converter") if "1x" in sizes else None
+        base_peak = base.peak_rss_mb.max if base and base.ok else None
+        for size in sizes:
             rs = by_tool(results, size)
             project = rs.get("converter")
-            refs = [rs[n] for n in REFERENCES if n in rs and rs[n].ok]
-            ref = min(refs, key=lambda r: r.wall_s.median) if refs else None
-            ratio, cpu_ratio = speed_ratio(project, ref)
+            same, same_cpu = speed_ratio(project, rs.get("polars_same_job"))
+            plain, plain_cpu = speed_ratio(project, rs.get("polars"))
             peak = project.peak_rss_mb.max if project and project.ok else None
             met = None
-            if ratio is not None and peak is not None:
-                met = ratio >= TARGET_RATIO and peak <= MEMORY_MB
-            detail = (f"peak RSS {peak:.0f} MB (max of reps) vs budget {MEMORY_MB} MB" if peak is not None
-                      else (project.error if project else "converter not run"))
-            same, same_cpu = speed_ratio(project, rs.get("polars_same_job"))
-            if same is not None:
-                detail += f"; vs polars doing the same job: {same:.2f}x wall, {same_cpu:.2f}x CPU"
-            out.append(Verdict(size=size, ratio=ratio, cpu_ratio=cpu_ratio, reference=ref.tool if ref else "-",
+            if None not in (same, same_cpu, plain, plain_cpu, peak):
+                met = (min(same, same_cpu) >= SAME_JOB_RATIO and min(plain, plain_cpu) >= PLAIN_RATIO
+                       and peak <= PEAK_SHARE * MEMORY_MB)
+                if size == "4x" and base_peak:
+                    met = met and peak <= FLAT_RATIO * base_peak
+            if peak is None:
+                detail = project.error if project else "converter not run"
+            else:
+                detail = f"peak RSS {peak:.0f} MB (max of reps) vs {PEAK_SHARE * MEMORY_MB:.0f} MB"
+                if size == "4x" and base_peak:
+                    detail += f", {peak / base_peak:.2f}x the 1x peak"
+                if plain is not None:
+                    detail += f"; vs plain polars: {plain:.2f}x wall, {plain_cpu:.2f}x CPU"
+            out.append(Verdict(size=size, ratio=same, cpu_ratio=same_cpu, reference="polars_same_job",
                                met=met, detail=detail))
         return out
 

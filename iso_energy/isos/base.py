@@ -5,19 +5,21 @@ An operator module declares *data*: its identity (``iso_id``, ``timezone``) and,
 the SQL that maps one source row to the normalised schema). This base class does the rest, the
 same way for every operator:
 
-    sniff headers (Python, a few KB per file) -> read with DuckDB, typed and strict
-    -> normalise (operator SQL) -> keep the operating year -> drop superseded revisions and
-    duplicates -> write one parquet file atomically.
+    sniff headers (Python, a few KB per file) -> parse (polars, in blocks) -> normalise
+    (the operator's SQL, DuckDB over Arrow) -> keep the operating year -> cut by UTC day into
+    spill files -> drop superseded revisions and duplicates per group of days -> write one
+    parquet file atomically (engine: :mod:`iso_energy.isos.stream`).
 
-Memory is bounded by DuckDB's ``memory_limit`` and ``temp_directory`` (see
-:class:`memsafe.budget.Budget`): every operator in the pipeline streams or spills, none
-materialises a file in Python.
+Memory is bounded by construction (one parse block per file in flight, one group of days) and
+DuckDB by the budget's ``memory_limit`` (see :class:`memsafe.budget.Budget`); no step holds a
+year. DuckDB's strict CSV reader reads a file the fast path cannot, and names bad lines.
 """
 
 from __future__ import annotations
 
 import contextlib
 import csv
+import errno
 import io
 import json
 import os
@@ -26,15 +28,18 @@ import tempfile
 import time
 from abc import ABC
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar
 
 import duckdb
+import polars as pl
 import pyarrow as pa
-import pyarrow.parquet as pq
+import pyarrow.compute as pc
 
+from iso_energy.isos import stream
 from memsafe.atomic import atomic_output
 from memsafe.budget import Budget, BudgetError
 from memsafe.csv_source import read_csv_sql
@@ -190,6 +195,14 @@ class ConversionStats:
     memory: MemoryReport
     stale_temps_removed: int = 0
     files: list[str] = field(default_factory=list)
+    # Of the duplicates dropped: same key and same values as the kept row; and same key and
+    # same version but different values (with one example key). The rest are superseded
+    # revisions (a lower version).
+    exact_duplicates: int = 0
+    conflicting_revisions: int = 0
+    conflict_example: str | None = None
+    # Per file read: {"rows": data rows, "years": {year: current rows}} (for the file index).
+    file_counts: dict[Path, dict] = field(default_factory=dict)
 
     @property
     def duplicates_dropped(self) -> int:
@@ -204,6 +217,9 @@ class ConversionStats:
             "duplicates_dropped": self.duplicates_dropped, "bytes_out": self.bytes_out,
             "started_at": round(self.started_at, 3), "seconds": round(self.seconds, 3),
             "stale_temps_removed": self.stale_temps_removed,
+            "exact_duplicates": self.exact_duplicates,
+            "conflicting_revisions": self.conflicting_revisions,
+            "conflict_example": self.conflict_example or "",
             **self.memory.as_metadata(),
         }
 
@@ -428,20 +444,56 @@ class IsoConverter(ABC):
             ).fetchall()
         return {"rows": int(total), "years": {str(int(y)): int(n) for y, n in rows}}
 
+    def stream_sql(self, dataset: str, s: SniffedFile, typed: set[str] | None = None) -> str:
+        """Pass-1 SQL: the operator's own normalising SQL (as :meth:`normalised_sql`) plus ``_y``
+        (operating year) and ``_day`` (UTC day of ``interval_start_utc``, days since 1970-01-01).
+
+        With ``typed`` (the fast path), ``src`` is the Arrow relation ``arrow_src`` (columns of
+        ``s``'s header, ``typed`` ones already typed, the rest text cast here as declared);
+        without, ``src`` is DuckDB's strict CSV reader over ``s`` (``$files0`` bound).
+        """
+        fmt = self.datasets[dataset]
+        cols = ", ".join(f'"{f.name}"' for f in fmt.schema)
+        if typed is None:
+            norm = self.normalised_sql(dataset, [[s]])
+        else:
+            used = stream.columns_used(s.header, fmt)
+            casts = [stream.cast_sql(c, fmt.columns.get(c, "VARCHAR"), fmt.timestampformat, fmt.dateformat,
+                                     typed=c in typed) for c in s.header if c in used]
+            casts += [f'CAST(NULL AS {fmt.columns[c]}) AS "{c}"' for c in fmt.columns if c not in s.header]
+            where = f"WHERE {fmt.where_sql}" if fmt.where_sql else ""
+            group = f"GROUP BY {fmt.group_by_sql}" if fmt.group_by_sql else ""
+            market = "" if fmt.market is None else f"{_sql_str(fmt.market)} AS market, "
+            norm = (f"WITH src AS (SELECT {', '.join(casts)}, {_sql_str(str(s.path))} AS _file FROM arrow_src)\n"
+                    f"SELECT {_sql_str(self.iso_id)} AS iso, {market}{fmt.select_sql}\n"
+                    f"FROM {fmt.from_sql} {where} {group}")
+        return (
+            f"SELECT {cols}, _version, year(operating_date) AS _y, "
+            f"coalesce(CAST(floor(epoch(interval_start_utc) / {stream.SECONDS_PER_DAY}) AS INTEGER), "
+            f"2147483647) AS _day FROM (\n{norm})"
+        )
+
     def convert_year(self, files: Sequence[Path], dataset: str, year: int, output: Path,
                      budget: Budget, *, rows_read: int = 0, rows_in_year: int | None = None,
                      log=None) -> ConversionStats:
         """Convert the rows of operating ``year`` found in ``files`` to one parquet file.
 
+        Two passes, neither holding the year (see :mod:`iso_energy.isos.stream`): each file is
+        streamed (pyarrow parses, DuckDB applies the operator's SQL) into per-UTC-day spill
+        files; then each run of days is deduplicated (highest ``_version``, then last file in
+        name order) and appended in time order to the output. Peak memory is one parse block
+        plus one group of days, whatever the size of the year.
+
         Args:
             files: raw CSV exports that may hold ``year`` (see :mod:`iso_energy.file_index`).
+                Files holding no row of ``year`` are read and counted (the file index learns
+                their years from :attr:`ConversionStats.file_counts`).
             dataset: a key of :attr:`datasets` (``"lmp_da"``, ``"lmp_rt"``).
             year: the operator's local operating year.
-            output: the final parquet path; written atomically (temporary name, then rename),
-                so on any error the previous output stays in place.
-            budget: memory/threads/spill folder for DuckDB.
-            rows_read / rows_in_year: figures from the file index, for the metadata; when
-                ``rows_in_year`` is ``None`` it is counted here (one more pass).
+            output: the final parquet path; written atomically (temporary name, then rename)
+                under the partition lock, so on any error the previous output stays in place.
+            budget: memory/threads/spill folder for DuckDB and the day spill files.
+            rows_read / rows_in_year: accepted for compatibility; both are counted here.
 
         Returns:
             :class:`ConversionStats`; ``memory`` holds the step's peak RSS and DuckDB's figure.
@@ -449,65 +501,142 @@ class IsoConverter(ABC):
         Raises:
             NoInputError: ``files`` is empty, or none holds a row of ``year``.
             RawFileError: a file is not the operator's format (names file, line, problem).
+            BudgetError: the budget or the spill folder is too small.
         """
         if not files:
             raise NoInputError(f"no {self.iso_id} {dataset} raw file holds operating year {year}")
         started = time.time()
-        with self.prepared(files, dataset, budget.spill_path()) as ready:
-            return self._convert_prepared(ready, files, dataset, year, output, budget, started,
-                                          rows_read=rows_read, rows_in_year=rows_in_year)
-
-    def _convert_prepared(self, ready: Sequence[PreparedFile], files: Sequence[Path], dataset: str,
-                          year: int, output: Path, budget: Budget, started: float, *, rows_read: int,
-                          rows_in_year: int | None) -> ConversionStats:
-        groups = self.sniff_all(ready, dataset)
-        norm = self.normalised_sql(dataset, groups)
         fmt = self.datasets[dataset]
-        cols = ", ".join(f'"{f.name}"' for f in fmt.schema)
-        key = ", ".join(fmt.key)
-        order = ", ".join(["interval_start_utc", *(k for k in fmt.key if k != "interval_start_utc")])
-        # Duplicates (overlapping exports, re-published revisions): keep the highest _version,
-        # then the last file in name order, so the result does not depend on read order.
-        # Rows are written in time order, so row-group statistics prune time ranges.
-        # (One ORDER BY with a streaming first-per-key dedup was measured 25 % faster at a 1 GB
-        # budget but ran out of memory at 512 MB where this query spills: memory comes first.)
-        query = (
-            f"SELECT {cols} FROM ({norm}) WHERE year(operating_date) = $year "
-            f"QUALIFY row_number() OVER (PARTITION BY {key} ORDER BY _version DESC, _file DESC) = 1 "
-            f"ORDER BY {order}"
-        )
+        columns = [f.name for f in fmt.schema]
         con = budget.connect()
+        # Parallelism is across files (one DuckDB cursor per file in flight), so each query runs
+        # on one DuckDB thread: that also keeps each file's row order (with several threads and
+        # preserve_insertion_order off, chunks come back shuffled), which lets pass 2 take a day
+        # one file holds in key order as it is, without buffering for order.
+        con.execute("SET threads = 1")
+        dedup = stream.DedupCounts()
+        file_counts: dict[Path, stream.FileCounts] = {}
+        spilled = 0
         # One writer per partition at a time; leftovers of a killed writer are removed under the lock.
-        with atomic_output(output) as staged, contextlib.closing(con):
+        with atomic_output(output) as staged, contextlib.closing(con), \
+                stream.WorkDir(budget.spill_path(), f"days_{self.iso_id}_{dataset}_{year}_") as work, \
+                self.prepared(files, dataset, work) as ready:
             removed, tmp = staged.stale_removed, staged.path
-            if rows_in_year is None:
-                rows_in_year = self._run(
-                    con, f"SELECT count(*) FROM ({norm}) WHERE year(operating_date) = $year",
-                    groups, dataset, year=year,
-                ).fetchone()[0]
-            with PeakMemory(engine_probe=duckdb_probe(con)) as pm:
-                params = {**self._params(groups), "year": year, "out": str(tmp)}
+            # Sampled every 0.1 s: DuckDB holds little here (no year-wide sort), and each probe costs CPU.
+            with PeakMemory(engine_probe=duckdb_probe(con), interval=0.1) as pm:
+                spill = stream.DaySpill(work)
+                # The dedup tie-break among equal versions: the last file in name order.
+                rank = {str(p.path): r for r, p in enumerate(sorted(ready, key=lambda p: str(p.path)))}
+
+                def one(item: tuple[int, PreparedFile]) -> None:
+                    i, p = item
+                    s = self.sniff(p.path, dataset, source=p.source, line_offset=p.line_offset)
+                    cur = con.cursor()  # one DuckDB connection per thread
+                    try:
+                        self._stream_file(cur, s, dataset, year, spill.file(i, rank[str(p.path)]),
+                                          file_counts[Path(files[i])])
+                    finally:
+                        cur.close()
+
+                for f in files:
+                    file_counts[Path(f)] = stream.FileCounts()
                 try:
-                    con.execute(
-                        f"COPY ({query}) TO $out (FORMAT parquet, COMPRESSION zstd, "
-                        f"ROW_GROUP_SIZE {max(budget.batch_rows, 10_000)})", params,
-                    )
-                except duckdb.Error as exc:
-                    raise self._locate_error(con, groups, dataset, exc) from exc
-                rows_out = pq.ParquetFile(tmp).metadata.num_rows
-                if rows_out == 0:
-                    raise NoInputError(
+                    # Files in parallel (polars and DuckDB release the GIL), as many as the budget has
+                    # engine threads (fewer under a small budget: each file in flight holds a block).
+                    with ThreadPoolExecutor(max_workers=budget.engine_threads) as pool:
+                        list(pool.map(one, enumerate(ready)))
+                except OSError as exc:
+                    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+                        raise _spill_error(self, dataset, work, exc) from exc
+                    raise
+                finally:
+                    spill.close()
+                spilled = sum(spill.rows.values())
+                if spilled == 0:
+                    err = NoInputError(
                         f"no {self.iso_id} {dataset} row of operating year {year} in "
                         f"{len(files)} file(s): {[str(f) for f in files][:5]}"
                     )
+                    # What the files do hold, for the file index and the caller's message.
+                    err.file_counts = {f: {"rows": c.rows, "years": c.years} for f, c in file_counts.items()}
+                    raise err
+                try:
+                    rows_out = stream.write_groups(spill, columns, fmt.key, tmp, max(budget.batch_rows, 10_000),
+                                                   dedup, memory_mb=budget.engine_memory_mb,
+                                                   schema=pa.schema([pa.field(f.name, f.type) for f in fmt.schema]))
+                except OSError as exc:
+                    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+                        raise _spill_error(self, dataset, work, exc) from exc
+                    raise
         return ConversionStats(
             iso=self.iso_id, dataset=dataset, year=year, output=output,
             files_read=len(files), bytes_read=sum(f.stat().st_size for f in files),
-            rows_read=rows_read, rows_in_year=int(rows_in_year), rows_out=int(rows_out),
-            bytes_out=output.stat().st_size, started_at=started,
+            rows_read=sum(c.rows for c in file_counts.values()), rows_in_year=spilled,
+            rows_out=int(rows_out), bytes_out=output.stat().st_size, started_at=started,
             seconds=time.time() - started, memory=pm.report, stale_temps_removed=removed,
-            files=[str(f) for f in files],
+            files=[str(f) for f in files], exact_duplicates=dedup.exact_duplicates,
+            conflicting_revisions=dedup.conflicting_revisions, conflict_example=dedup.conflict_example,
+            file_counts={f: {"rows": c.rows, "years": c.years} for f, c in file_counts.items()},
         )
+
+    def _stream_file(self, con: duckdb.DuckDBPyConnection, s: SniffedFile, dataset: str, year: int,
+                     spill: stream.FileSpill, counts: stream.FileCounts) -> None:
+        """Pass 1 for one file: normalised rows of ``year`` into ``spill``; years into ``counts``.
+
+        Fast path: polars parses, DuckDB runs the operator's SQL over the Arrow batches. A file
+        the fast path cannot read (a malformed line, a value polars parses differently) is
+        re-read by DuckDB's strict CSV reader through the same SQL: it converts the file, or
+        names the line at fault.
+        """
+        fmt = self.datasets[dataset]
+        try:
+            src, typed = stream.polars_batches(s.path, s.header, s.skip, fmt.columns,
+                                               fmt.timestampformat, fmt.dateformat, counts,
+                                               needed=stream.columns_used(s.header, fmt))
+            con.register("arrow_src", src)
+            try:
+                self._spill_result(con.sql(self.stream_sql(dataset, s, typed)), year, spill, counts)
+            finally:
+                con.unregister("arrow_src")
+            return
+        except (pl.exceptions.PolarsError, pa.ArrowException, duckdb.Error) as exc:
+            if isinstance(exc, duckdb.OutOfMemoryException) or any(m in str(exc).lower() for m in RESOURCE_ERRORS):
+                raise _budget_error(con, f"{self.iso_id} {dataset}", str(exc)) from exc
+            spill.abort()
+            counts.rows, counts.years = 0, {}
+        # The reference reader: strict, and its errors name the line.
+        groups = [[s]]
+        try:
+            counts.rows = con.sql(f"SELECT count(*) FROM ({self._read_sql(fmt, groups[0], 'files0')})",
+                                  params=self._params(groups)).fetchall()[0][0]
+            self._spill_result(con.sql(self.stream_sql(dataset, s), params=self._params(groups)),
+                               year, spill, counts)
+        except duckdb.Error as exc:
+            spill.abort()
+            raise self._locate_error(con, groups, dataset, exc) from exc
+
+    @staticmethod
+    def _spill_result(rel, year: int, spill: stream.FileSpill, counts: stream.FileCounts) -> None:
+        for batch in rel.to_arrow_reader(stream.BLOCK_ROWS):
+            ys = batch.column("_y")
+            lo_hi = pc.min_max(ys)
+            if lo_hi["min"].as_py() == lo_hi["max"].as_py() == year and ys.null_count == 0:
+                counts.years[str(year)] = counts.years.get(str(year), 0) + batch.num_rows  # the usual batch
+            else:
+                for item in pc.value_counts(ys).to_pylist():
+                    if item["values"] is not None:
+                        y = str(item["values"])
+                        counts.years[y] = counts.years.get(y, 0) + item["counts"]
+                batch = batch.filter(pc.fill_null(pc.equal(ys, year), False))
+            if batch.num_rows:
+                spill.add(batch.drop_columns(["_y", "_day"]), batch.column("_day").to_numpy())
+        spill.end()
+
+
+def _spill_error(conv: IsoConverter, dataset: str, folder: Path, exc: OSError) -> BudgetError:
+    free = shutil.disk_usage(folder).free / 1e9 if folder.exists() else 0.0
+    return BudgetError(f"{conv.iso_id} {dataset}: the day spill files ran out of space in {folder} "
+                       f"({free:.1f} GB free): {exc}. Give the conversion's spill_dir more room.")
 
 
 # Engine messages that mean the memory budget or the spill folder is too small.

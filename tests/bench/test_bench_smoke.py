@@ -8,6 +8,7 @@ import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
 
+import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
@@ -49,7 +50,7 @@ def test_a_case_without_its_pipeline_is_reported_not_present():
 
 
 def test_csv_to_parquet_end_to_end_at_a_tiny_scale(tmp_path, capsys):
-    # scale 0.002 -> 2 and 4 pricing nodes for 2024 (~2 and ~4 MB of CSV)
+    # scale 0.002 -> 2, 4 and 8 pricing nodes for 2024 (~2, ~4 and ~8 MB of CSV)
     assert main(["--scale", "0.002", "--cases", "csv_parquet", "--reps", "1", "--warmup", "0",
                  "--work-dir", str(tmp_path)]) == 0
     [json_path] = tmp_path.glob("results-*.json")
@@ -58,13 +59,13 @@ def test_csv_to_parquet_end_to_end_at_a_tiny_scale(tmp_path, capsys):
     rows = doc["results"]
     tools = {"converter", "converter_warm_index", "duckdb", "polars", "pyarrow", "pandas_chunked", "pandas_all",
              "polars_same_job"}
-    assert {(r["size"], r["tool"]) for r in rows} == {(s, t) for s in ("1x", "2x") for t in tools}
+    assert {(r["size"], r["tool"]) for r in rows} == {(s, t) for s in ("1x", "2x", "4x") for t in tools}
     for r in rows:
         assert r["error"] is None, (r["tool"], r["error"])
         assert r["wall_s"]["median"] > 0 and r["cpu_s"]["median"] > 0 and r["peak_rss_mb"]["median"] > 0
         assert r["input_mb"] > 0 and r["mb_per_s"] > 0
     by = {(r["size"], r["tool"]): r for r in rows}
-    for size, nodes in (("1x", 2), ("2x", 4)):
+    for size, nodes in (("1x", 2), ("2x", 4), ("4x", 8)):
         # The converter keeps one row per node and 2024 hour; the baselines copy every data row
         # (overlap days and superseded revisions included), so they all agree with the input.
         assert by[(size, "converter")]["rows_out"] == nodes * 8784
@@ -72,16 +73,25 @@ def test_csv_to_parquet_end_to_end_at_a_tiny_scale(tmp_path, capsys):
         assert {by[(size, t)]["rows_out"] for t in copies} == {by[(size, "converter")]["input_rows"]}
         assert by[(size, "polars_same_job")]["rows_out"] == nodes * 8784
     verdicts = doc["verdicts"]["csv_parquet"]
-    assert [v["size"] for v in verdicts] == ["1x", "2x"]
+    assert [v["size"] for v in verdicts] == ["1x", "2x", "4x"]
     for v in verdicts:
-        assert v["ratio"] > 0 and v["cpu_ratio"] > 0 and v["reference"] in ("duckdb", "polars")
+        assert v["ratio"] > 0 and v["cpu_ratio"] > 0 and v["reference"] == "polars_same_job"
+        assert "vs plain polars" in v["detail"]
         assert v["met"] in (True, False)
     assert set(doc["skipped"]) <= {"Probe-row grouping (measurements -> one row per probe)",
                                    "Stratified split (200 columns, 40 shards)",
                                    "Pod usage daily summary (koku CSV line items)"}
+    # polars_same_job does the converter's whole job: the same rows and values.
+    order = ["interval_start_utc", "location_id", "location_type"]
+    for size in ("1x", "2x"):
+        runs = tmp_path / "runs" / "csv_parquet" / size
+        ours = pl.read_parquet(runs / "converter" / "data.parquet")
+        theirs = pl.read_parquet(runs / "polars_same_job" / "data.parquet")
+        assert theirs.columns == ours.columns
+        assert theirs.cast(ours.schema).sort(order).equals(ours.sort(order)), size
     md = md_path.read_text()
     assert "| 1x (" in md and "**converter**" in md and ("met" in md or "MISSED" in md)
-    assert list(tmp_path.glob("memory-*.png"))  # two sizes: the memory plot is drawn
+    assert list(tmp_path.glob("memory-*.png"))  # several sizes: the memory plot is drawn
     # Result files of separate runs (e.g. one per --sizes) merge into one table and plot.
     merged_md, merged_png = merge([json_path], tmp_path)
     assert merged_png is not None and "**converter**" in merged_md.read_text()

@@ -124,7 +124,7 @@ def test_as_prices_asset_and_catalog_view(tmp_path: Path):
             assert result.success
             evals = result.get_asset_check_evaluations()
             assert {e.check_name for e in evals} == {"unique_key", "no_null_price", "hours_per_operating_day",
-                                                     "peak_within_budget"}
+                                                     "peak_within_budget", "no_conflicting_revisions"}
             assert all(e.passed for e in evals if e.check_name != "peak_within_budget")
             md = result.get_asset_materialization_events()[0].materialization.metadata
             assert md["path"].value == str(partition_path(tmp_path, "as", iso, 2024))

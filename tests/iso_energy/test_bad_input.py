@@ -3,6 +3,7 @@ good output in place with nothing half-written beside it."""
 
 from __future__ import annotations
 
+import errno
 from datetime import date
 from pathlib import Path
 
@@ -11,6 +12,7 @@ import pytest
 from iso_energy.convert import partition_path
 from iso_energy.isos import ISOS
 from iso_energy.isos.base import NoInputError, RawFileError
+from iso_energy.isos.stream import FileSpill
 from iso_energy.sample import generate
 from memsafe.budget import Budget, BudgetError
 from tests.iso_energy.helpers import materialize_lmp, step_error
@@ -84,18 +86,21 @@ def test_empty_raw_folder_is_an_error_not_an_empty_success(data_root):
 
 
 def test_spill_space_exhausted_is_a_budget_error_at_once(tmp_path, monkeypatch):
-    """Out of memory or spill space names the limits and does not re-read every file first."""
-    files = generate(tmp_path, date(2024, 1, 1), date(2024, 2, 1), nodes=800, isos=["pjm"], datasets=["lmp_rt"])
-    connect = Budget.connect
+    """Running out of spill space names the folder and the remedy, and leaves nothing behind."""
+    files = generate(tmp_path, date(2024, 1, 1), date(2024, 2, 1), nodes=50, isos=["pjm"], datasets=["lmp_rt"])
+    write = FileSpill._write
+    calls = []
 
-    def tiny_spill(self, database=":memory:"):
-        con = connect(self, database)
-        con.execute("SET max_temp_directory_size = '1MB'")
-        return con
+    def disk_full_after_a_few(self, day, batch):
+        calls.append(day)
+        if len(calls) > 3:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        write(self, day, batch)
 
-    monkeypatch.setattr(Budget, "connect", tiny_spill)
+    monkeypatch.setattr(FileSpill, "_write", disk_full_after_a_few)
     out = tmp_path / "out" / "data.parquet"
-    with pytest.raises(BudgetError, match=r"memory_limit .* spill folder .*memory_mb"):
-        ISOS["pjm"].convert_year(files, "lmp_rt", 2024, out, Budget(memory_mb=256, threads=1,
-                                                                    spill_dir=str(tmp_path / "spill")))
+    spill = tmp_path / "spill"
+    with pytest.raises(BudgetError, match=r"spill files ran out of space .* spill_dir"):
+        ISOS["pjm"].convert_year(files, "lmp_rt", 2024, out, Budget(memory_mb=256, threads=1, spill_dir=str(spill)))
     assert not out.exists() and list(out.parent.iterdir()) == []
+    assert list(spill.iterdir()) == []  # the day spill files are removed

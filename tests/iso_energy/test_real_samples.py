@@ -38,7 +38,8 @@ def test_pjm_day_ahead_real_export(data_root):
                     datetime(2025, 5, 1, 5, tzinfo=UTC), date(2025, 5, 1))]
     # Every full operating day has 24 hours; 2025-08-01 holds only its first hour (a partial edge).
     assert checks(result) == {"unique_key": True, "no_null_lmp": True, "hours_per_operating_day": True,
-                              "lmp_equals_components": True, "peak_within_budget": True}
+                              "lmp_equals_components": True, "peak_within_budget": True,
+                              "no_conflicting_revisions": True}
     hours = result.get_asset_check_evaluations()
     hourly = next(e for e in hours if e.check_name == "hours_per_operating_day").metadata
     assert hourly["partial_edge_days"].value == 12  # 12 hubs on 2025-08-01

@@ -1,0 +1,452 @@
+"""The conversion engine: parse with polars, normalise with the operator's SQL, dedup per day.
+
+One operating year of one dataset is converted in two passes, neither holding the year::
+
+    pass 1, per raw file (``Budget.engine_threads`` files at a time, one DuckDB thread each), in
+    blocks of 4 MB of whole lines:
+        polars CSV reader (declared numbers and booleans parsed, TIMESTAMP/DATE by strptime,
+        only the columns the SQL names) -> DuckDB: casts of the remaining text columns, then the
+        operator's own normalising SQL (the same text as the whole-year query it replaced)
+        -> rows of the year, cut by UTC day of ``interval_start_utc`` -> one Arrow stream
+        spill file per (raw file, day)
+    pass 2, per run of consecutive days (at most :func:`group_rows` rows, or one whole day):
+        a run of days each held by one file, already in key order, is taken as it is; any other
+        day is sorted (time, key, ``_version`` desc, file desc; polars) and the first row of each
+        key kept -> appended as row groups to one parquet file
+
+Rows can only collide with rows of the same key, and the key holds ``interval_start_utc``, so
+two rows that collide always fall on the same UTC day: deduplicating per group of days gives
+the same rows as deduplicating the whole year. Memory is bounded by the parse blocks and by one
+group of days, not by the year (by construction; DuckDB is still capped by the budget).
+
+A raw file the fast path cannot read is re-read alone by DuckDB's strict CSV reader through the
+same SQL (:meth:`IsoConverter._stream_file`): it converts the file or names the line at fault.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+import shutil
+import tempfile
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.ipc as ipc
+import pyarrow.parquet as pq
+
+# Rows per pass-2 group of days at most (about 100 MB of Arrow for LMP rows); fewer under a small
+# budget (see group_rows). One day is never split.
+GROUP_ROWS = 600_000
+# A group's rows are held about this many times over (read, sorted copy, parquet encoding).
+GROUP_COPIES = 6
+# Bytes of whole lines parsed at once by polars in pass 1 (the unit of memory there).
+BLOCK_BYTES = 4 << 20
+SECONDS_PER_DAY = 86_400
+# Rows per batch fetched from DuckDB in pass 1.
+BLOCK_ROWS = 65_536
+
+
+@dataclass
+class FileCounts:
+    """What pass 1 saw in one raw file (for the file index): all data rows, and current rows
+    per operating year."""
+
+    rows: int = 0
+    years: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass
+class DedupCounts:
+    """Rows dropped as duplicates, by kind.
+
+    ``exact_duplicates``: same key and same values as the kept row (overlapping exports).
+    ``conflicting_revisions``: same key and same ``_version`` as the kept row but different
+    values (the operator published two different prices for one interval under one version;
+    the kept one is the last file in name order). Other dropped rows are superseded revisions
+    (a lower ``_version``).
+    """
+
+    dropped: int = 0
+    exact_duplicates: int = 0
+    conflicting_revisions: int = 0
+    conflict_example: str | None = None
+
+
+def _sql_str(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def cast_sql(
+    name: str, duck_type: str, timestampformat: str | None, dateformat: str | None, typed: bool = False
+) -> str:
+    """DuckDB expression typing text column ``name`` as the CSV reader would (``columns``);
+    the column itself when it is ``typed`` already."""
+    col = '"' + name.replace('"', '""') + '"'
+    t = duck_type.upper()
+    if t == "VARCHAR" or typed:
+        return col
+    if t == "TIMESTAMP" and timestampformat:
+        return f"strptime({col}, {_sql_str(timestampformat)}) AS {col}"
+    if t == "DATE" and dateformat:
+        return f"CAST(strptime({col}, {_sql_str(dateformat)}) AS DATE) AS {col}"
+    return f"CAST({col} AS {duck_type}) AS {col}"
+
+
+class DaySpill:
+    """Rows of one year cut by UTC day into Arrow stream files under ``folder``: one per (raw
+    file, day), written through a :class:`FileSpill` per raw file, so a raw file that fails
+    half-way is dropped whole before it is re-read by the reference path. Files may be spilled
+    from several threads at once."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.rows: dict[int, int] = {}  # day -> rows of finished files
+        self.parts: dict[int, list[tuple[int, Path]]] = {}  # day -> (file index, spill file)
+        self.bytes = 0
+        self.schema: pa.Schema | None = None
+        self._lock = threading.Lock()
+
+    def file(self, index: int, rank: int) -> FileSpill:
+        """A spill for raw file number ``index``, whose place in name order is ``rank`` (kept
+        as column ``_rank``: the dedup tie-break among equal versions)."""
+        return FileSpill(self, index, rank)
+
+    def _schema_of(self, batch: pa.RecordBatch) -> pa.RecordBatch:
+        with self._lock:
+            if self.schema is None:
+                self.schema = batch.schema
+        return batch if batch.schema == self.schema else batch.cast(self.schema)
+
+    def _commit(self, rows: dict[int, int], paths: dict[int, Path], index: int) -> None:
+        with self._lock:
+            for day, path in paths.items():
+                self.parts.setdefault(day, []).append((index, path))
+            for day, n in rows.items():
+                self.rows[day] = self.rows.get(day, 0) + n
+
+    def close(self) -> None:
+        self.bytes = sum(p.stat().st_size for ps in self.parts.values() for _, p in ps)
+
+    def groups(self, max_rows: int) -> Iterator[list[int]]:
+        """Runs of consecutive spilled days (in order) of at most ``max_rows`` rows (or one day)."""
+        group: list[int] = []
+        n = 0
+        for day in sorted(self.rows):
+            if group and n + self.rows[day] > max_rows:
+                yield group
+                group, n = [], 0
+            group.append(day)
+            n += self.rows[day]
+        if group:
+            yield group
+
+    def read(self, days: list[int]) -> pa.Table:
+        """The rows of ``days``, in raw-file order within a day."""
+        batches = []
+        for day in days:
+            for _, path in sorted(self.parts[day]):
+                batches.extend(ipc.open_stream(pa.memory_map(str(path))).read_all().to_batches())
+        return pa.Table.from_batches(batches, schema=self.schema)
+
+
+class FileSpill:
+    """The spill files of one raw file: :meth:`add` batches, then :meth:`end` (they count) or
+    :meth:`abort` (they are removed)."""
+
+    def __init__(self, spill: DaySpill, index: int, rank: int) -> None:
+        self.spill, self.index, self.rank = spill, index, rank
+        self._writers: dict[int, tuple[pa.NativeFile, ipc.RecordBatchStreamWriter, Path]] = {}
+        self._rows: dict[int, int] = {}
+
+    def add(self, batch: pa.RecordBatch, days: np.ndarray) -> None:
+        """Append ``batch`` (whose rows fall on UTC ``days``, one int per row) to its days."""
+        if len(days) == 0:
+            return
+        batch = batch.append_column("_rank", pa.array(np.full(batch.num_rows, self.rank, dtype=np.int32)))
+        batch = self.spill._schema_of(batch)
+        steps = np.diff(days)
+        if not steps.any():
+            self._write(int(days[0]), batch)
+            return
+        if (steps >= 0).all():  # rows already in day order (the usual export): slices, no copy
+            ordered, sorted_days = batch, days
+        else:
+            order = np.argsort(days, kind="stable")
+            ordered, sorted_days = batch.take(pa.array(order)), days[order]
+        cuts = np.flatnonzero(np.diff(sorted_days)) + 1
+        starts = np.concatenate(([0], cuts))
+        ends = np.concatenate((cuts, [len(days)]))
+        for s, e in zip(starts, ends, strict=True):
+            self._write(int(sorted_days[s]), ordered.slice(s, e - s))
+
+    def _write(self, day: int, batch: pa.RecordBatch) -> None:
+        w = self._writers.get(day)
+        if w is None:
+            path = self.spill.folder / f"{self.index:06d}_{day}.arrow"
+            sink = pa.OSFile(str(path), "wb")
+            w = (sink, ipc.new_stream(sink, self.spill.schema), path)
+            self._writers[day] = w
+        w[1].write_batch(batch)
+        self._rows[day] = self._rows.get(day, 0) + batch.num_rows
+
+    def _close(self) -> dict[int, Path]:
+        paths = {}
+        for day, (sink, writer, path) in self._writers.items():
+            writer.close()
+            sink.close()
+            paths[day] = path
+        self._writers.clear()
+        return paths
+
+    def end(self) -> None:
+        """The raw file is complete: its rows count."""
+        self.spill._commit(self._rows, self._close(), self.index)
+        self._rows = {}
+
+    def abort(self) -> None:
+        """Forget what the raw file spilled so far."""
+        for path in self._close().values():
+            path.unlink(missing_ok=True)
+        self._rows = {}
+
+
+# Declared DuckDB types polars' CSV parser reads natively, with the same meaning.
+POLARS_TYPES = {"DOUBLE": pl.Float64, "INTEGER": pl.Int32, "BIGINT": pl.Int64, "BOOLEAN": pl.Boolean}
+
+
+def columns_used(header: tuple[str, ...], fmt) -> set[str]:
+    """The header columns the format's SQL can read: those named in ``select_sql``,
+    ``where_sql``, ``group_by_sql`` or ``from_sql`` (as a whole word, quoted or not). Every
+    column when the SQL selects by pattern or star (``COLUMNS(``, ``*``): the others are not
+    parsed at all."""
+    sql = " ".join(x for x in (fmt.select_sql, fmt.where_sql, fmt.group_by_sql, fmt.from_sql) if x)
+    if "COLUMNS(" in sql.upper() or "*" in sql:
+        return set(header)
+    return {c for c in header if re.search(r"(?<![\w])" + re.escape(c) + r"(?![\w])", sql)}
+
+
+def polars_batches(
+    path: Path,
+    header: tuple[str, ...],
+    skip: int,
+    columns: dict[str, str],
+    timestampformat: str | None,
+    dateformat: str | None,
+    counts: FileCounts,
+    needed: set[str] | None = None,
+) -> tuple[pa.RecordBatchReader, set[str]]:
+    """Stream ``path``'s data lines as record batches, parsed by polars (the fast path).
+
+    Columns declared DOUBLE/INTEGER/BIGINT/BOOLEAN are parsed by polars' CSV reader; TIMESTAMP
+    and DATE with the format's ``timestampformat``/``dateformat`` by polars' strptime (strict);
+    every other column stays text for DuckDB to cast (:func:`cast_sql`); only ``needed`` columns
+    are read (default all). Rows are counted into ``counts.rows``.
+
+    Returns the reader and the set of columns already typed. Raises a polars error on a line
+    it cannot parse (the caller then reads the file with DuckDB's strict reader instead).
+    """
+    schema = {c: POLARS_TYPES.get(columns.get(c, "VARCHAR").upper(), pl.String) for c in header}
+    typed = {c for c, t in schema.items() if t != pl.String}
+    exprs = []
+    for c in header:
+        t = columns.get(c, "VARCHAR").upper()
+        if t == "TIMESTAMP" and timestampformat:
+            exprs.append(pl.col(c).str.strptime(pl.Datetime("us"), timestampformat, strict=True))
+            typed.add(c)
+        elif t == "DATE" and dateformat:
+            exprs.append(pl.col(c).str.strptime(pl.Date, dateformat, strict=True))
+            typed.add(c)
+    names = [c for c in header if needed is None or c in needed]
+    raw_names = [f"column_{i + 1}" for i in range(len(header))]  # polars' names without a header
+    raw_schema = {r: schema[c] for r, c in zip(raw_names, header, strict=True)}
+    pick = [pl.col(r).alias(c) for r, c in zip(raw_names, header, strict=True) if c in names]
+
+    wanted = [e for e in exprs if e.meta.output_name() in names]
+    keep = [i for i, c in enumerate(header) if c in names]  # polars does not parse the others
+
+    def parse(block: bytes | None) -> pl.DataFrame:
+        df = (
+            pl.DataFrame(schema=raw_schema)
+            if block is None
+            else pl.read_csv(block, has_header=False, schema=raw_schema, quote_char='"', columns=keep)
+        )
+        return df.select(pick).with_columns(*wanted)
+
+    empty = parse(None).to_arrow()
+
+    def gen() -> Iterator[pa.RecordBatch]:
+        # Blocks of whole lines read from the file (never the whole file, never a memory map):
+        # the unit of parsing and of memory.
+        with open(path, "rb") as fh:
+            for _ in range(skip + 1):  # lines before the header, and the header
+                fh.readline()
+            while block := fh.read(BLOCK_BYTES):
+                block += fh.readline()
+                df = parse(block)
+                counts.rows += df.height
+                yield from df.to_arrow().cast(empty.schema).to_batches(max_chunksize=BLOCK_ROWS)
+
+    return pa.RecordBatchReader.from_batches(empty.schema, gen()), typed
+
+
+def dedup_sorted(table: pa.Table, key: tuple[str, ...], value_columns: list[str], counts: DedupCounts) -> pa.Table:
+    """Keep the first row of each run of equal ``key`` in ``table`` (sorted by key, then by
+    preference); count what was dropped into ``counts``."""
+    n = table.num_rows
+    if n < 2:
+        return table
+    same = np.ones(n - 1, dtype=bool)
+    for k in key:
+        col = table.column(k).combine_chunks()
+        a, b = col.slice(1), col.slice(0, n - 1)
+        eq = pc.fill_null(pc.equal(a, b), False)
+        both_null = pc.and_(pc.is_null(a), pc.is_null(b))
+        same &= pc.or_(eq, both_null).to_numpy(zero_copy_only=False)
+    if not same.any():
+        return table
+    dup = np.concatenate(([False], same))
+    # Index of the kept row of each row's run: the last run start at or before it.
+    starts = np.flatnonzero(~dup)
+    kept_of = starts[np.searchsorted(starts, np.arange(n), side="right") - 1]
+    dropped = np.flatnonzero(dup)
+    d, k_rows = table.take(pa.array(dropped)), table.take(pa.array(kept_of[dropped]))
+    equal = np.ones(len(dropped), dtype=bool)
+    for c in value_columns:
+        a, b = d.column(c), k_rows.column(c)
+        eq = pc.or_(pc.fill_null(pc.equal(a, b), False), pc.and_(pc.is_null(a), pc.is_null(b)))
+        equal &= eq.to_numpy(zero_copy_only=False)
+    same_version = pc.fill_null(pc.equal(d.column("_version"), k_rows.column("_version")), False)
+    conflict = ~equal & same_version.to_numpy(zero_copy_only=False)
+    counts.dropped += len(dropped)
+    counts.exact_duplicates += int(equal.sum())
+    counts.conflicting_revisions += int(conflict.sum())
+    if counts.conflict_example is None and conflict.any():
+        row = d.slice(int(np.flatnonzero(conflict)[0]), 1).to_pylist()[0]
+        counts.conflict_example = ", ".join(f"{k}={row[k]}" for k in key)
+    return table.filter(pa.array(~dup))
+
+
+class WorkDir:
+    """A private temporary folder under the budget's spill folder (removed on exit)."""
+
+    def __init__(self, parent: Path, prefix: str) -> None:
+        parent.mkdir(parents=True, exist_ok=True)
+        self.path = Path(tempfile.mkdtemp(prefix=prefix, dir=parent))
+
+    def __enter__(self) -> Path:
+        return self.path
+
+    def __exit__(self, *exc) -> None:
+        shutil.rmtree(self.path, ignore_errors=True)
+
+
+def sort_group(table: pa.Table, key: tuple[str, ...]) -> pa.Table:
+    """``table`` in output order: time, the rest of the key, then preference (``_version``
+    descending, then ``_rank``, the file's place in name order, descending); nulls last, as
+    the reference query's ``ORDER BY``. Only the key columns are sorted (polars); the rows
+    follow by one ``take``."""
+    order = ["interval_start_utc", *(k for k in key if k != "interval_start_utc")]
+    keys = pl.from_arrow(table.select([*order, "_version", "_rank"]))
+    idx = (
+        keys.select(
+            pl.arg_sort_by(
+                [*order, "_version", "_rank"], descending=[False] * len(order) + [True, True], nulls_last=True
+            )
+        )
+        .to_series()
+        .to_arrow()
+    )
+    return table.take(idx)
+
+
+def _order_columns(key: tuple[str, ...]) -> list[str]:
+    return ["interval_start_utc", *(k for k in key if k != "interval_start_utc")]
+
+
+def strictly_ordered(table: pa.Table, key: tuple[str, ...]) -> bool:
+    """Whether each row's key sorts strictly after the previous row's (time first, nulls last):
+    the rows are then in output order with no duplicate key."""
+    n = table.num_rows
+    if n < 2:
+        return True
+    less = np.zeros(n - 1, dtype=bool)  # row i+1 sorts after row i, decided on earlier columns
+    open_ = np.ones(n - 1, dtype=bool)  # rows i and i+1 equal on the columns so far
+    for c in _order_columns(key):
+        col = table.column(c)
+        a, b = col.slice(0, n - 1), col.slice(1)
+        a_null = pc.is_null(a).to_numpy(zero_copy_only=False)
+        b_null = pc.is_null(b).to_numpy(zero_copy_only=False)
+        lt = pc.fill_null(pc.less(a, b), False).to_numpy(zero_copy_only=False) | (~a_null & b_null)
+        eq = pc.fill_null(pc.equal(a, b), False).to_numpy(zero_copy_only=False) | (a_null & b_null)
+        less |= open_ & lt
+        open_ &= eq
+        if not (less | open_).all():
+            return False  # some row sorts before its predecessor
+    return bool(less.all())
+
+
+def group_rows(memory_mb: int, spill: DaySpill) -> int:
+    """Rows per pass-2 group under a ``memory_mb`` share: the spill's bytes per row, held
+    :data:`GROUP_COPIES` times, in at most a quarter of it; at most :data:`GROUP_ROWS`."""
+    rows = max(1, sum(spill.rows.values()))
+    per_row = max(1.0, spill.bytes / rows)
+    return max(1, min(GROUP_ROWS, int(memory_mb * 2**20 / 4 / GROUP_COPIES / per_row)))
+
+
+def write_groups(
+    spill: DaySpill,
+    columns: list[str],
+    key: tuple[str, ...],
+    out: Path,
+    row_group_rows: int,
+    counts: DedupCounts,
+    memory_mb: int = 2048,
+    schema: pa.Schema | None = None,
+) -> int:
+    """Pass 2: dedup and order each group of days and append it to the parquet file ``out``.
+    ``memory_mb``: the memory the groups may use (see :func:`group_rows`); ``schema``: the
+    column types written (the dataset's declared types, every column nullable).
+
+    Returns the rows written.
+    """
+    writer = None
+    rows = 0
+    value_columns = [c for c in columns if c not in key]
+    try:
+        for days in spill.groups(group_rows(memory_mb, spill)):
+            # Runs of days one file each holds are taken as they are when in key order (the usual
+            # export: one check per run); a day several files hold (an overlap) or out of order is
+            # sorted and deduplicated on its own.
+            parts = []
+            for single, run in itertools.groupby(days, key=lambda d: len(spill.parts[d]) == 1):
+                run = list(run)
+                table = spill.read(run)
+                if single and strictly_ordered(table, key):
+                    parts.append(table.select(columns))
+                    continue
+                for day in run:
+                    table = spill.read([day]) if len(run) > 1 else table
+                    if len(spill.parts[day]) > 1 or not strictly_ordered(table, key):
+                        table = dedup_sorted(sort_group(table, key), key, value_columns, counts)
+                    parts.append(table.select(columns))
+            table = pa.concat_tables(parts)
+            if schema is not None and table.schema != schema:
+                table = table.cast(schema)  # e.g. DuckDB's "Etc/UTC" -> the declared "UTC"
+            if writer is None:
+                # Dictionaries for text columns only: on prices and timestamps they cost more
+                # time than they save space.
+                strings = [f.name for f in table.schema if pa.types.is_string(f.type)]
+                writer = pq.ParquetWriter(out, table.schema, compression="zstd", use_dictionary=strings)
+            writer.write_table(table, row_group_size=row_group_rows)
+            rows += table.num_rows
+    finally:
+        if writer is not None:
+            writer.close()
+    return rows
