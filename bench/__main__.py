@@ -26,16 +26,29 @@ def main(argv: list[str] | None = None) -> int:
     cases = all_cases()
     keys = [c.key for c in cases]
     p = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
-    p.add_argument("--scale", type=float, default=DEFAULT_SCALE,
-                   help=f"multiplies every input size; 1 = the issue's sizes (default {DEFAULT_SCALE})")
+    p.add_argument(
+        "--scale",
+        type=float,
+        default=DEFAULT_SCALE,
+        help=f"multiplies every input size; 1 = the issue's sizes (default {DEFAULT_SCALE})",
+    )
     p.add_argument("--cases", nargs="+", choices=keys, default=keys, metavar="CASE", help=f"of {keys}")
-    p.add_argument("--sizes", nargs="+", default=None, metavar="LABEL",
-                   help="run only these inputs of each case, by label (e.g. 1x); default all")
+    p.add_argument(
+        "--sizes",
+        nargs="+",
+        default=None,
+        metavar="LABEL",
+        help="run only these inputs of each case, by label (e.g. 1x); default all",
+    )
     p.add_argument("--reps", type=int, default=3, help="measured repetitions per tool (default 3)")
     p.add_argument("--warmup", type=int, default=1, help="unrecorded runs per tool first (default 1)")
     p.add_argument("--threads", type=int, default=2, help="threads given to every tool (default 2)")
-    p.add_argument("--work-dir", type=Path, default=PROJECT_ROOT / "bench" / "out",
-                   help="inputs (cached), outputs and results (default bench/out)")
+    p.add_argument(
+        "--work-dir",
+        type=Path,
+        default=PROJECT_ROOT / "bench" / "out",
+        help="inputs (cached), outputs and results (default bench/out)",
+    )
     p.add_argument("--timeout", type=float, default=1800, help="seconds before a run is killed (default 1800)")
     args = p.parse_args(argv)
     if args.scale <= 0 or args.reps < 1 or args.warmup < 0:
@@ -44,8 +57,15 @@ def main(argv: list[str] | None = None) -> int:
     work = args.work_dir.resolve()
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     ctx = Context(work=work, env=child_env(PROJECT_ROOT), threads=args.threads)
-    meta = {"started": stamp, "scale": args.scale, "sizes": args.sizes, "reps": args.reps, "warmup": args.warmup,
-            "threads": args.threads, "machine": report.machine()}
+    meta = {
+        "started": stamp,
+        "scale": args.scale,
+        "sizes": args.sizes,
+        "reps": args.reps,
+        "warmup": args.warmup,
+        "threads": args.threads,
+        "machine": report.machine(),
+    }
     results, verdicts, skipped, sections, titles = [], {}, {}, [], {}
     t0 = time.perf_counter()
     for case in (c for c in cases if c.key in args.cases):
@@ -62,9 +82,19 @@ def main(argv: list[str] | None = None) -> int:
             inputs = case.prepare(size, ctx)
             print(f"{case.key} {size.label}: {inputs.mb:.1f} MB, {inputs.rows:,} rows", flush=True)
             case_results += measure(
-                case.key, size.label, case.tools(size, inputs, ctx), input_mb=inputs.mb, input_rows=inputs.rows,
-                reps=args.reps, warmup=args.warmup, cwd=PROJECT_ROOT, env=ctx.env, log_root=work / "logs",
-                timeout_s=args.timeout, progress=lambda m: print(m, flush=True))
+                case.key,
+                size.label,
+                case.tools(size, inputs, ctx),
+                input_mb=inputs.mb,
+                input_rows=inputs.rows,
+                reps=args.reps,
+                warmup=args.warmup,
+                cwd=PROJECT_ROOT,
+                env=ctx.env,
+                log_root=work / "logs",
+                timeout_s=args.timeout,
+                progress=lambda m: print(m, flush=True),
+            )
         verdicts[case.key] = case.verdicts(case_results)
         sections.append(report.case_markdown(case.title, case.target, case_results, verdicts[case.key]))
         titles[case.key] = case.title

@@ -41,8 +41,9 @@ class Run:
         return self.returncode == 0 and self.error is None
 
 
-def run_once(argv: Sequence[str], *, cwd: Path, env: dict[str, str] | None = None, log_dir: Path,
-             timeout_s: float | None = None) -> Run:
+def run_once(
+    argv: Sequence[str], *, cwd: Path, env: dict[str, str] | None = None, log_dir: Path, timeout_s: float | None = None
+) -> Run:
     """Run ``argv`` to completion and return its OS-measured :class:`Run`.
 
     stdout/stderr go to files in ``log_dir`` (not pipes: ``wait4`` must reap the child itself, so
@@ -77,8 +78,14 @@ def run_once(argv: Sequence[str], *, cwd: Path, env: dict[str, str] | None = Non
     elif proc.returncode != 0:
         tail = [ln for ln in err_path.read_text(errors="replace").splitlines() if ln.strip()][-3:]
         error = f"exit {proc.returncode}: " + " | ".join(tail)[-400:]
-    return Run(wall_s=wall, cpu_s=usage.ru_utime + usage.ru_stime, peak_rss_mb=usage.ru_maxrss / KIB,
-               returncode=proc.returncode, stats=_last_json(stdout), error=error)
+    return Run(
+        wall_s=wall,
+        cpu_s=usage.ru_utime + usage.ru_stime,
+        peak_rss_mb=usage.ru_maxrss / KIB,
+        returncode=proc.returncode,
+        stats=_last_json(stdout),
+        error=error,
+    )
 
 
 def _last_json(stdout: str) -> dict:
@@ -162,16 +169,39 @@ class Result:
         return cls(**d)
 
 
-def measure(case: str, size: str, tools: Sequence[Tool], *, input_mb: float, input_rows: int, reps: int,
-            warmup: int, cwd: Path, env: dict[str, str], log_root: Path, timeout_s: float | None,
-            progress: Callable[[str], None] = print) -> list[Result]:
+def measure(
+    case: str,
+    size: str,
+    tools: Sequence[Tool],
+    *,
+    input_mb: float,
+    input_rows: int,
+    reps: int,
+    warmup: int,
+    cwd: Path,
+    env: dict[str, str],
+    log_root: Path,
+    timeout_s: float | None,
+    progress: Callable[[str], None] = print,
+) -> list[Result]:
     """Run every tool ``warmup`` times (discarded), then ``reps`` times round-robin.
 
     A tool that fails once is not run again in this size: its :class:`Result` carries the error
     (for example a baseline running out of memory), and the other tools carry on.
     """
-    results = {t.name: Result(case=case, size=size, tool=t.name, role=t.role, input_mb=input_mb,
-                              input_rows=input_rows, reps=0, note=t.note) for t in tools}
+    results = {
+        t.name: Result(
+            case=case,
+            size=size,
+            tool=t.name,
+            role=t.role,
+            input_mb=input_mb,
+            input_rows=input_rows,
+            reps=0,
+            note=t.note,
+        )
+        for t in tools
+    }
     runs: dict[str, list[Run]] = {t.name: [] for t in tools}
     for rep in range(-warmup, reps):
         for tool in tools:
@@ -181,10 +211,11 @@ def measure(case: str, size: str, tools: Sequence[Tool], *, input_mb: float, inp
             if tool.before_each:
                 tool.before_each()
             label = "warm-up" if rep < 0 else f"rep {rep + 1}/{reps}"
-            run = run_once(tool.argv, cwd=cwd, env=env, log_dir=log_root / case / size / tool.name,
-                           timeout_s=timeout_s)
-            progress(f"  {case} {size} {tool.name:<22} {label:<9} {run.wall_s:7.2f} s  cpu {run.cpu_s:7.2f} s  "
-                     f"rss {run.peak_rss_mb:7.0f} MB" + (f"  FAILED {run.error}" if run.error else ""))
+            run = run_once(tool.argv, cwd=cwd, env=env, log_dir=log_root / case / size / tool.name, timeout_s=timeout_s)
+            progress(
+                f"  {case} {size} {tool.name:<22} {label:<9} {run.wall_s:7.2f} s  cpu {run.cpu_s:7.2f} s  "
+                f"rss {run.peak_rss_mb:7.0f} MB" + (f"  FAILED {run.error}" if run.error else "")
+            )
             if not run.ok:
                 res.error = run.error
                 continue

@@ -53,12 +53,30 @@ from iso_energy.isos.base import LMP_KEY, LMP_SCHEMA
 from memsafe.budget import Budget
 from memsafe.memory import PeakMemory, duckdb_probe
 
-STEPS = ("index_rows", "index_years", "index_one_pass", "as_is", "no_order", "no_dedup", "neither", "dedup_arg_max",
-         "file_rank", "distinct_on", "sort_stream_dedup", "read_only", "read_varchar")
+STEPS = (
+    "index_rows",
+    "index_years",
+    "index_one_pass",
+    "as_is",
+    "no_order",
+    "no_dedup",
+    "neither",
+    "dedup_arg_max",
+    "file_rank",
+    "distinct_on",
+    "sort_stream_dedup",
+    "read_only",
+    "read_varchar",
+)
 
 # step -> how it drops duplicates (conversion_sql's ``dedup``), and the steps ending in ORDER BY
-DEDUP = {"as_is": "window", "no_order": "window", "file_rank": "file_rank", "dedup_arg_max": "arg_max",
-         "distinct_on": "distinct_on"}
+DEDUP = {
+    "as_is": "window",
+    "no_order": "window",
+    "file_rank": "file_rank",
+    "dedup_arg_max": "arg_max",
+    "distinct_on": "distinct_on",
+}
 ORDERED = ("as_is", "no_dedup", "dedup_arg_max", "file_rank")
 
 
@@ -70,15 +88,21 @@ def conversion_sql(norm: str, *, dedup: str | None, order: bool) -> str:
     if dedup == "window":
         sql += f" QUALIFY row_number() OVER (PARTITION BY {key} ORDER BY _version DESC, _file DESC) = 1"
     elif dedup == "file_rank":  # one header group: the files are bound as $files0
-        sql += (f" QUALIFY row_number() OVER (PARTITION BY {key} ORDER BY _version DESC, "
-                f"list_position($files0, _file) DESC) = 1")
+        sql += (
+            f" QUALIFY row_number() OVER (PARTITION BY {key} ORDER BY _version DESC, "
+            f"list_position($files0, _file) DESC) = 1"
+        )
     elif dedup == "distinct_on":
-        return (f"SELECT DISTINCT ON (interval_start_utc, location_id, location_type) {cols} FROM ({norm}) "
-                f"WHERE year(operating_date) = $year "
-                f"ORDER BY interval_start_utc, location_id, location_type, _version DESC, _file DESC")
+        return (
+            f"SELECT DISTINCT ON (interval_start_utc, location_id, location_type) {cols} FROM ({norm}) "
+            f"WHERE year(operating_date) = $year "
+            f"ORDER BY interval_start_utc, location_id, location_type, _version DESC, _file DESC"
+        )
     elif dedup == "arg_max":
-        sql = (f"SELECT unnest(arg_max(struct_pack({cols}), struct_pack(_version, _file))) FROM ({norm}) "
-               f"WHERE year(operating_date) = $year GROUP BY {key}")
+        sql = (
+            f"SELECT unnest(arg_max(struct_pack({cols}), struct_pack(_version, _file))) FROM ({norm}) "
+            f"WHERE year(operating_date) = $year GROUP BY {key}"
+        )
     if order:
         sql += " ORDER BY interval_start_utc, location_id"
     return sql
@@ -121,8 +145,9 @@ def sort_stream_dedup(con, norm: str, params: dict, out: str, batch_rows: int = 
 def one_pass(conv, dataset: str):
     """The operator's converter with ``where_sql`` selected as ``_current`` instead of filtering rows."""
     fmt = conv.datasets[dataset]
-    fmt = dataclasses.replace(fmt, where_sql=None,
-                              select_sql=f"{fmt.select_sql}, ({fmt.where_sql or 'true'}) AS _current")
+    fmt = dataclasses.replace(
+        fmt, where_sql=None, select_sql=f"{fmt.select_sql}, ({fmt.where_sql or 'true'}) AS _current"
+    )
     return type(f"{type(conv).__name__}OnePass", (type(conv),), {"datasets": {**conv.datasets, dataset: fmt}})()
 
 
@@ -161,12 +186,16 @@ def main(argv: list[str] | None = None) -> int:
                         if step == "index_rows":
                             sql = f"SELECT NULL, count(*) FROM ({conv._read_sql(fmt, single[0], 'files0')})"
                         elif step == "index_one_pass":
-                            sql = (f"SELECT year(operating_date) AS y, count(*), count(*) FILTER (WHERE _current) "
-                                   f"FROM ({one_pass(conv, args.dataset).normalised_sql(args.dataset, single)}) "
-                                   f"GROUP BY y")
+                            sql = (
+                                f"SELECT year(operating_date) AS y, count(*), count(*) FILTER (WHERE _current) "
+                                f"FROM ({one_pass(conv, args.dataset).normalised_sql(args.dataset, single)}) "
+                                f"GROUP BY y"
+                            )
                         else:
-                            sql = (f"SELECT year(operating_date) AS y, count(*) FROM "
-                                   f"({conv.normalised_sql(args.dataset, single)}) GROUP BY y")
+                            sql = (
+                                f"SELECT year(operating_date) AS y, count(*) FROM "
+                                f"({conv.normalised_sql(args.dataset, single)}) GROUP BY y"
+                            )
                         for y, *counts in con.execute(sql, conv._params(single)).fetchall():
                             tally["rows"] = tally.get("rows", 0) + (counts[-2] if len(counts) > 1 else counts[0])
                             if step != "index_rows":  # current rows per operating year
@@ -176,8 +205,13 @@ def main(argv: list[str] | None = None) -> int:
                     rows = sort_stream_dedup(con, norm, params, out)
                 else:
                     if step in ("read_only", "read_varchar"):
-                        f = fmt if step == "read_only" else dataclasses.replace(
-                            fmt, columns={c: "VARCHAR" if t == "TIMESTAMP" else t for c, t in fmt.columns.items()})
+                        f = (
+                            fmt
+                            if step == "read_only"
+                            else dataclasses.replace(
+                                fmt, columns={c: "VARCHAR" if t == "TIMESTAMP" else t for c, t in fmt.columns.items()}
+                            )
+                        )
                         q = conv._read_sql(f, groups[0], "files0")
                         params = {"files0": [str(s.path) for g in groups for s in g], "out": out}
                     else:
@@ -187,10 +221,21 @@ def main(argv: list[str] | None = None) -> int:
             wall, cpu = time.perf_counter() - t0, time.process_time() - c0
             con.close()
             r = pm.report
-            print(json.dumps({"step": step, "wall_s": round(wall, 2), "cpu_s": round(cpu, 2), "result": rows,
-                              "peak_rss_mb": round(r.peak_rss_mb), "engine_peak_mb": round(r.engine_peak_mb or 0),
-                              "spill_peak_mb": round(r.spill_peak_mb or 0), "input_mb_per_s": round(mb / wall, 1)}),
-                  flush=True)
+            print(
+                json.dumps(
+                    {
+                        "step": step,
+                        "wall_s": round(wall, 2),
+                        "cpu_s": round(cpu, 2),
+                        "result": rows,
+                        "peak_rss_mb": round(r.peak_rss_mb),
+                        "engine_peak_mb": round(r.engine_peak_mb or 0),
+                        "spill_peak_mb": round(r.spill_peak_mb or 0),
+                        "input_mb_per_s": round(mb / wall, 1),
+                    }
+                ),
+                flush=True,
+            )
     return 0
 
 

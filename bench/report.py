@@ -35,18 +35,27 @@ def machine() -> dict:
         except importlib.metadata.PackageNotFoundError:
             versions[lib] = None
     return {
-        "cpus": os.cpu_count(), "cpus_usable": len(os.sched_getaffinity(0)), "cpu_model": model,
-        "memory_gib": round(psutil.virtual_memory().total / 2**30, 1), "platform": platform.platform(),
-        "python": platform.python_version(), "libraries": versions,
+        "cpus": os.cpu_count(),
+        "cpus_usable": len(os.sched_getaffinity(0)),
+        "cpu_model": model,
+        "memory_gib": round(psutil.virtual_memory().total / 2**30, 1),
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "libraries": versions,
         "load_average": [round(x, 2) for x in os.getloadavg()],
     }
 
 
-def write_json(path: Path, meta: dict, results: Sequence[Result], verdicts: dict[str, list[Verdict]],
-               skipped: dict[str, str]) -> None:
+def write_json(
+    path: Path, meta: dict, results: Sequence[Result], verdicts: dict[str, list[Verdict]], skipped: dict[str, str]
+) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    doc = {**meta, "results": [r.as_dict() for r in results],
-           "verdicts": {k: [asdict(v) for v in vs] for k, vs in verdicts.items()}, "skipped": skipped}
+    doc = {
+        **meta,
+        "results": [r.as_dict() for r in results],
+        "verdicts": {k: [asdict(v) for v in vs] for k, vs in verdicts.items()},
+        "skipped": skipped,
+    }
     path.write_text(json.dumps(doc, indent=1, default=str))
 
 
@@ -62,10 +71,15 @@ def _ratio(x: float | None) -> str:
 
 def case_markdown(title: str, target: str, results: Sequence[Result], verdicts: Sequence[Verdict]) -> str:
     """One case: a row per (input, tool), then its target judged per input (MISSED where it misses)."""
-    lines = [f"### {title}", "", f"Target: {target}.", "",
-             "| Input | Tool | Wall s, median (min-max) | CPU s, median | Peak RSS MB, median (min-max) "
-             "| Input MB/s | Rows out | Reps |",
-             "|---|---|---|---|---|---|---|---|"]
+    lines = [
+        f"### {title}",
+        "",
+        f"Target: {target}.",
+        "",
+        "| Input | Tool | Wall s, median (min-max) | CPU s, median | Peak RSS MB, median (min-max) "
+        "| Input MB/s | Rows out | Reps |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
     for r in results:
         tool = f"**{r.tool}**" if r.role == "project" else r.tool
         if not r.ok:
@@ -74,15 +88,21 @@ def case_markdown(title: str, target: str, results: Sequence[Result], verdicts: 
         lines.append(
             f"| {r.size} ({r.input_mb:.0f} MB) | {tool} | {_spread(r.wall_s)} | {r.cpu_s.median:.2f} "
             f"| {_spread(r.peak_rss_mb, '{:.0f}')} | {r.mb_per_s:.1f} | "
-            f"{r.rows_out:,} | {r.reps} |" if r.rows_out is not None else
-            f"| {r.size} ({r.input_mb:.0f} MB) | {tool} | {_spread(r.wall_s)} | {r.cpu_s.median:.2f} "
-            f"| {_spread(r.peak_rss_mb, '{:.0f}')} | {r.mb_per_s:.1f} | - | {r.reps} |")
-    lines += ["", "| Input | Speed ratio (wall, median) | CPU-time ratio | Against | Target | Detail |",
-              "|---|---|---|---|---|---|"]
+            f"{r.rows_out:,} | {r.reps} |"
+            if r.rows_out is not None
+            else f"| {r.size} ({r.input_mb:.0f} MB) | {tool} | {_spread(r.wall_s)} | {r.cpu_s.median:.2f} "
+            f"| {_spread(r.peak_rss_mb, '{:.0f}')} | {r.mb_per_s:.1f} | - | {r.reps} |"
+        )
+    lines += [
+        "",
+        "| Input | Speed ratio (wall, median) | CPU-time ratio | Against | Target | Detail |",
+        "|---|---|---|---|---|---|",
+    ]
     for v in verdicts:
         status = "not judged" if v.met is None else ("met" if v.met else "**MISSED**")
-        lines.append(f"| {v.size} | {_ratio(v.ratio)} | {_ratio(v.cpu_ratio)} | {v.reference} | {status} "
-                     f"| {v.detail} |")
+        lines.append(
+            f"| {v.size} | {_ratio(v.ratio)} | {_ratio(v.cpu_ratio)} | {v.reference} | {status} | {v.detail} |"
+        )
     notes = [f"- `{r.tool}`: {r.note}" for r in {r.tool: r for r in results}.values() if r.note]
     if notes:
         lines += ["", *notes]
@@ -93,10 +113,12 @@ def markdown(meta: dict, sections: Sequence[str], skipped: dict[str, str], runs:
     m = meta["machine"]
     runs = runs or (
         f"scale {meta['scale']}, {meta['warmup']} warm-up + {meta['reps']} repetitions per tool, round-robin; "
-        f"{meta['threads']} threads per tool; load average at start {m['load_average']}, at end {meta['load_end']}")
+        f"{meta['threads']} threads per tool; load average at start {m['load_average']}, at end {meta['load_end']}"
+    )
     libs = ", ".join(f"{k} {v}" for k, v in m["libraries"].items() if v)
     head = [
-        f"## Benchmark run {meta['started']}", "",
+        f"## Benchmark run {meta['started']}",
+        "",
         f"- Machine: {m['cpus']} CPUs ({m['cpus_usable']} usable), {m['memory_gib']} GiB, {m['cpu_model']}; "
         f"{m['platform']}; Python {m['python']}",
         f"- Libraries: {libs}",
@@ -111,8 +133,9 @@ def markdown(meta: dict, sections: Sequence[str], skipped: dict[str, str], runs:
     return "\n".join(head) + "\n" + "\n".join(body)
 
 
-def plot_memory(path: Path, results: Sequence[Result], titles: dict[str, str],
-                budgets: dict[str, int | None] | None = None) -> bool:
+def plot_memory(
+    path: Path, results: Sequence[Result], titles: dict[str, str], budgets: dict[str, int | None] | None = None
+) -> bool:
     """Peak RSS (median) against input size, one line per tool, one panel per case with 2+ sizes.
 
     Returns whether a plot was written.
@@ -128,8 +151,9 @@ def plot_memory(path: Path, results: Sequence[Result], titles: dict[str, str],
     fig, axes = plt.subplots(1, len(cases), figsize=(6 * len(cases), 4), squeeze=False)
     for ax, case in zip(axes[0], cases, strict=True):
         for tool in dict.fromkeys(r.tool for r in results if r.case == case):
-            pts = sorted((r.input_mb, r.peak_rss_mb.median) for r in results
-                         if r.case == case and r.tool == tool and r.ok)
+            pts = sorted(
+                (r.input_mb, r.peak_rss_mb.median) for r in results if r.case == case and r.tool == tool and r.ok
+            )
             if pts:
                 ax.plot(*zip(*pts, strict=True), marker="o", label=tool)
         if budgets and budgets.get(case):
@@ -167,7 +191,9 @@ def merge(paths: Sequence[Path], out_dir: Path) -> tuple[Path, Path | None]:
     runs = "; ".join(
         f"{d['started']}: scale {d['scale']}, inputs {', '.join(d.get('sizes') or ['all'])}, {d['warmup']} warm-up + "
         f"{d['reps']} repetitions per tool round-robin, {d['threads']} threads per tool, {d['seconds']:.0f} s, "
-        f"load average {d['machine']['load_average']} -> {d['load_end']}" for d in docs)
+        f"load average {d['machine']['load_average']} -> {d['load_end']}"
+        for d in docs
+    )
     meta = {**docs[0], "started": " + ".join(d["started"] for d in docs)}
     text = markdown(meta, sections, {t: w for t, w in skipped.items() if t not in titles.values()}, runs=runs)
     stem = "merged-" + docs[-1]["started"]
@@ -182,8 +208,9 @@ def merge(paths: Sequence[Path], out_dir: Path) -> tuple[Path, Path | None]:
 if __name__ == "__main__":
     import argparse
 
-    p = argparse.ArgumentParser(prog="python -m bench.report",
-                                description="Merge result files of several runs into one Markdown file and plot")
+    p = argparse.ArgumentParser(
+        prog="python -m bench.report", description="Merge result files of several runs into one Markdown file and plot"
+    )
     p.add_argument("results", nargs="+", type=Path)
     p.add_argument("--out-dir", type=Path, default=None, help="default: the first file's folder")
     a = p.parse_args()

@@ -6,7 +6,6 @@ per dataset, "backfill 2024" is one selection across operators, and adding an op
 partition row, not new assets. Every partition is one run step in the ``iso_conversion`` pool.
 """
 
-
 import time
 import warnings
 
@@ -30,17 +29,23 @@ LMP_DATASETS = {
 # (Dagster 1.13 preview): each result belongs to its (operator, year) partition, so one
 # partition's failure is never hidden by another's pass; the key is in the metadata as well.
 # peak_within_budget comes from memsafe.metadata, shared with every location.
-HOURS_DESCRIPTION = ("Each {series} covers exactly the hours of its operating day in the operator's "
-                     "prevailing time: 23 on the spring-forward day, 25 on fall-back, 24 otherwise. A partial "
-                     "first or last day of the data is reported, not failed.")
+HOURS_DESCRIPTION = (
+    "Each {series} covers exactly the hours of its operating day in the operator's "
+    "prevailing time: 23 on the spring-forward day, 25 on fall-back, 24 otherwise. A partial "
+    "first or last day of the data is reported, not failed."
+)
 LMP_CHECKS = {
     "unique_key": "One row per location_id, location_type and interval_start_utc.",
     "no_null_lmp": "Every row has a total LMP (lmp_usd_per_mwh is not null).",
     "hours_per_operating_day": HOURS_DESCRIPTION.format(series="pricing location"),
-    "lmp_equals_components": ("WARN: lmp = energy + congestion + loss within the operator's published rounding "
-                              "(PJM, CAISO, ISO-NE, SPP; operators without a full set of components check 0 rows)."),
-    "no_conflicting_revisions": ("WARN: no key was published twice under one version with different values "
-                                 "(the conversion keeps the last file's; the metadata names one example)."),
+    "lmp_equals_components": (
+        "WARN: lmp = energy + congestion + loss within the operator's published rounding "
+        "(PJM, CAISO, ISO-NE, SPP; operators without a full set of components check 0 rows)."
+    ),
+    "no_conflicting_revisions": (
+        "WARN: no key was published twice under one version with different values "
+        "(the conversion keeps the last file's; the metadata names one example)."
+    ),
 }
 CHECK_NAMES = tuple(LMP_CHECKS)
 
@@ -50,9 +55,13 @@ def check_specs(asset: str, checks: dict[str, str], partitions_def: dg.Partition
     plus the shared ``peak_within_budget``."""
     with warnings.catch_warnings():  # partitioned checks are a 1.13 preview; the version is pinned
         warnings.simplefilter("ignore", dg.PreviewWarning)
-        return [*(dg.AssetCheckSpec(name, asset=asset, description=text, partitions_def=partitions_def)
-                  for name, text in checks.items()),
-                peak_check_spec(asset, partitions_def=partitions_def)]
+        return [
+            *(
+                dg.AssetCheckSpec(name, asset=asset, description=text, partitions_def=partitions_def)
+                for name, text in checks.items()
+            ),
+            peak_check_spec(asset, partitions_def=partitions_def),
+        ]
 
 
 def build_lmp_asset(dataset: str, description: str) -> dg.AssetsDefinition:
@@ -72,8 +81,9 @@ def build_lmp_asset(dataset: str, description: str) -> dg.AssetsDefinition:
             f"interval and pricing location, keyed on UTC; prices in USD/MWh."
         ),
     )
-    def _lmp(context: dg.AssetExecutionContext, data: DataDirResource,
-             conversion: ConversionBudgetResource) -> dg.MaterializeResult:
+    def _lmp(
+        context: dg.AssetExecutionContext, data: DataDirResource, conversion: ConversionBudgetResource
+    ) -> dg.MaterializeResult:
         return convert_step(context, data, conversion, dataset, lmp_outcomes)
 
     return _lmp
@@ -81,16 +91,19 @@ def build_lmp_asset(dataset: str, description: str) -> dg.AssetsDefinition:
 
 def lmp_outcomes(path, converter, budget) -> list:
     """The LMP checks, plus LMP against its components within the operator's published rounding."""
-    return [*lmp_checks(path, converter.timezone, budget),
-            lmp_component_check(path, converter.component_tolerance, budget)]
+    return [
+        *lmp_checks(path, converter.timezone, budget),
+        lmp_component_check(path, converter.component_tolerance, budget),
+    ]
 
 
 def as_outcomes(path, converter, budget) -> list:
     return as_checks(path, converter.timezone, budget)
 
 
-def convert_step(context: dg.AssetExecutionContext, data: DataDirResource, conversion: ConversionBudgetResource,
-                 dataset: str, checks) -> dg.MaterializeResult:
+def convert_step(
+    context: dg.AssetExecutionContext, data: DataDirResource, conversion: ConversionBudgetResource, dataset: str, checks
+) -> dg.MaterializeResult:
     """One conversion step: the partition's operator and year -> :func:`convert_partition`, then
     the dataset's ``checks(path, converter, budget)`` and the shared metadata and memory check."""
     keys = context.partition_key.keys_by_dimension
@@ -101,22 +114,38 @@ def convert_step(context: dg.AssetExecutionContext, data: DataDirResource, conve
     with conversion.admitted(POOL, context):
         step_started = time.time()
         stats = convert_partition(converter, dataset, year, root, budget, log=context.log.info)
-        outcomes = [*checks(stats.output, converter, budget),
-                    revision_check(stats.conflicting_revisions, stats.conflict_example)]
+        outcomes = [
+            *checks(stats.output, converter, budget),
+            revision_check(stats.conflicting_revisions, stats.conflict_example),
+        ]
         step_finished = time.time()
     part = {"partition": str(context.partition_key)}
-    results = [dg.AssetCheckResult(check_name=o.name, passed=o.passed, description=o.description,
-                                   metadata={**part, **o.metadata},
-                                   severity=dg.AssetCheckSeverity.WARN if o.warn else dg.AssetCheckSeverity.ERROR)
-               for o in outcomes]
+    results = [
+        dg.AssetCheckResult(
+            check_name=o.name,
+            passed=o.passed,
+            description=o.description,
+            metadata={**part, **o.metadata},
+            severity=dg.AssetCheckSeverity.WARN if o.warn else dg.AssetCheckSeverity.ERROR,
+        )
+        for o in outcomes
+    ]
     # The conversion's own figures; path, rows, memory and times come from materialize_result.
     shared = {"path", "seconds", "started_at", *stats.memory.as_metadata()}
     figures = {k: v for k, v in stats.as_metadata().items() if k not in shared} | {"convert_seconds": stats.seconds}
     # started_at/finished_at: the window this step held its node place (overlap audits).
     return materialize_result(
-        path=stats.output, rows=stats.rows_out, seconds=step_finished - step_started, memory=stats.memory,
-        budget_mb=budget.memory_mb, started_at=step_started, finished_at=step_finished, extra=figures,
-        check_asset=context.assets_def.key, check_results=results, partition=context.partition_key,
+        path=stats.output,
+        rows=stats.rows_out,
+        seconds=step_finished - step_started,
+        memory=stats.memory,
+        budget_mb=budget.memory_mb,
+        started_at=step_started,
+        finished_at=step_finished,
+        extra=figures,
+        check_asset=context.assets_def.key,
+        check_results=results,
+        partition=context.partition_key,
     )
 
 
@@ -127,8 +156,10 @@ AS_CHECKS = {
     "unique_key": "One row per market, region, product and interval_start_utc.",
     "no_null_price": "Every row has a price (price_usd_per_mw is not null).",
     "hours_per_operating_day": HOURS_DESCRIPTION.format(series="market, region and product"),
-    "no_conflicting_revisions": ("WARN: no key was published twice under one version with different values "
-                                 "(the conversion keeps the last file's; the metadata names one example)."),
+    "no_conflicting_revisions": (
+        "WARN: no key was published twice under one version with different values "
+        "(the conversion keeps the last file's; the metadata names one example)."
+    ),
 }
 AS_CHECK_NAMES = tuple(AS_CHECKS)
 AS_PARTITIONS = iso_year_partitions(isos_with(AS_DATASET))
@@ -147,8 +178,9 @@ AS_PARTITIONS = iso_year_partitions(isos_with(AS_DATASET))
         "year=<year>/data.parquet`); one row per market, region, product and interval, keyed on UTC; USD/MW."
     ),
 )
-def as_prices(context: dg.AssetExecutionContext, data: DataDirResource,
-              conversion: ConversionBudgetResource) -> dg.MaterializeResult:
+def as_prices(
+    context: dg.AssetExecutionContext, data: DataDirResource, conversion: ConversionBudgetResource
+) -> dg.MaterializeResult:
     return convert_step(context, data, conversion, AS_DATASET, as_outcomes)
 
 

@@ -47,14 +47,22 @@ class ViewSpec:
 
 
 VIEWS = (
-    ViewSpec("lmp", "dataset=lmp_*", LMP_SCHEMA,
-             "Day-ahead and real-time prices of every operator (USD/MWh): price_type 'LMP' for locational "
-             "marginal prices, 'SPP' for ERCOT settlement point prices"),
+    ViewSpec(
+        "lmp",
+        "dataset=lmp_*",
+        LMP_SCHEMA,
+        "Day-ahead and real-time prices of every operator (USD/MWh): price_type 'LMP' for locational "
+        "marginal prices, 'SPP' for ERCOT settlement point prices",
+    ),
     ViewSpec("ancillary_services", "dataset=as", AS_SCHEMA, "Ancillary-service clearing prices (USD/MW)"),
 )
 HIVE_TYPES = "{'dataset': 'VARCHAR', 'iso': 'VARCHAR', 'year': 'INTEGER'}"
-_DUCKDB_TYPES = {pa.string(): "VARCHAR", pa.float64(): "DOUBLE", pa.date32(): "DATE",
-                 pa.timestamp("us", tz="UTC"): "TIMESTAMPTZ"}
+_DUCKDB_TYPES = {
+    pa.string(): "VARCHAR",
+    pa.float64(): "DOUBLE",
+    pa.date32(): "DATE",
+    pa.timestamp("us", tz="UTC"): "TIMESTAMPTZ",
+}
 
 
 def files_glob(parquet_root: Path, spec: ViewSpec) -> str:
@@ -64,12 +72,15 @@ def files_glob(parquet_root: Path, spec: ViewSpec) -> str:
 def view_sql(parquet_root: Path, spec: ViewSpec, has_files: bool) -> str:
     """``CREATE OR REPLACE VIEW`` for ``spec``: over the files, or an empty typed placeholder."""
     if has_files:
-        source = (f"SELECT * FROM read_parquet({_literal(files_glob(parquet_root, spec))}, "
-                  f"hive_partitioning = true, hive_types = {HIVE_TYPES}, union_by_name = true)")
+        source = (
+            f"SELECT * FROM read_parquet({_literal(files_glob(parquet_root, spec))}, "
+            f"hive_partitioning = true, hive_types = {HIVE_TYPES}, union_by_name = true)"
+        )
     else:
         cols = [f"CAST(NULL AS {_DUCKDB_TYPES[f.type]}) AS {f.name}" for f in spec.schema]
-        source = (f"SELECT {', '.join(cols)}, CAST(NULL AS VARCHAR) AS dataset, "
-                  f"CAST(NULL AS INTEGER) AS year WHERE false")
+        source = (
+            f"SELECT {', '.join(cols)}, CAST(NULL AS VARCHAR) AS dataset, CAST(NULL AS INTEGER) AS year WHERE false"
+        )
     return f"CREATE OR REPLACE VIEW {spec.name} AS {source}"
 
 
@@ -93,7 +104,8 @@ def build_catalog(con: duckdb.DuckDBPyConnection, parquet_root: Path) -> dict[st
                 "SELECT list(DISTINCT iso ORDER BY iso), list(DISTINCT year ORDER BY year) FROM ("
                 "SELECT regexp_extract(file, '/iso=([^/]+)/', 1) AS iso, "
                 "CAST(regexp_extract(file, '/year=([0-9]+)/', 1) AS INTEGER) AS year FROM glob($p))",
-                {"p": pattern}).fetchone()
+                {"p": pattern},
+            ).fetchone()
         summary[spec.name] = {"files": int(files), "rows": int(rows or 0), "isos": list(isos), "years": list(years)}
     return summary
 
@@ -101,10 +113,16 @@ def build_catalog(con: duckdb.DuckDBPyConnection, parquet_root: Path) -> dict[st
 def main(argv: list[str] | None = None) -> int:
     """``query SQL`` prints the result as a table; ``views`` lists the views. Read-only, so it
     runs beside Dagster. Exit 2 with one line on stderr when the catalog is missing or the SQL fails."""
-    p = argparse.ArgumentParser(prog="python -m iso_energy.catalog",
-                                description="Query the price catalog (DuckDB views over every parquet output).")
-    p.add_argument("--database", type=Path, default=None,
-                   help="catalog file (default $MEMSAFE_CATALOG, else <data root>/catalog.duckdb)")
+    p = argparse.ArgumentParser(
+        prog="python -m iso_energy.catalog",
+        description="Query the price catalog (DuckDB views over every parquet output).",
+    )
+    p.add_argument(
+        "--database",
+        type=Path,
+        default=None,
+        help="catalog file (default $MEMSAFE_CATALOG, else <data root>/catalog.duckdb)",
+    )
     sub = p.add_subparsers(dest="command", required=True)
     q = sub.add_parser("query", help="run one SQL statement and print the result")
     q.add_argument("sql")
@@ -115,8 +133,11 @@ def main(argv: list[str] | None = None) -> int:
     if not path.is_file():
         print(f"error: no catalog at {path}: run `make demo` or materialise price_catalog", file=sys.stderr)
         return 2
-    sql = args.sql if args.command == "query" else (
-        "SELECT view_name, comment FROM duckdb_views() WHERE NOT internal ORDER BY view_name")
+    sql = (
+        args.sql
+        if args.command == "query"
+        else ("SELECT view_name, comment FROM duckdb_views() WHERE NOT internal ORDER BY view_name")
+    )
     try:
         with duckdb.connect(str(path), read_only=True) as con:
             con.sql(sql).show(max_rows=getattr(args, "max_rows", 40), max_width=200)

@@ -22,8 +22,9 @@ class CheckOutcome:
     warn: bool = False  # reported with WARN severity (a fact about the published data, not the conversion)
 
 
-def _partition_figures(path: Path, timezone: str, budget: Budget, key: tuple[str, ...], value: str,
-                       series: tuple[str, ...]) -> dict[str, object]:
+def _partition_figures(
+    path: Path, timezone: str, budget: Budget, key: tuple[str, ...], value: str, series: tuple[str, ...]
+) -> dict[str, object]:
     """The figures every partition check reads, from the parquet file at ``path`` (DuckDB):
     row and duplicate-key counts, rows with a null ``value``, and per ``series`` and operating day
     the hours covered against the day's hours in ``timezone`` (23/24/25); days that are wrong
@@ -33,11 +34,13 @@ def _partition_figures(path: Path, timezone: str, budget: Budget, key: tuple[str
         p = {"path": str(path)}
         rows, distinct, nulls = con.execute(
             f"SELECT count(*), count(DISTINCT ({', '.join(key)})), count(*) FILTER (WHERE {value} IS NULL) "
-            f"FROM read_parquet($path)", p).fetchone()
+            f"FROM read_parquet($path)",
+            p,
+        ).fetchone()
         days, bad, edges, short, long, examples = con.execute(
             f"""
             WITH d AS (
-                SELECT {', '.join(series)}, operating_date,
+                SELECT {", ".join(series)}, operating_date,
                        sum(epoch(interval_end_utc - interval_start_utc)) / 3600.0 AS hours
                 FROM read_parquet($path) GROUP BY ALL),
             e AS (
@@ -57,9 +60,17 @@ def _partition_figures(path: Path, timezone: str, budget: Budget, key: tuple[str
         ).fetchone()
     finally:
         con.close()
-    return {"rows": int(rows), "duplicate_keys": int(rows - distinct), "nulls": int(nulls), "days": int(days),
-            "bad": int(bad), "edges": int(edges), "short": int(short), "long": int(long),
-            "examples": [str(d) for d in (examples or [])]}
+    return {
+        "rows": int(rows),
+        "duplicate_keys": int(rows - distinct),
+        "nulls": int(nulls),
+        "days": int(days),
+        "bad": int(bad),
+        "edges": int(edges),
+        "short": int(short),
+        "long": int(long),
+        "examples": [str(d) for d in (examples or [])],
+    }
 
 
 def lmp_checks(path: Path, timezone: str, budget: Budget) -> list[CheckOutcome]:
@@ -74,16 +85,26 @@ def lmp_checks(path: Path, timezone: str, budget: Budget) -> list[CheckOutcome]:
     """
     f = _partition_figures(path, timezone, budget, LMP_KEY, "lmp_usd_per_mwh", ("location_id", "location_type"))
     return [
-        CheckOutcome("unique_key", f["duplicate_keys"] == 0,
-                     f"one row per {', '.join(LMP_KEY)}",
-                     {"rows": f["rows"], "duplicate_keys": f["duplicate_keys"]}),
-        CheckOutcome("no_null_lmp", f["nulls"] == 0, "every row has a total LMP",
-                     {"null_lmp_rows": f["nulls"]}),
-        CheckOutcome("hours_per_operating_day", f["bad"] == 0,
-                     f"each location covers 23/24/25 hours per operating day ({timezone})",
-                     {"location_days": f["days"], "wrong_hour_count_days": f["bad"],
-                      "partial_edge_days": f["edges"], "spring_forward_location_days": f["short"],
-                      "fall_back_location_days": f["long"], "examples": f["examples"]}),
+        CheckOutcome(
+            "unique_key",
+            f["duplicate_keys"] == 0,
+            f"one row per {', '.join(LMP_KEY)}",
+            {"rows": f["rows"], "duplicate_keys": f["duplicate_keys"]},
+        ),
+        CheckOutcome("no_null_lmp", f["nulls"] == 0, "every row has a total LMP", {"null_lmp_rows": f["nulls"]}),
+        CheckOutcome(
+            "hours_per_operating_day",
+            f["bad"] == 0,
+            f"each location covers 23/24/25 hours per operating day ({timezone})",
+            {
+                "location_days": f["days"],
+                "wrong_hour_count_days": f["bad"],
+                "partial_edge_days": f["edges"],
+                "spring_forward_location_days": f["short"],
+                "fall_back_location_days": f["long"],
+                "examples": f["examples"],
+            },
+        ),
     ]
 
 
@@ -97,13 +118,24 @@ def as_checks(path: Path, timezone: str, budget: Budget) -> list[CheckOutcome]:
     """
     f = _partition_figures(path, timezone, budget, AS_KEY, "price_usd_per_mw", ("market", "region", "product"))
     return [
-        CheckOutcome("unique_key", f["duplicate_keys"] == 0, f"one row per {', '.join(AS_KEY)}",
-                     {"rows": f["rows"], "duplicate_keys": f["duplicate_keys"]}),
+        CheckOutcome(
+            "unique_key",
+            f["duplicate_keys"] == 0,
+            f"one row per {', '.join(AS_KEY)}",
+            {"rows": f["rows"], "duplicate_keys": f["duplicate_keys"]},
+        ),
         CheckOutcome("no_null_price", f["nulls"] == 0, "every row has a price", {"null_price_rows": f["nulls"]}),
-        CheckOutcome("hours_per_operating_day", f["bad"] == 0,
-                     f"each market/region/product covers 23/24/25 hours per operating day ({timezone})",
-                     {"series_days": f["days"], "wrong_hour_count_days": f["bad"],
-                      "partial_edge_days": f["edges"], "examples": f["examples"]}),
+        CheckOutcome(
+            "hours_per_operating_day",
+            f["bad"] == 0,
+            f"each market/region/product covers 23/24/25 hours per operating day ({timezone})",
+            {
+                "series_days": f["days"],
+                "wrong_hour_count_days": f["bad"],
+                "partial_edge_days": f["edges"],
+                "examples": f["examples"],
+            },
+        ),
     ]
 
 
@@ -114,8 +146,13 @@ def lmp_component_check(path: Path, tolerance: float | None, budget: Budget) -> 
     (``tolerance`` None) pass with ``rows_checked = 0``. Metadata: rows checked and off, the
     largest difference, up to 5 examples (location_id, interval_start_utc, difference)."""
     if tolerance is None:
-        return CheckOutcome("lmp_equals_components", True, "the operator publishes no full set of components",
-                            {"rows_checked": 0, "tolerance_usd_per_mwh": None}, warn=True)
+        return CheckOutcome(
+            "lmp_equals_components",
+            True,
+            "the operator publishes no full set of components",
+            {"rows_checked": 0, "tolerance_usd_per_mwh": None},
+            warn=True,
+        )
     diff = "abs(lmp_usd_per_mwh - (energy_usd_per_mwh + congestion_usd_per_mwh + loss_usd_per_mwh))"
     con = budget.connect()
     try:
@@ -123,19 +160,32 @@ def lmp_component_check(path: Path, tolerance: float | None, budget: Budget) -> 
             f"SELECT count({diff}), count(*) FILTER (WHERE {diff} > $tol), max({diff}), "
             f"list([location_id, CAST(interval_start_utc AS VARCHAR), CAST(round({diff}, 6) AS VARCHAR)] "
             f"ORDER BY {diff} DESC) FILTER (WHERE {diff} > $tol)[:5] FROM read_parquet($path)",
-            {"path": str(path), "tol": tolerance}).fetchone()
+            {"path": str(path), "tol": tolerance},
+        ).fetchone()
     finally:
         con.close()
-    return CheckOutcome("lmp_equals_components", off == 0,
-                        f"lmp = energy + congestion + loss within {tolerance} USD/MWh (published rounding)",
-                        {"rows_checked": int(checked), "rows_off": int(off), "tolerance_usd_per_mwh": tolerance,
-                         "max_difference_usd_per_mwh": round(float(largest or 0), 6),
-                         "examples": [" ".join(e) for e in (examples or [])]}, warn=True)
+    return CheckOutcome(
+        "lmp_equals_components",
+        off == 0,
+        f"lmp = energy + congestion + loss within {tolerance} USD/MWh (published rounding)",
+        {
+            "rows_checked": int(checked),
+            "rows_off": int(off),
+            "tolerance_usd_per_mwh": tolerance,
+            "max_difference_usd_per_mwh": round(float(largest or 0), 6),
+            "examples": [" ".join(e) for e in (examples or [])],
+        },
+        warn=True,
+    )
 
 
 def revision_check(conflicting_revisions: int, example: str | None) -> CheckOutcome:
     """``no_conflicting_revisions``: no two rows of one key and one version with different values
     (the conversion kept the last file's; see ``ConversionStats.conflicting_revisions``)."""
-    return CheckOutcome("no_conflicting_revisions", conflicting_revisions == 0,
-                        "no key published twice under one version with different values",
-                        {"conflicting_revisions": conflicting_revisions, "example": example or ""}, warn=True)
+    return CheckOutcome(
+        "no_conflicting_revisions",
+        conflicting_revisions == 0,
+        "no key published twice under one version with different values",
+        {"conflicting_revisions": conflicting_revisions, "example": example or ""},
+        warn=True,
+    )

@@ -30,9 +30,16 @@ def partition_path(root: Path, dataset: str, iso: str, year: int) -> Path:
     return output_dir(root, f"dataset={dataset}", f"iso={iso}", f"year={year}", "data.parquet")
 
 
-def convert_partition(converter: IsoConverter, dataset: str, year: int, root: Path, budget: Budget,
-                      *, output: Path | None = None,
-                      log: Callable[[str], None] = lambda _msg: None) -> ConversionStats:
+def convert_partition(
+    converter: IsoConverter,
+    dataset: str,
+    year: int,
+    root: Path,
+    budget: Budget,
+    *,
+    output: Path | None = None,
+    log: Callable[[str], None] = lambda _msg: None,
+) -> ConversionStats:
     """Convert the operating ``year`` of ``dataset`` from ``<root>/raw/<iso>/<dataset>/``.
 
     Steps: list raw files -> look them up in the file index -> convert the indexed files
@@ -64,34 +71,46 @@ def convert_partition(converter: IsoConverter, dataset: str, year: int, root: Pa
             f"no {converter.iso_id} {dataset} raw file under {folder} holds operating year "
             f"{year}; the files hold {years or 'no rows'}"
         )
-    log(f"{len(files)} raw file(s) under {folder}; converting {len(chosen)} that hold {year} or are new "
-        f"({sum(f.stat().st_size for f in chosen) / 1e6:.1f} MB) under a {budget.memory_mb} MB budget")
+    log(
+        f"{len(files)} raw file(s) under {folder}; converting {len(chosen)} that hold {year} or are new "
+        f"({sum(f.stat().st_size for f in chosen) / 1e6:.1f} MB) under a {budget.memory_mb} MB budget"
+    )
     index_seconds = time.perf_counter() - t0
     try:
         stats = converter.convert_year(
-            chosen, dataset, year, output or partition_path(root, dataset, converter.iso_id, year), budget)
+            chosen, dataset, year, output or partition_path(root, dataset, converter.iso_id, year), budget
+        )
     except NoInputError as exc:
         counts = getattr(exc, "file_counts", None)
         if not stale or counts is None:
             raise
         # The new files were read: the index learns their years even though none holds this one.
-        file_index.record(root, converter.iso_id, dataset, {f: counts[f] for f in stale if f in counts}, sigs,
-                          live_folder=folder, live=files)
+        file_index.record(
+            root,
+            converter.iso_id,
+            dataset,
+            {f: counts[f] for f in stale if f in counts},
+            sigs,
+            live_folder=folder,
+            live=files,
+        )
         years = sorted({y for e in fresh.values() for y in e.years} | {y for c in counts.values() for y in c["years"]})
         raise NoInputError(
             f"no {converter.iso_id} {dataset} raw file under {folder} holds operating year "
             f"{year}; the files hold {years or 'no rows'}"
         ) from None
-    file_index.record(root, converter.iso_id, dataset, {f: stats.file_counts[f] for f in stale}, sigs,
-                      live_folder=folder, live=files)
+    file_index.record(
+        root, converter.iso_id, dataset, {f: stats.file_counts[f] for f in stale}, sigs, live_folder=folder, live=files
+    )
     stats = dataclasses.replace(stats, started_at=started, seconds=time.perf_counter() - t0)
     if output is None:  # the partition's own file: the sensor will know it is up to date
         indexed, _ = file_index.lookup(root, converter.iso_id, dataset, files)
-        freshness.record(root, dataset, converter.iso_id, year, stats.output,
-                         file_index.files_for_year(indexed, year))
-    log(f"wrote {stats.rows_out:,} rows ({stats.bytes_out / 1e6:.1f} MB) in {stats.seconds:.2f} s "
+        freshness.record(root, dataset, converter.iso_id, year, stats.output, file_index.files_for_year(indexed, year))
+    log(
+        f"wrote {stats.rows_out:,} rows ({stats.bytes_out / 1e6:.1f} MB) in {stats.seconds:.2f} s "
         f"(indexing {index_seconds:.2f} s), "
-        f"peak RSS {stats.memory.peak_rss_mb:.0f} MB, DuckDB {stats.memory.engine_peak_mb or 0:.0f} MB")
+        f"peak RSS {stats.memory.peak_rss_mb:.0f} MB, DuckDB {stats.memory.engine_peak_mb or 0:.0f} MB"
+    )
     return stats
 
 
@@ -110,8 +129,9 @@ def main(argv: list[str] | None = None) -> int:
         raise CliUsageError(f"--dataset {args.dataset!r}: {args.iso} has {sorted(converter.datasets)}")
     root = data_dir(args.data_dir)
     budget = budget_from_args(args, spill_default=root / "spill")
-    stats = convert_partition(converter, args.dataset, args.year, root, budget, output=args.output,
-                              log=lambda m: print(m, file=sys.stderr))
+    stats = convert_partition(
+        converter, args.dataset, args.year, root, budget, output=args.output, log=lambda m: print(m, file=sys.stderr)
+    )
     print(dumps_stats(stats))
     return 0
 

@@ -22,13 +22,15 @@ POOLS = {POOL: CONVERSION}
 
 # One run per (operator, year) partition, both LMP datasets; the job a backfill launches.
 lmp_job = dg.define_asset_job(
-    "lmp_job", selection=dg.AssetSelection.assets(*LMP_ASSETS),
+    "lmp_job",
+    selection=dg.AssetSelection.assets(*LMP_ASSETS),
     description="Convert day-ahead and real-time LMP for one operator and operating year.",
 )
 
 # One run per (operator, year) partition of the ancillary-service prices (PJM, CAISO, ERCOT).
 as_job = dg.define_asset_job(
-    "as_job", selection=dg.AssetSelection.assets(as_prices),
+    "as_job",
+    selection=dg.AssetSelection.assets(as_prices),
     description="Convert ancillary-service clearing prices for one operator and operating year.",
 )
 
@@ -49,7 +51,9 @@ EXECUTOR = memsafe_executor
 # Declared here and running by default, so it does not depend on the instance's default
 # automation sensor being switched on in the UI.
 catalog_automation = dg.AutomationConditionSensorDefinition(
-    "price_catalog_automation", target=[price_catalog], default_status=dg.DefaultSensorStatus.RUNNING,
+    "price_catalog_automation",
+    target=[price_catalog],
+    default_status=dg.DefaultSensorStatus.RUNNING,
     minimum_interval_seconds=30,
 )
 

@@ -73,23 +73,44 @@ def _instance(ref) -> dg.DagsterInstance:
 def _run_partition(instance_ref, job_name: str, key: str) -> list[dict]:
     instance = _instance(instance_ref)  # kept open for the worker's next run
     result = dg.execute_job(
-        dg.reconstructable(JOB_FACTORIES[job_name]), instance=instance,
+        dg.reconstructable(JOB_FACTORIES[job_name]),
+        instance=instance,
         # The executor is the location's (configured: it takes no run config).
         run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
         # The tags a backfill run carries for a multi-dimensional key.
-        tags={"dagster/partition": key, **{f"dagster/partition/{dim}": v for dim, v in
-                                           zip(("iso", "year"), key.split("|"), strict=True)}},
+        tags={
+            "dagster/partition": key,
+            **{f"dagster/partition/{dim}": v for dim, v in zip(("iso", "year"), key.split("|"), strict=True)},
+        },
     )
     rows = []
     for ev in result.get_asset_materialization_events():
         mat = ev.materialization
         md = {k: v.value for k, v in mat.metadata.items()}
-        rows.append({"location": "iso_energy", "asset": mat.asset_key.to_user_string(),
-                     "partition": key, "rows": md.get("rows_out"), "bytes": md.get("bytes_out"),
-                     "seconds": md.get("seconds"), "peak_rss_mb": md.get("peak_rss_mb")})
+        rows.append(
+            {
+                "location": "iso_energy",
+                "asset": mat.asset_key.to_user_string(),
+                "partition": key,
+                "rows": md.get("rows_out"),
+                "bytes": md.get("bytes_out"),
+                "seconds": md.get("seconds"),
+                "peak_rss_mb": md.get("peak_rss_mb"),
+            }
+        )
     if not result.success:
-        rows.append({"location": "iso_energy", "asset": job_name, "partition": key, "rows": None,
-                     "bytes": None, "seconds": None, "peak_rss_mb": None, "error": "run failed"})
+        rows.append(
+            {
+                "location": "iso_energy",
+                "asset": job_name,
+                "partition": key,
+                "rows": None,
+                "bytes": None,
+                "seconds": None,
+                "peak_rss_mb": None,
+                "error": "run failed",
+            }
+        )
     return rows
 
 
@@ -112,8 +133,13 @@ def run(instance: dg.DagsterInstance, root: Path, progress: Callable[[dict], Non
     return run_partitions(instance, [f"{iso}|{year}" for year in SAMPLE_YEARS for iso in ISOS], progress=progress)
 
 
-def run_partitions(instance: dg.DagsterInstance, keys: list[str], workers: int = WORKERS, job: str = "lmp_job",
-                   progress: Callable[[dict], None] | None = None) -> list[dict]:
+def run_partitions(
+    instance: dg.DagsterInstance,
+    keys: list[str],
+    workers: int = WORKERS,
+    job: str = "lmp_job",
+    progress: Callable[[dict], None] | None = None,
+) -> list[dict]:
     """One ``job`` run per ``"<iso>|<year>"`` key, from ``workers`` spawned processes sharing
     ``instance`` (which must be persistent: pools are not enforced on an ephemeral instance).
     Inside the demo (after :func:`open_workers`) the demo's warm processes are used and kept for

@@ -21,8 +21,15 @@ from iso_energy.sample import AS_DATASET, generate
 
 
 def _row(asset: str, key: str, md: dict, error: str | None = None) -> dict:
-    row = {"location": "iso_energy", "asset": asset, "partition": key, "rows": md.get("rows_out"),
-           "bytes": md.get("bytes_out"), "seconds": md.get("seconds"), "peak_rss_mb": md.get("peak_rss_mb")}
+    row = {
+        "location": "iso_energy",
+        "asset": asset,
+        "partition": key,
+        "rows": md.get("rows_out"),
+        "bytes": md.get("bytes_out"),
+        "seconds": md.get("seconds"),
+        "peak_rss_mb": md.get("peak_rss_mb"),
+    }
     if error:
         row["error"] = error
     return row
@@ -33,9 +40,13 @@ def build_catalog(instance: dg.DagsterInstance) -> list[dict]:
     from iso_energy.assets import price_catalog
     from iso_energy.definitions import defs
 
-    result = dg.materialize([price_catalog], instance=instance, resources=dict(defs.resources),
-                            run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
-                            raise_on_error=False)
+    result = dg.materialize(
+        [price_catalog],
+        instance=instance,
+        resources=dict(defs.resources),
+        run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
+        raise_on_error=False,
+    )
     if not result.success:
         return [_row("price_catalog", "-", {}, error="run failed")]
     md = {k: v.value for k, v in result.get_asset_materialization_events()[0].materialization.metadata.items()}

@@ -34,10 +34,12 @@ def memsafe_executor(init_context: dg.InitExecutorContext) -> dg.Executor:
         # Forkserver: each step re-imports far less than with spawn (7.7 s vs 13.4 s for 7 trivial
         # steps on 2 cores, ../shared/notes/dagster-1.13.md section 8); preloading this location
         # means a step started from a job loaded elsewhere (the demo's) does not re-import it either.
-        return _core_multiprocess_executor_creation({
-            "start_method": {"forkserver": {"preload_modules": ["iso_energy.definitions"]}},
-            "retries": {"enabled": {}},
-        })
+        return _core_multiprocess_executor_creation(
+            {
+                "start_method": {"forkserver": {"preload_modules": ["iso_energy.definitions"]}},
+                "retries": {"enabled": {}},
+            }
+        )
     if kind == "celery":
         from dagster_celery.executor import CeleryExecutor
 

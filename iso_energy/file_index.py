@@ -68,8 +68,7 @@ def _signature(path: Path) -> tuple[int, int]:
 
 def cached_years(root: Path, iso: str, dataset: str) -> dict[Path, set[int]]:
     """The operating years each indexed file held when it was last scanned (no file is read)."""
-    return {root / k: {int(y) for y in v["years"]}
-            for k, v in _load(root, index_path(root, iso, dataset)).items()}
+    return {root / k: {int(y) for y in v["years"]} for k, v in _load(root, index_path(root, iso, dataset)).items()}
 
 
 def stale_files(root: Path, iso: str, dataset: str, files: Iterable[Path]) -> list[Path]:
@@ -98,10 +97,16 @@ def lookup(root: Path, iso: str, dataset: str, files: Sequence[Path]) -> tuple[d
     return fresh, stale
 
 
-def record(root: Path, iso: str, dataset: str, counts: dict[Path, dict],
-           signatures: dict[Path, tuple[int, int]] | None = None,
-           forget: Iterable[Path] = (), live_folder: Path | None = None,
-           live: Iterable[Path] | None = None) -> None:
+def record(
+    root: Path,
+    iso: str,
+    dataset: str,
+    counts: dict[Path, dict],
+    signatures: dict[Path, tuple[int, int]] | None = None,
+    forget: Iterable[Path] = (),
+    live_folder: Path | None = None,
+    live: Iterable[Path] | None = None,
+) -> None:
     """Merge entries into the index under a lock, so concurrent conversions lose none.
 
     ``counts``: per file ``{"rows": .., "years": {..}}`` (e.g. ``ConversionStats.file_counts``);
@@ -114,8 +119,12 @@ def record(root: Path, iso: str, dataset: str, counts: dict[Path, dict],
         cached = _load(root, ipath)
         for f, c in counts.items():
             size, mtime = (signatures or {}).get(f) or _signature(f)
-            cached[_key(root, f)] = {"size": size, "mtime_ns": mtime, "rows": int(c["rows"]),
-                                     "years": {str(y): int(n) for y, n in c["years"].items()}}
+            cached[_key(root, f)] = {
+                "size": size,
+                "mtime_ns": mtime,
+                "rows": int(c["rows"]),
+                "years": {str(y): int(n) for y, n in c["years"].items()},
+            }
         for f in forget:
             cached.pop(_key(root, f), None)
         if live_folder is not None and live is not None:
@@ -127,9 +136,16 @@ def record(root: Path, iso: str, dataset: str, counts: dict[Path, dict],
             tmp.write_text(json.dumps(cached, indent=0, sort_keys=True))
 
 
-def refresh(root: Path, converter: IsoConverter, dataset: str, files: Sequence[Path],
-            con: duckdb.DuckDBPyConnection, *, errors: dict[Path, Exception] | None = None,
-            deadline: float | None = None) -> dict[Path, IndexedFile]:
+def refresh(
+    root: Path,
+    converter: IsoConverter,
+    dataset: str,
+    files: Sequence[Path],
+    con: duckdb.DuckDBPyConnection,
+    *,
+    errors: dict[Path, Exception] | None = None,
+    deadline: float | None = None,
+) -> dict[Path, IndexedFile]:
     """Return the index entry of every file in ``files``, scanning only stale ones.
 
     For the new-file sensor, which must carry on past a bad file and finish within its tick:
@@ -157,8 +173,16 @@ def refresh(root: Path, converter: IsoConverter, dataset: str, files: Sequence[P
             errors[f] = exc
             failed.append(f)
     # Forget files that no longer exist, so the index does not grow without bound.
-    record(root, converter.iso_id, dataset, scanned, sigs, forget=failed,
-           live_folder=root / "raw" / converter.iso_id / dataset, live=files)
+    record(
+        root,
+        converter.iso_id,
+        dataset,
+        scanned,
+        sigs,
+        forget=failed,
+        live_folder=root / "raw" / converter.iso_id / dataset,
+        live=files,
+    )
     out = dict(fresh)
     for f, c in scanned.items():
         out[f] = IndexedFile(path=f, size=sigs[f][0], mtime_ns=sigs[f][1], rows=c["rows"], years=c["years"])

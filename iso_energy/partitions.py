@@ -17,7 +17,10 @@ import dagster as dg
 FIRST_YEAR = "2015"
 
 YEARS = dg.TimeWindowPartitionsDefinition(
-    start=FIRST_YEAR, cron_schedule="0 0 1 1 *", fmt="%Y", end_offset=1,
+    start=FIRST_YEAR,
+    cron_schedule="0 0 1 1 *",
+    fmt="%Y",
+    end_offset=1,
 )
 
 

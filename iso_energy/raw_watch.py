@@ -59,8 +59,9 @@ class WatchResult:
     def run_key(self, partition: tuple[str, str, int]) -> str:
         """Stable for one set of file versions: a retried tick does not launch twice, a later
         change to the same partition does."""
-        digest = hashlib.sha1(json.dumps(
-            [[f, *self.seen[f]] for f in sorted(self.partitions[partition])]).encode()).hexdigest()[:16]
+        digest = hashlib.sha1(
+            json.dumps([[f, *self.seen[f]] for f in sorted(self.partitions[partition])]).encode()
+        ).hexdigest()[:16]
         dataset, iso, year = partition
         return f"{dataset}:{iso}|{year}:{digest}"
 
@@ -81,8 +82,14 @@ def decode_state(cursor: str | None) -> dict[str, Signature]:
         return {}
 
 
-def watch(root: Path, isos: Mapping[str, IsoConverter], datasets: set[str], seen: Mapping[str, Signature],
-          budget: Budget, deadline: float) -> WatchResult:
+def watch(
+    root: Path,
+    isos: Mapping[str, IsoConverter],
+    datasets: set[str],
+    seen: Mapping[str, Signature],
+    budget: Budget,
+    deadline: float,
+) -> WatchResult:
     """Compare the raw folders with ``seen``; see the module docstring.
 
     Args:
@@ -138,8 +145,14 @@ def watch(root: Path, isos: Mapping[str, IsoConverter], datasets: set[str], seen
                         for year in sorted(years):
                             affected.setdefault(year, []).append(rel)
                 for year, rels in affected.items():
-                    if freshness.is_up_to_date(root, dataset, iso, year, partition_path(root, dataset, iso, year),
-                                               file_index.files_for_year(entries, year)):
+                    if freshness.is_up_to_date(
+                        root,
+                        dataset,
+                        iso,
+                        year,
+                        partition_path(root, dataset, iso, year),
+                        file_index.files_for_year(entries, year),
+                    ):
                         out.up_to_date += 1
                     else:
                         out.partitions[(dataset, iso, year)] = rels

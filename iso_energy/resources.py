@@ -86,8 +86,6 @@ class ConversionBudgetResource(MemoryBudgetResource):
             yield place
 
 
-
-
 class CatalogDuckDBResource(DuckDBResource):
     """dagster-duckdb's :class:`DuckDBResource` for the query catalog (see :mod:`iso_energy.catalog`).
 

@@ -141,7 +141,10 @@ def check_fits_node(budget_mb: int, *, machine_mb: int | None = None) -> None:
 
 
 def check_pools_fit_machine(
-    pools: dict[str, tuple[int, int]], *, machine_mb: int | None = None, stack_mb: int = DAGSTER_STACK_MB,
+    pools: dict[str, tuple[int, int]],
+    *,
+    machine_mb: int | None = None,
+    stack_mb: int = DAGSTER_STACK_MB,
 ) -> int:
     """Refuse pools whose steps, all running at once beside Dagster, cannot fit one machine.
 
@@ -167,7 +170,10 @@ def check_pools_fit_machine(
 
 
 def check_fits_machine(
-    budget_mb: int, concurrent: int, *, machine_mb: int | None = None,
+    budget_mb: int,
+    concurrent: int,
+    *,
+    machine_mb: int | None = None,
     overhead_mb: int = DAGSTER_STACK_MB,
 ) -> None:
     """One pool's form of :func:`check_pools_fit_machine`: ``concurrent`` steps of ``budget_mb``.
@@ -208,22 +214,26 @@ def batch_rows_for(schema: pa.Schema, memory_mb: int, cap: int, baseline_mb: int
     return int(max(MIN_BATCH_ROWS, min(cap, usable // BATCHES_IN_MEMORY // row_bytes(schema))))
 
 
-def add_budget_flags(parser: argparse.ArgumentParser, *, memory_mb: int, threads: int = 2,
-                     spill_dir: bool = True) -> None:
+def add_budget_flags(
+    parser: argparse.ArgumentParser, *, memory_mb: int, threads: int = 2, spill_dir: bool = True
+) -> None:
     """The CLIs' shared budget flags: ``--memory-mb``, ``--threads`` and (optionally) ``--spill-dir``.
 
     Read them back with :func:`budget_from_args`.
     """
-    parser.add_argument("--memory-mb", type=int, default=memory_mb,
-                        help=f"whole-process memory budget in MiB (default {memory_mb})")
+    parser.add_argument(
+        "--memory-mb", type=int, default=memory_mb, help=f"whole-process memory budget in MiB (default {memory_mb})"
+    )
     parser.add_argument("--threads", type=int, default=threads, help=f"engine threads (default {threads})")
     if spill_dir:
-        parser.add_argument("--spill-dir", default=None,
-                            help="folder for the engine's spill files (default: the system temp folder)")
+        parser.add_argument(
+            "--spill-dir", default=None, help="folder for the engine's spill files (default: the system temp folder)"
+        )
 
 
-def budget_from_args(args: argparse.Namespace, *, spill_default: str | os.PathLike[str] | None = None,
-                     **fields: object) -> Budget:
+def budget_from_args(
+    args: argparse.Namespace, *, spill_default: str | os.PathLike[str] | None = None, **fields: object
+) -> Budget:
     """The :class:`Budget` of flags added by :func:`add_budget_flags` (plus ``fields``, e.g.
     ``batch_rows``); ``spill_default`` applies when ``--spill-dir`` is absent or not given."""
     spill = getattr(args, "spill_dir", None) or (str(spill_default) if spill_default else None)

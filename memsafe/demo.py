@@ -47,8 +47,10 @@ def format_table(rows: list[dict]) -> str:
     header = ["location", "asset", "partition", "rows", "size", "seconds", "peak RSS MB"]
     body = [[cell(r, c) for c in COLUMNS] for r in rows]
     widths = [max(len(h), *(len(b[i]) for b in body)) if body else len(h) for i, h in enumerate(header)]
-    line = lambda cells: "  ".join(c.rjust(w) if i >= 3 else c.ljust(w)  # noqa: E731
-                                   for i, (c, w) in enumerate(zip(cells, widths, strict=True)))
+    line = lambda cells: "  ".join(
+        c.rjust(w) if i >= 3 else c.ljust(w)  # noqa: E731
+        for i, (c, w) in enumerate(zip(cells, widths, strict=True))
+    )
     return "\n".join([line(header), line(["-" * w for w in widths]), *map(line, body)])
 
 
@@ -102,8 +104,11 @@ def main() -> int:
         secs = "-" if row.get("seconds") is None else f"{row['seconds']:.2f} s"
         n_rows = "-" if row.get("rows") is None else f"{row['rows']:,} rows"
         status = f"FAILED: {row['error']}" if row.get("error") else f"{n_rows}, {secs}"
-        print(f"[{len(rows):>2}/{total_text}] {time.perf_counter() - t0:6.1f}s  {row['location']} "
-              f"{row['asset']} {row['partition'] or '-'}: {status}", flush=True)
+        print(
+            f"[{len(rows):>2}/{total_text}] {time.perf_counter() - t0:6.1f}s  {row['location']} "
+            f"{row['asset']} {row['partition'] or '-'}: {status}",
+            flush=True,
+        )
 
     with dg.DagsterInstance.get() as instance, quiet_fds(log_path):
         print(f"Dagster's own log lines go to {log_path}")
@@ -121,8 +126,10 @@ def main() -> int:
     print()
     print(format_table(rows))
     failed = [r for r in rows if r.get("error")]
-    print(f"\n{len(rows)} materialisations in {time.perf_counter() - t0:.1f} s; data under {root}; "
-          f"runs recorded in {home}; Dagster's log: {log_path}")
+    print(
+        f"\n{len(rows)} materialisations in {time.perf_counter() - t0:.1f} s; data under {root}; "
+        f"runs recorded in {home}; Dagster's log: {log_path}"
+    )
     if failed:
         print(f"{len(failed)} run(s) failed: see {log_path}, or open the UI (make ui) for their logs", file=sys.stderr)
         return 1

@@ -48,8 +48,9 @@ def peak_check_spec(
         return dg.AssetCheckSpec(PEAK_CHECK, asset=asset, description=PEAK_CHECK_DESCRIPTION)
     with warnings.catch_warnings():  # a 1.13 preview; the version is pinned
         warnings.simplefilter("ignore", dg.PreviewWarning)
-        return dg.AssetCheckSpec(PEAK_CHECK, asset=asset, description=PEAK_CHECK_DESCRIPTION,
-                                 partitions_def=partitions_def)
+        return dg.AssetCheckSpec(
+            PEAK_CHECK, asset=asset, description=PEAK_CHECK_DESCRIPTION, partitions_def=partitions_def
+        )
 
 
 def peak_within_budget(

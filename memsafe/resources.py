@@ -24,9 +24,7 @@ from memsafe.settings import data_dir, spill_dir
 class DataDirResource(dg.ConfigurableResource):
     """The data root: ``data_dir`` if set, else ``$MEMSAFE_DATA_DIR``, else ``<project>/data``."""
 
-    data_dir: str | None = Field(
-        default=None, description="Data root; default $MEMSAFE_DATA_DIR, then <project>/data"
-    )
+    data_dir: str | None = Field(default=None, description="Data root; default $MEMSAFE_DATA_DIR, then <project>/data")
 
     def root(self) -> Path:
         return data_dir(self.data_dir)
@@ -54,7 +52,9 @@ class MemoryBudgetResource(dg.ConfigurableResource):
         # is accepted for callers that pass it, and no longer decides the spill folder.
         spill = str(spill_dir(self.spill_dir))
         return Budget(
-            memory_mb=self.memory_mb, threads=self.threads, batch_rows=self.batch_rows,
+            memory_mb=self.memory_mb,
+            threads=self.threads,
+            batch_rows=self.batch_rows,
             spill_dir=spill,
         )
 

@@ -33,12 +33,18 @@ ERROR_CHECKS = {"unique_key", "line_items_accounted", "effective_usage_bounds"}
 
 
 @dg.asset(
-    partitions_def=REPORT_PERIODS, pool=POOL, group_name="pod_usage", kinds={"duckdb", "parquet"},
-    check_specs=[*(dg.AssetCheckSpec(name, asset="pod_usage_daily_summary", description=text)
-                   for name, text in CHECKS.items()), peak_check_spec("pod_usage_daily_summary")],
+    partitions_def=REPORT_PERIODS,
+    pool=POOL,
+    group_name="pod_usage",
+    kinds={"duckdb", "parquet"},
+    check_specs=[
+        *(dg.AssetCheckSpec(name, asset="pod_usage_daily_summary", description=text) for name, text in CHECKS.items()),
+        peak_check_spec("pod_usage_daily_summary"),
+    ],
 )
-def pod_usage_daily_summary(context: dg.AssetExecutionContext, data: DataDirResource,
-                            budget: MemoryBudgetResource) -> dg.MaterializeResult:
+def pod_usage_daily_summary(
+    context: dg.AssetExecutionContext, data: DataDirResource, budget: MemoryBudgetResource
+) -> dg.MaterializeResult:
     """Daily cost-management summary of Kubernetes pod usage line items.
 
     One parquet file per report period (``parquet/pod_usage/daily_summary/<YYYY-MM>.parquet``);
@@ -61,13 +67,20 @@ def pod_usage_daily_summary(context: dg.AssetExecutionContext, data: DataDirReso
     checks = check_summary(out, stats, bounded)
     shared = {"output", "seconds", "rows_per_s", *stats.memory.as_metadata()}
     return materialize_result(
-        path=out, rows=stats.rows_out, seconds=time.time() - started, memory=stats.memory,
-        budget_mb=bounded.memory_mb, started_at=started, partition=context.partition_key,
+        path=out,
+        rows=stats.rows_out,
+        seconds=time.time() - started,
+        memory=stats.memory,
+        budget_mb=bounded.memory_mb,
+        started_at=started,
+        partition=context.partition_key,
         extra={k: v for k, v in stats.as_metadata().items() if k not in shared},
         check_asset="pod_usage_daily_summary",
         check_results=[
             dg.AssetCheckResult(
-                check_name=name, passed=c.passed, metadata=c.metadata,
+                check_name=name,
+                passed=c.passed,
+                metadata=c.metadata,
                 severity=dg.AssetCheckSeverity.ERROR if name in ERROR_CHECKS else dg.AssetCheckSeverity.WARN,
             )
             for name, c in checks.items()

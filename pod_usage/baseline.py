@@ -51,8 +51,7 @@ def read_file(path: Path, file_rank: int) -> pd.DataFrame:
             or an interval that does not end after it starts (with the line).
     """
     sniff(path)  # missing columns -> error naming file and header line
-    raw = pd.read_csv(path, usecols=list(NEEDED_COLUMNS), dtype=str, keep_default_na=False,
-                      engine="pyarrow")
+    raw = pd.read_csv(path, usecols=list(NEEDED_COLUMNS), dtype=str, keep_default_na=False, engine="pyarrow")
     df = pd.DataFrame(index=raw.index)
     for col in ("namespace", "pod", "node"):
         df[col] = raw[col].astype("category")
@@ -65,8 +64,9 @@ def read_file(path: Path, file_rank: int) -> pd.DataFrame:
             if bad.any():
                 line = int(np.flatnonzero(bad.to_numpy())[0]) + 2
                 raise PodUsageInputError(path, f"{col}: cannot parse {raw[col][line - 2]!r}", line) from exc
-            df[col] = pd.to_datetime(raw[col].replace("", None), format=GO_TIMESTAMP_FORMAT,
-                                     utc=True).dt.tz_localize(None)
+            df[col] = pd.to_datetime(raw[col].replace("", None), format=GO_TIMESTAMP_FORMAT, utc=True).dt.tz_localize(
+                None
+            )
     for col in _FLOAT:
         values = pd.to_numeric(raw[col].replace("", None), errors="coerce")
         bad = values.isna() & (raw[col] != "")
@@ -74,8 +74,9 @@ def read_file(path: Path, file_rank: int) -> pd.DataFrame:
             line = int(np.flatnonzero(bad.to_numpy())[0]) + 2
             raise PodUsageInputError(path, f"{col}: not a number: {raw[col][line - 2]!r}", line)
         df[col] = values.astype(np.float64)
-    empty = (raw[["namespace", "pod", "node", "interval_start", "interval_end", "report_period_start"]]
-             == "").any(axis=1)
+    empty = (raw[["namespace", "pod", "node", "interval_start", "interval_end", "report_period_start"]] == "").any(
+        axis=1
+    )
     bad = empty | (df["interval_end"] <= df["interval_start"])
     if bad.any():
         line = int(np.flatnonzero(bad.to_numpy())[0]) + 2
@@ -104,20 +105,25 @@ def summarize_in_memory(files: Sequence[Path], *, report_period: str | None = No
     if df.empty:
         raise NoPodUsageFiles(f"no line item of report period {report_period}")
 
-    q = pd.DataFrame({
-        "namespace": df["namespace"], "pod": df["pod"], "node": df["node"],
-        "interval_start": df["interval_start"], "_file": df["_file"],
-        "uc": _quantise(df["pod_usage_cpu_core_seconds"], CPU_SCALE),
-        "rc": _quantise(df["pod_request_cpu_core_seconds"], CPU_SCALE),
-        "lc": _quantise(df["pod_limit_cpu_core_seconds"], CPU_SCALE),
-        "um": _quantise(df["pod_usage_memory_byte_seconds"]),
-        "rm": _quantise(df["pod_request_memory_byte_seconds"]),
-        "lm": _quantise(df["pod_limit_memory_byte_seconds"]),
-        "cap_cores": df["node_capacity_cpu_cores"].to_numpy(),
-        "cap_cs": _quantise(df["node_capacity_cpu_core_seconds"], CPU_SCALE),
-        "cap_mem": df["node_capacity_memory_bytes"].to_numpy(),
-        "cap_ms": _quantise(df["node_capacity_memory_byte_seconds"]),
-    })
+    q = pd.DataFrame(
+        {
+            "namespace": df["namespace"],
+            "pod": df["pod"],
+            "node": df["node"],
+            "interval_start": df["interval_start"],
+            "_file": df["_file"],
+            "uc": _quantise(df["pod_usage_cpu_core_seconds"], CPU_SCALE),
+            "rc": _quantise(df["pod_request_cpu_core_seconds"], CPU_SCALE),
+            "lc": _quantise(df["pod_limit_cpu_core_seconds"], CPU_SCALE),
+            "um": _quantise(df["pod_usage_memory_byte_seconds"]),
+            "rm": _quantise(df["pod_request_memory_byte_seconds"]),
+            "lm": _quantise(df["pod_limit_memory_byte_seconds"]),
+            "cap_cores": df["node_capacity_cpu_cores"].to_numpy(),
+            "cap_cs": _quantise(df["node_capacity_cpu_core_seconds"], CPU_SCALE),
+            "cap_mem": df["node_capacity_memory_bytes"].to_numpy(),
+            "cap_ms": _quantise(df["node_capacity_memory_byte_seconds"]),
+        }
+    )
     del df
 
     # Duplicates: keep the greatest (file rank, node, values) copy of each line item. Only
@@ -135,46 +141,66 @@ def summarize_in_memory(files: Sequence[Path], *, report_period: str | None = No
         copies = pd.concat([copies[~dup], n_copies[last.to_numpy()]])
     else:
         q_items = q
-    items = q_items.assign(copies=copies.to_numpy(), usage_date=q_items["interval_start"].dt.date,
-                           ec=np.maximum(q_items["uc"], q_items["rc"]),
-                           em=np.maximum(q_items["um"], q_items["rm"]))
+    items = q_items.assign(
+        copies=copies.to_numpy(),
+        usage_date=q_items["interval_start"].dt.date,
+        ec=np.maximum(q_items["uc"], q_items["rc"]),
+        em=np.maximum(q_items["um"], q_items["rm"]),
+    )
 
     sums = ["uc", "rc", "lc", "ec", "um", "rm", "lm", "em"]
     pods = items.groupby(["usage_date", "namespace", "node", "pod"], observed=True).agg(
-        line_items=("uc", "size"), rows_in=("copies", "sum"), **{c: (c, "sum") for c in sums})
-    ns_day = pods.groupby(level=["usage_date", "namespace", "node"], observed=True).agg(
-        pod_count=("line_items", "size"), line_items=("line_items", "sum"), rows_in=("rows_in", "sum"),
-        **{c: (c, "sum") for c in sums}).reset_index()
+        line_items=("uc", "size"), rows_in=("copies", "sum"), **{c: (c, "sum") for c in sums}
+    )
+    ns_day = (
+        pods.groupby(level=["usage_date", "namespace", "node"], observed=True)
+        .agg(
+            pod_count=("line_items", "size"),
+            line_items=("line_items", "sum"),
+            rows_in=("rows_in", "sum"),
+            **{c: (c, "sum") for c in sums},
+        )
+        .reset_index()
+    )
 
     # Capacity once per node and interval (over every in-period row: duplicates do not change max).
-    caps = q.groupby(["node", "interval_start"], observed=True).agg(
-        cores=("cap_cores", "max"), cs=("cap_cs", "max"), mem=("cap_mem", "max"), ms=("cap_ms", "max")
-    ).reset_index()
+    caps = (
+        q.groupby(["node", "interval_start"], observed=True)
+        .agg(cores=("cap_cores", "max"), cs=("cap_cs", "max"), mem=("cap_mem", "max"), ms=("cap_ms", "max"))
+        .reset_index()
+    )
     caps["usage_date"] = caps["interval_start"].dt.date
-    node_day = caps.groupby(["usage_date", "node"], observed=True).agg(
-        cores=("cores", "max"), cs=("cs", "sum"), mem=("mem", "max"), ms=("ms", "sum")).reset_index()
+    node_day = (
+        caps.groupby(["usage_date", "node"], observed=True)
+        .agg(cores=("cores", "max"), cs=("cs", "sum"), mem=("mem", "max"), ms=("ms", "sum"))
+        .reset_index()
+    )
 
     m = ns_day.merge(node_day, on=["usage_date", "node"], how="left")
     f64 = np.float64
-    out = pd.DataFrame({
-        "usage_date": m["usage_date"], "namespace": m["namespace"].astype(str),
-        "node": m["node"].astype(str), "pod_count": m["pod_count"].astype(np.int64),
-        "line_items": m["line_items"].astype(np.int64),
-        "duplicate_line_items": (m["rows_in"] - m["line_items"]).astype(np.int64),
-        "pod_usage_cpu_core_hours": m["uc"].astype(f64) / CPU_HOURS_DIVISOR,
-        "pod_request_cpu_core_hours": m["rc"].astype(f64) / CPU_HOURS_DIVISOR,
-        "pod_limit_cpu_core_hours": m["lc"].astype(f64) / CPU_HOURS_DIVISOR,
-        "pod_effective_usage_cpu_core_hours": m["ec"].astype(f64) / CPU_HOURS_DIVISOR,
-        "pod_usage_memory_gigabyte_hours": m["um"].astype(f64) / MEMORY_GB_HOURS_DIVISOR,
-        "pod_request_memory_gigabyte_hours": m["rm"].astype(f64) / MEMORY_GB_HOURS_DIVISOR,
-        "pod_limit_memory_gigabyte_hours": m["lm"].astype(f64) / MEMORY_GB_HOURS_DIVISOR,
-        "pod_effective_usage_memory_gigabyte_hours": m["em"].astype(f64) / MEMORY_GB_HOURS_DIVISOR,
-        "node_capacity_cpu_cores": m["cores"].astype(f64),
-        "node_capacity_cpu_core_hours": m["cs"].astype(f64) / CPU_HOURS_DIVISOR,
-        "node_capacity_memory_bytes": np.rint(m["mem"].to_numpy(dtype=f64)).astype(np.int64),
-        "node_capacity_memory_gigabyte_hours": m["ms"].astype(f64) / MEMORY_GB_HOURS_DIVISOR,
-        "cpu_share_of_node": m["ec"].astype(f64) / m["cs"].where(m["cs"] != 0).astype(f64),
-        "memory_share_of_node": m["em"].astype(f64) / m["ms"].where(m["ms"] != 0).astype(f64),
-    })
+    out = pd.DataFrame(
+        {
+            "usage_date": m["usage_date"],
+            "namespace": m["namespace"].astype(str),
+            "node": m["node"].astype(str),
+            "pod_count": m["pod_count"].astype(np.int64),
+            "line_items": m["line_items"].astype(np.int64),
+            "duplicate_line_items": (m["rows_in"] - m["line_items"]).astype(np.int64),
+            "pod_usage_cpu_core_hours": m["uc"].astype(f64) / CPU_HOURS_DIVISOR,
+            "pod_request_cpu_core_hours": m["rc"].astype(f64) / CPU_HOURS_DIVISOR,
+            "pod_limit_cpu_core_hours": m["lc"].astype(f64) / CPU_HOURS_DIVISOR,
+            "pod_effective_usage_cpu_core_hours": m["ec"].astype(f64) / CPU_HOURS_DIVISOR,
+            "pod_usage_memory_gigabyte_hours": m["um"].astype(f64) / MEMORY_GB_HOURS_DIVISOR,
+            "pod_request_memory_gigabyte_hours": m["rm"].astype(f64) / MEMORY_GB_HOURS_DIVISOR,
+            "pod_limit_memory_gigabyte_hours": m["lm"].astype(f64) / MEMORY_GB_HOURS_DIVISOR,
+            "pod_effective_usage_memory_gigabyte_hours": m["em"].astype(f64) / MEMORY_GB_HOURS_DIVISOR,
+            "node_capacity_cpu_cores": m["cores"].astype(f64),
+            "node_capacity_cpu_core_hours": m["cs"].astype(f64) / CPU_HOURS_DIVISOR,
+            "node_capacity_memory_bytes": np.rint(m["mem"].to_numpy(dtype=f64)).astype(np.int64),
+            "node_capacity_memory_gigabyte_hours": m["ms"].astype(f64) / MEMORY_GB_HOURS_DIVISOR,
+            "cpu_share_of_node": m["ec"].astype(f64) / m["cs"].where(m["cs"] != 0).astype(f64),
+            "memory_share_of_node": m["em"].astype(f64) / m["ms"].where(m["ms"] != 0).astype(f64),
+        }
+    )
     out = out.sort_values(["usage_date", "namespace", "node"], kind="stable").reset_index(drop=True)
     return out[list(SUMMARY_COLUMNS)]

@@ -35,8 +35,8 @@ def check_summary(path: Path, stats: SummaryStats, budget: Budget) -> dict[str, 
         rel = "read_parquet($p)"
         p = {"p": str(path)}
         dup_keys = con.execute(
-            f"SELECT count(*) FROM (SELECT usage_date, namespace, node FROM {rel} "
-            "GROUP BY ALL HAVING count(*) > 1)", p).fetchone()[0]
+            f"SELECT count(*) FROM (SELECT usage_date, namespace, node FROM {rel} GROUP BY ALL HAVING count(*) > 1)", p
+        ).fetchone()[0]
         items, dups = con.execute(
             f"SELECT coalesce(sum(line_items), 0), coalesce(sum(duplicate_line_items), 0) FROM {rel}", p
         ).fetchone()
@@ -45,7 +45,8 @@ def check_summary(path: Path, stats: SummaryStats, budget: Budget) -> dict[str, 
             "pod_effective_usage_cpu_core_hours < "
             "greatest(pod_usage_cpu_core_hours, pod_request_cpu_core_hours)"
             " OR pod_effective_usage_memory_gigabyte_hours < "
-            "greatest(pod_usage_memory_gigabyte_hours, pod_request_memory_gigabyte_hours)", p
+            "greatest(pod_usage_memory_gigabyte_hours, pod_request_memory_gigabyte_hours)",
+            p,
         ).fetchone()[0]
     finally:
         con.close()

@@ -35,11 +35,22 @@ def _generate(args: argparse.Namespace) -> dict:
 
     t0 = time.perf_counter()
     with usage_errors():  # the generator checks its parameters before writing
-        sample = generate(Path(args.out), args.rows, period=args.period, files=args.files, seed=args.seed,
-                          newer_format=args.newer_format, duplicate_fraction=args.duplicate_fraction)
-    return {"rows": sample.rows, "duplicates": sample.duplicates, "files": [str(f) for f in sample.files],
-            "bytes": sum(f.stat().st_size for f in sample.files),
-            "seconds": round(time.perf_counter() - t0, 3)}
+        sample = generate(
+            Path(args.out),
+            args.rows,
+            period=args.period,
+            files=args.files,
+            seed=args.seed,
+            newer_format=args.newer_format,
+            duplicate_fraction=args.duplicate_fraction,
+        )
+    return {
+        "rows": sample.rows,
+        "duplicates": sample.duplicates,
+        "files": [str(f) for f in sample.files],
+        "bytes": sum(f.stat().st_size for f in sample.files),
+        "seconds": round(time.perf_counter() - t0, 3),
+    }
 
 
 def _summarize(args: argparse.Namespace) -> dict:
@@ -51,8 +62,7 @@ def _summarize(args: argparse.Namespace) -> dict:
         from pod_usage.summary import summarize_files
 
         budget = budget_from_args(args)
-        stats = summarize_files(files, out_dir / "daily_summary.parquet", budget,
-                                report_period=args.report_period)
+        stats = summarize_files(files, out_dir / "daily_summary.parquet", budget, report_period=args.report_period)
         result = stats.as_metadata()
         rows_in = stats.rows_in + stats.rows_other_periods
     else:
@@ -66,8 +76,9 @@ def _summarize(args: argparse.Namespace) -> dict:
         rows_in = sum(_count_rows(f) for f in files)  # after timing: not part of the baseline
         result = {"output": str(out), "rows_out": len(frame), **pm.report.as_metadata()}
         result["rows_per_s"] = round(rows_in / pm.report.seconds, 1) if pm.report.seconds else 0.0
-    result.update(engine=args.engine, rows_in=rows_in, memory_mb=args.memory_mb,
-                  max_rss_mb=round(lifetime_peak_rss_mb(), 1))
+    result.update(
+        engine=args.engine, rows_in=rows_in, memory_mb=args.memory_mb, max_rss_mb=round(lifetime_peak_rss_mb(), 1)
+    )
     return result
 
 
@@ -90,8 +101,9 @@ def _compare(args: argparse.Namespace) -> dict:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m pod_usage.cli", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m pod_usage.cli", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     add_debug_flag(parser)
     sub = parser.add_subparsers(dest="command", required=True)
     g = sub.add_parser("generate", help="write realistic koku pod usage line items")
@@ -101,14 +113,22 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--files", type=int, default=1, help="split the line items over N files")
     g.add_argument("--seed", type=int, default=0)
     g.add_argument("--newer-format", action="store_true", help="newer column order with node_role")
-    g.add_argument("--duplicate-fraction", type=float, default=0.0,
-                   help="also write this fraction of line items again (a re-uploaded report)")
+    g.add_argument(
+        "--duplicate-fraction",
+        type=float,
+        default=0.0,
+        help="also write this fraction of line items again (a re-uploaded report)",
+    )
     s = sub.add_parser("summarize", help="daily summary of every CSV under --input")
     s.add_argument("--input", required=True)
     s.add_argument("--output", required=True, help="folder for daily_summary[_pandas].parquet")
     add_budget_flags(s, memory_mb=1024)  # the duckdb engine's; pandas loads everything
-    s.add_argument("--engine", choices=("duckdb", "pandas"), default="duckdb",
-                   help="duckdb: streaming, bounded; pandas: the in-memory baseline")
+    s.add_argument(
+        "--engine",
+        choices=("duckdb", "pandas"),
+        default="duckdb",
+        help="duckdb: streaming, bounded; pandas: the in-memory baseline",
+    )
     s.add_argument("--report-period", default=None, help="YYYY-MM; default every period")
     c = sub.add_parser("compare", help="exit 1 unless two summaries are exactly equal")
     c.add_argument("a")

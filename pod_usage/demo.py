@@ -53,19 +53,36 @@ def run(instance: dg.DagsterInstance, root: Path, rows: int = SAMPLE_ROWS) -> li
     if not files:
         files = write_sample(folder, rows)
         print(f"generated {len(files)} pod usage sample files under {folder}")
-    resources = {"data": DataDirResource(data_dir=str(root)),
-                 "budget": MemoryBudgetResource(memory_mb=DEMO_MEMORY_MB)}
+    resources = {"data": DataDirResource(data_dir=str(root)), "budget": MemoryBudgetResource(memory_mb=DEMO_MEMORY_MB)}
     out = []
     for period in report_periods(files):
-        result = dg.materialize([pod_usage_daily_summary], instance=instance, resources=resources,
-                                partition_key=period, raise_on_error=False)
-        row = {"location": "pod_usage", "asset": "pod_usage_daily_summary", "partition": period,
-               "rows": None, "bytes": None, "seconds": None, "peak_rss_mb": None}
+        result = dg.materialize(
+            [pod_usage_daily_summary],
+            instance=instance,
+            resources=resources,
+            partition_key=period,
+            raise_on_error=False,
+        )
+        row = {
+            "location": "pod_usage",
+            "asset": "pod_usage_daily_summary",
+            "partition": period,
+            "rows": None,
+            "bytes": None,
+            "seconds": None,
+            "peak_rss_mb": None,
+        }
         for ev in result.get_asset_materialization_events():
             md = {k: v.value for k, v in ev.materialization.metadata.items()}
-            row.update(rows=md["rows_out"], bytes=md["bytes_out"], seconds=md["seconds"],
-                       peak_rss_mb=md["peak_rss_mb"], rows_in=md["rows_in"],
-                       duplicate_line_items=md["duplicate_line_items"], rows_per_s=md["rows_per_s"])
+            row.update(
+                rows=md["rows_out"],
+                bytes=md["bytes_out"],
+                seconds=md["seconds"],
+                peak_rss_mb=md["peak_rss_mb"],
+                rows_in=md["rows_in"],
+                duplicate_line_items=md["duplicate_line_items"],
+                rows_per_s=md["rows_per_s"],
+            )
         if not result.success:
             row["error"] = "run failed"
         out.append(row)

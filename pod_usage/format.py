@@ -54,12 +54,25 @@ NEEDED_COLUMNS: dict[str, str] = {
 REQUIRED_COLUMNS: tuple[str, ...] = tuple(NEEDED_COLUMNS)
 # The full koku header (documentation and the generator); `node_role` appears in newer exports.
 KOKU_COLUMNS: tuple[str, ...] = (
-    "report_period_start", "report_period_end", "interval_start", "interval_end", "node",
-    "namespace", "pod", "pod_usage_cpu_core_seconds", "pod_request_cpu_core_seconds",
-    "pod_limit_cpu_core_seconds", "pod_usage_memory_byte_seconds",
-    "pod_request_memory_byte_seconds", "pod_limit_memory_byte_seconds", "node_capacity_cpu_cores",
-    "node_capacity_cpu_core_seconds", "node_capacity_memory_bytes",
-    "node_capacity_memory_byte_seconds", "resource_id", "pod_labels",
+    "report_period_start",
+    "report_period_end",
+    "interval_start",
+    "interval_end",
+    "node",
+    "namespace",
+    "pod",
+    "pod_usage_cpu_core_seconds",
+    "pod_request_cpu_core_seconds",
+    "pod_limit_cpu_core_seconds",
+    "pod_usage_memory_byte_seconds",
+    "pod_request_memory_byte_seconds",
+    "pod_limit_memory_byte_seconds",
+    "node_capacity_cpu_cores",
+    "node_capacity_cpu_core_seconds",
+    "node_capacity_memory_bytes",
+    "node_capacity_memory_byte_seconds",
+    "resource_id",
+    "pod_labels",
 )
 KEY_COLUMNS = ("namespace", "pod", "node", "interval_start", "interval_end", "report_period_start")
 # Go's default time.Time String() layout as koku writes it (always UTC).

@@ -30,12 +30,26 @@ import pyarrow.csv as pacsv
 from pod_usage.format import KOKU_COLUMNS
 
 NEWER_COLUMNS: tuple[str, ...] = (
-    "interval_start", "interval_end", "report_period_start", "report_period_end", "namespace",
-    "pod", "node", "node_role", "resource_id", "pod_usage_cpu_core_seconds",
-    "pod_request_cpu_core_seconds", "pod_limit_cpu_core_seconds", "pod_usage_memory_byte_seconds",
-    "pod_request_memory_byte_seconds", "pod_limit_memory_byte_seconds", "node_capacity_cpu_cores",
-    "node_capacity_cpu_core_seconds", "node_capacity_memory_bytes",
-    "node_capacity_memory_byte_seconds", "pod_labels",
+    "interval_start",
+    "interval_end",
+    "report_period_start",
+    "report_period_end",
+    "namespace",
+    "pod",
+    "node",
+    "node_role",
+    "resource_id",
+    "pod_usage_cpu_core_seconds",
+    "pod_request_cpu_core_seconds",
+    "pod_limit_cpu_core_seconds",
+    "pod_usage_memory_byte_seconds",
+    "pod_request_memory_byte_seconds",
+    "pod_limit_memory_byte_seconds",
+    "node_capacity_cpu_cores",
+    "node_capacity_cpu_core_seconds",
+    "node_capacity_memory_bytes",
+    "node_capacity_memory_byte_seconds",
+    "pod_labels",
 )
 GIB = 2**30
 NODE_SIZES = ((4, 16), (8, 32), (16, 64), (32, 128), (64, 256))  # (cores, GiB)
@@ -101,9 +115,19 @@ class _Plan:
     period_end: str
 
 
-def generate(out: Path, rows: int, *, period: str = "2024-01", files: int = 1, nodes: int | None = None,
-             namespaces: int | None = None, seed: int = 0, newer_format: bool = False,
-             duplicate_fraction: float = 0.0, chunk_rows: int = 500_000) -> GeneratedSample:
+def generate(
+    out: Path,
+    rows: int,
+    *,
+    period: str = "2024-01",
+    files: int = 1,
+    nodes: int | None = None,
+    namespaces: int | None = None,
+    seed: int = 0,
+    newer_format: bool = False,
+    duplicate_fraction: float = 0.0,
+    chunk_rows: int = 500_000,
+) -> GeneratedSample:
     """Write ``rows`` line items of report period ``period`` (``YYYY-MM``) under ``out``.
 
     Args:
@@ -137,17 +161,23 @@ def generate(out: Path, rows: int, *, period: str = "2024-01", files: int = 1, n
     req_cpu = rng.choice([0.05, 0.1, 0.25, 0.5, 1.0, 2.0], npods)
     req_mem = rng.choice([64, 128, 256, 512, 1024, 2048], npods) * 2**20
     plan = _Plan(
-        pod_of_row=pod_of_row, hour=hour, completed=completed, pod_ns=ns, pod_node=node,
-        req_cpu=req_cpu, lim_cpu=req_cpu * rng.choice([1.0, 1.5, 2.0], npods),
-        req_mem=req_mem, lim_mem=req_mem * rng.choice([1, 2, 4], npods),
+        pod_of_row=pod_of_row,
+        hour=hour,
+        completed=completed,
+        pod_ns=ns,
+        pod_node=node,
+        req_cpu=req_cpu,
+        lim_cpu=req_cpu * rng.choice([1.0, 1.5, 2.0], npods),
+        req_mem=req_mem,
+        lim_mem=req_mem * rng.choice([1, 2, 4], npods),
         level=rng.uniform(0.05, 1.6, npods),  # usage relative to request; > 1 bursts over it
         node_cores=np.array([NODE_SIZES[s][0] for s in size], dtype=np.int64),
         node_mem=np.array([NODE_SIZES[s][1] * GIB for s in size], dtype=np.int64),
         interval_text=np.array([go_time(p0 + timedelta(hours=h)) for h in range(hours + 1)], dtype=object),
         ns_names=np.array([f"ns-{i:03d}" for i in range(namespaces)], dtype=object),
-        node_names=np.array([f"ip-10-0-{i // 250}-{i % 250}.ec2.internal" for i in range(nodes)],
-                            dtype=object),
-        period_start=go_time(p0), period_end=go_time(p0 + timedelta(days=days)),
+        node_names=np.array([f"ip-10-0-{i // 250}-{i % 250}.ec2.internal" for i in range(nodes)], dtype=object),
+        period_start=go_time(p0),
+        period_end=go_time(p0 + timedelta(days=days)),
     )
 
     out.mkdir(parents=True, exist_ok=True)
@@ -179,15 +209,24 @@ def _write_rows(path: Path, columns, index: np.ndarray, chunk_rows: int, plan: _
     schema = _schema(columns)
     with pacsv.CSVWriter(path, schema, write_options=opts) as writer:
         for lo in range(0, len(index), chunk_rows):
-            writer.write_table(_chunk(columns, schema, index[lo: lo + chunk_rows], plan, seed))
+            writer.write_table(_chunk(columns, schema, index[lo : lo + chunk_rows], plan, seed))
 
 
 def _schema(columns) -> pa.Schema:
-    types = {"pod_usage_cpu_core_seconds": pa.float64(), "pod_request_cpu_core_seconds": pa.float64(),
-             "pod_limit_cpu_core_seconds": pa.float64()}
-    ints = {"pod_usage_memory_byte_seconds", "pod_request_memory_byte_seconds",
-            "pod_limit_memory_byte_seconds", "node_capacity_cpu_cores", "node_capacity_cpu_core_seconds",
-            "node_capacity_memory_bytes", "node_capacity_memory_byte_seconds"}
+    types = {
+        "pod_usage_cpu_core_seconds": pa.float64(),
+        "pod_request_cpu_core_seconds": pa.float64(),
+        "pod_limit_cpu_core_seconds": pa.float64(),
+    }
+    ints = {
+        "pod_usage_memory_byte_seconds",
+        "pod_request_memory_byte_seconds",
+        "pod_limit_memory_byte_seconds",
+        "node_capacity_cpu_cores",
+        "node_capacity_cpu_core_seconds",
+        "node_capacity_memory_bytes",
+        "node_capacity_memory_byte_seconds",
+    }
     return pa.schema([(c, types.get(c, pa.int64() if c in ints else pa.string())) for c in columns])
 
 
@@ -216,7 +255,8 @@ def _chunk(columns, schema: pa.Schema, idx: np.ndarray, plan: _Plan, seed: int) 
         "pod_request_cpu_core_seconds": plan.req_cpu[pod] * 3600,
         "pod_limit_cpu_core_seconds": plan.lim_cpu[pod] * 3600,
         "pod_usage_memory_byte_seconds": pa.array(
-            np.round(plan.req_mem[pod] * np.minimum(factor, 1.9) * 3600).astype(np.int64), mask=done),
+            np.round(plan.req_mem[pod] * np.minimum(factor, 1.9) * 3600).astype(np.int64), mask=done
+        ),
         "pod_request_memory_byte_seconds": plan.req_mem[pod] * 3600,
         "pod_limit_memory_byte_seconds": plan.lim_mem[pod] * 3600,
         "node_capacity_cpu_cores": plan.node_cores[node],

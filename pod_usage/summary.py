@@ -81,14 +81,26 @@ MEMORY_GB_HOURS_DIVISOR = float(3600 * 2**30)  # byte-seconds per GiB-hour
 BAD_ROW_MARKER = "POD_USAGE_BAD_ROW|"
 
 SUMMARY_COLUMNS: tuple[str, ...] = (
-    "usage_date", "namespace", "node", "pod_count", "line_items", "duplicate_line_items",
-    "pod_usage_cpu_core_hours", "pod_request_cpu_core_hours", "pod_limit_cpu_core_hours",
+    "usage_date",
+    "namespace",
+    "node",
+    "pod_count",
+    "line_items",
+    "duplicate_line_items",
+    "pod_usage_cpu_core_hours",
+    "pod_request_cpu_core_hours",
+    "pod_limit_cpu_core_hours",
     "pod_effective_usage_cpu_core_hours",
-    "pod_usage_memory_gigabyte_hours", "pod_request_memory_gigabyte_hours",
-    "pod_limit_memory_gigabyte_hours", "pod_effective_usage_memory_gigabyte_hours",
-    "node_capacity_cpu_cores", "node_capacity_cpu_core_hours",
-    "node_capacity_memory_bytes", "node_capacity_memory_gigabyte_hours",
-    "cpu_share_of_node", "memory_share_of_node",
+    "pod_usage_memory_gigabyte_hours",
+    "pod_request_memory_gigabyte_hours",
+    "pod_limit_memory_gigabyte_hours",
+    "pod_effective_usage_memory_gigabyte_hours",
+    "node_capacity_cpu_cores",
+    "node_capacity_cpu_core_hours",
+    "node_capacity_memory_bytes",
+    "node_capacity_memory_gigabyte_hours",
+    "cpu_share_of_node",
+    "memory_share_of_node",
 )
 
 
@@ -147,8 +159,7 @@ def source_sql(groups: Sequence[Sequence[SniffedFile]]) -> str:
     """
     union = "\nUNION ALL BY NAME\n".join(read_sql(g, f"files{i}") for i, g in enumerate(groups))
     keys_empty = " OR ".join(
-        f"{c} IS NULL" for c in ("namespace", "pod", "node", "interval_start", "interval_end",
-                                 "report_period_start")
+        f"{c} IS NULL" for c in ("namespace", "pod", "node", "interval_start", "interval_end", "report_period_start")
     )
     return f"""
         SELECT namespace, pod, node, interval_start, _file,
@@ -296,8 +307,9 @@ def _located(exc: duckdb.Error, groups: Sequence[Sequence[SniffedFile]]) -> Exce
     return exc
 
 
-def summarize_files(files: Sequence[Path], output: Path, budget: Budget, *,
-                    report_period: str | None = None) -> SummaryStats:
+def summarize_files(
+    files: Sequence[Path], output: Path, budget: Budget, *, report_period: str | None = None
+) -> SummaryStats:
     """Summarise pod usage line items of ``files`` to one parquet file of daily rows.
 
     Args:
@@ -352,11 +364,20 @@ def summarize_files(files: Sequence[Path], output: Path, budget: Budget, *,
             )
             rows_out = pq.ParquetFile(staged.path).metadata.num_rows
     return SummaryStats(
-        output=str(output), report_period=report_period, files_read=len(files),
-        bytes_read=sum(f.stat().st_size for f in files), rows_in=int(rows_in),
-        rows_other_periods=int(rows_other), line_items=int(line_items),
-        duplicate_line_items=int(rows_in - line_items), rows_out=int(rows_out),
-        bytes_out=output.stat().st_size, node_intervals=int(intervals),
-        capacity_conflicts=int(conflicts), seconds=time.perf_counter() - started,
-        memory=pm.report, stale_temps_removed=removed, files=[str(f) for f in files],
+        output=str(output),
+        report_period=report_period,
+        files_read=len(files),
+        bytes_read=sum(f.stat().st_size for f in files),
+        rows_in=int(rows_in),
+        rows_other_periods=int(rows_other),
+        line_items=int(line_items),
+        duplicate_line_items=int(rows_in - line_items),
+        rows_out=int(rows_out),
+        bytes_out=output.stat().st_size,
+        node_intervals=int(intervals),
+        capacity_conflicts=int(conflicts),
+        seconds=time.perf_counter() - started,
+        memory=pm.report,
+        stale_temps_removed=removed,
+        files=[str(f) for f in files],
     )

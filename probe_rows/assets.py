@@ -16,8 +16,15 @@ from probe_rows.shards import ShardError, check_shard
 
 POOL = "probe_rows"
 SHARD_PARTITIONS = dg.DynamicPartitionsDefinition(name="measurement_shards")
-DIAGNOSTIC_KEYS = ("rows", "null_src_addr", "src_addr_changes", "src_addr_decreases",
-                   "event_time_violations", "event_time_ties", "sorted_within")
+DIAGNOSTIC_KEYS = (
+    "rows",
+    "null_src_addr",
+    "src_addr_changes",
+    "src_addr_decreases",
+    "event_time_violations",
+    "event_time_ties",
+    "sorted_within",
+)
 
 
 @dg.asset(partitions_def=SHARD_PARTITIONS, group_name="probe_rows", kinds={"parquet"})
@@ -36,17 +43,30 @@ def measurement_shards(
     with PeakMemory() as pm:
         diag = diagnose_shard(path)
     stat = path.stat()
-    return materialize_result(path=path, rows=diag.rows, memory=pm.report, extra={
-        "bytes": stat.st_size, "mtime_ns": str(stat.st_mtime_ns), **diag.as_metadata(),
-    })
+    return materialize_result(
+        path=path,
+        rows=diag.rows,
+        memory=pm.report,
+        extra={
+            "bytes": stat.st_size,
+            "mtime_ns": str(stat.st_mtime_ns),
+            **diag.as_metadata(),
+        },
+    )
 
 
 @dg.asset(
-    deps=[measurement_shards], group_name="probe_rows", kinds={"parquet", "polars"}, pool=POOL,
-    automation_condition=dg.AutomationCondition.eager(), check_specs=[peak_check_spec("probe_rows")],
+    deps=[measurement_shards],
+    group_name="probe_rows",
+    kinds={"parquet", "polars"},
+    pool=POOL,
+    automation_condition=dg.AutomationCondition.eager(),
+    check_specs=[peak_check_spec("probe_rows")],
 )
 def probe_rows(
-    context: dg.AssetExecutionContext, data: DataDirResource, budget: MemoryBudgetResource,
+    context: dg.AssetExecutionContext,
+    data: DataDirResource,
+    budget: MemoryBudgetResource,
     probe_settings: ProbeRowsResource,
 ) -> dg.MaterializeResult:
     """Train/test parquet under ``<data>/parquet/probe_rows/{train,test}/``; one row per probe.
@@ -62,8 +82,12 @@ def probe_rows(
     diagnostics = _recorded_diagnostics(context, files)
     with budget.admitted(POOL, context):  # a place on this node as well as the pool's slot
         stats = group_probes(
-            None, probe_settings.output_dir(root), bounded, probe_settings.group_config(),
-            files=files, diagnostics=diagnostics,
+            None,
+            probe_settings.output_dir(root),
+            bounded,
+            probe_settings.group_config(),
+            files=files,
+            diagnostics=diagnostics,
         )
     if stats.fell_back:
         context.log.warning("the recorded shard order did not hold: sorted instead")
@@ -76,15 +100,18 @@ def probe_rows(
     if stats.null_src_addr:
         metadata["warning"] = f"{stats.null_src_addr} measurements with a null src_addr were dropped"
     return materialize_result(
-        path=stats.output, rows=stats.probes_train + stats.probes_test, seconds=time.time() - started,
-        memory=stats.memory, budget_mb=bounded.memory_mb, started_at=started, extra=metadata,
+        path=stats.output,
+        rows=stats.probes_train + stats.probes_test,
+        seconds=time.time() - started,
+        memory=stats.memory,
+        budget_mb=bounded.memory_mb,
+        started_at=started,
+        extra=metadata,
         check_asset="probe_rows",
     )
 
 
-def _recorded_diagnostics(
-    context: dg.AssetExecutionContext, files: list[Path]
-) -> list[OrderDiagnostics] | None:
+def _recorded_diagnostics(context: dg.AssetExecutionContext, files: list[Path]) -> list[OrderDiagnostics] | None:
     """The diagnostics recorded by each shard's latest materialisation, if every file is unchanged.
 
     Any missing or stale record gives ``None``: the grouping then verifies the order itself.
@@ -99,11 +126,16 @@ def _recorded_diagnostics(
         if not f.is_file() or recorded != str(f.stat().st_mtime_ns):
             return None
         values = {k: v.value for k, v in meta.items()}
-        out.append(OrderDiagnostics(
-            shard=f.name, **{k: values[k] for k in DIAGNOSTIC_KEYS if k != "sorted_within"},
-            first_src_addr=values.get("first_src_addr"), first_event_time=_ts(values.get("first_event_time")),
-            last_src_addr=values.get("last_src_addr"), last_event_time=_ts(values.get("last_event_time")),
-        ))
+        out.append(
+            OrderDiagnostics(
+                shard=f.name,
+                **{k: values[k] for k in DIAGNOSTIC_KEYS if k != "sorted_within"},
+                first_src_addr=values.get("first_src_addr"),
+                first_event_time=_ts(values.get("first_event_time")),
+                last_src_addr=values.get("last_src_addr"),
+                last_event_time=_ts(values.get("last_event_time")),
+            )
+        )
     return out
 
 

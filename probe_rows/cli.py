@@ -46,24 +46,41 @@ def _parser() -> argparse.ArgumentParser:
 
     c = sub.add_parser("import-csv", help="any CSV/TSV/parquet table of measurements -> shards, by a column map")
     c.add_argument("--output", type=Path, required=True)
-    c.add_argument("--map", default=None, metavar="SHARD=INPUT,...",
-                   help="e.g. src_addr=source,dst_addr=dest,rtt_ms=time[,event_time=ts]; "
-                        "unmapped shard columns are taken from input columns of the same name")
-    c.add_argument("--time", default="row-order", metavar="row-order|ISO",
-                   help="without a time column: event_time = epoch + row position in seconds "
-                        "(row-order, default) or this one ISO datetime for every row")
-    c.add_argument("--time-unit", choices=("s", "ms", "us", "ns"), default="s",
-                   help="unit of a numeric time column since the Unix epoch (default s)")
-    c.add_argument("--extra-columns", default=None,
-                   help="numeric input columns to carry, comma-separated (default: every unmapped numeric one)")
+    c.add_argument(
+        "--map",
+        default=None,
+        metavar="SHARD=INPUT,...",
+        help="e.g. src_addr=source,dst_addr=dest,rtt_ms=time[,event_time=ts]; "
+        "unmapped shard columns are taken from input columns of the same name",
+    )
+    c.add_argument(
+        "--time",
+        default="row-order",
+        metavar="row-order|ISO",
+        help="without a time column: event_time = epoch + row position in seconds "
+        "(row-order, default) or this one ISO datetime for every row",
+    )
+    c.add_argument(
+        "--time-unit",
+        choices=("s", "ms", "us", "ns"),
+        default="s",
+        help="unit of a numeric time column since the Unix epoch (default s)",
+    )
+    c.add_argument(
+        "--extra-columns",
+        default=None,
+        help="numeric input columns to carry, comma-separated (default: every unmapped numeric one)",
+    )
     c.add_argument("--delimiter", default=None, help="CSV delimiter (default: tab for .tsv/.tab, else comma)")
     c.add_argument("files", type=Path, nargs="+")
 
     d = sub.add_parser("diagnose", help="print each shard's ordering diagnostics (JSON lines)")
     d.add_argument("--input", type=Path, required=True)
 
-    for name, help_ in (("group", "group shards into per-probe rows"),
-                        ("baseline", "one-query DuckDB or polars grouping, for comparison")):
+    for name, help_ in (
+        ("group", "group shards into per-probe rows"),
+        ("baseline", "one-query DuckDB or polars grouping, for comparison"),
+    ):
         s = sub.add_parser(name, help=help_)
         s.add_argument("--input", type=Path, required=True)
         s.add_argument("--output", type=Path, required=True)
@@ -91,10 +108,17 @@ def main(argv: list[str] | None = None) -> int:
 
         t0 = time.perf_counter()
         with usage_errors():  # the generator checks its sizes before writing
-            paths = generate_shards(args.output, args.measurements, probes=args.probes, shards=args.shards,
-                                    order=args.order, seed=args.seed)
-        _print({"shards": len(paths), "measurements": args.measurements, "order": args.order,
-                "seconds": round(time.perf_counter() - t0, 3)})
+            paths = generate_shards(
+                args.output, args.measurements, probes=args.probes, shards=args.shards, order=args.order, seed=args.seed
+            )
+        _print(
+            {
+                "shards": len(paths),
+                "measurements": args.measurements,
+                "order": args.order,
+                "seconds": round(time.perf_counter() - t0, 3),
+            }
+        )
     elif args.command == "import-atlas":
         from probe_rows.ripe_atlas import AtlasImportConfig, import_files
 
@@ -107,8 +131,13 @@ def main(argv: list[str] | None = None) -> int:
         from probe_rows.csv_import import CsvImportConfig, import_tables, parse_mapping
 
         extras = None if args.extra_columns is None else tuple(c for c in args.extra_columns.split(",") if c)
-        config = CsvImportConfig(parse_mapping(args.map), time_rule=args.time, time_unit=args.time_unit,
-                                 extra_columns=extras, delimiter=args.delimiter)
+        config = CsvImportConfig(
+            parse_mapping(args.map),
+            time_rule=args.time,
+            time_unit=args.time_unit,
+            extra_columns=extras,
+            delimiter=args.delimiter,
+        )
         for shard, s in import_tables(args.files, args.output, config).items():
             _print({"shard": str(shard), **vars(s)})
     elif args.command == "diagnose":
@@ -126,16 +155,27 @@ def main(argv: list[str] | None = None) -> int:
         if args.extra_columns is not None:
             extras = tuple(c for c in args.extra_columns.split(",") if c)
         with usage_errors():
-            config = GroupConfig(min_measurements=args.min_measurements, test_fraction=args.test_fraction,
-                                 seed=args.seed, extra_columns=extras)
+            config = GroupConfig(
+                min_measurements=args.min_measurements,
+                test_fraction=args.test_fraction,
+                seed=args.seed,
+                extra_columns=extras,
+            )
         stats = group_probes(args.input, args.output, budget, config)
         meta = stats.as_metadata()
-        _print({"engine": "probe_rows", "measurements": stats.measurements_in,
-                "probes": stats.probes_train + stats.probes_test, "seconds": round(stats.seconds, 3),
+        _print(
+            {
+                "engine": "probe_rows",
+                "measurements": stats.measurements_in,
+                "probes": stats.probes_train + stats.probes_test,
+                "seconds": round(stats.seconds, 3),
                 "measurements_per_second": round(stats.measurements_per_second),
                 "cpu_seconds": _cpu_seconds(),
                 "peak_rss_mb": round(max(lifetime_peak_rss_mb(), meta.get("peak_rss_mb", 0.0)), 1),
-                "memory_mb": args.memory_mb, **{k: v for k, v in meta.items() if k not in ("seconds",)}})
+                "memory_mb": args.memory_mb,
+                **{k: v for k, v in meta.items() if k not in ("seconds",)},
+            }
+        )
     elif args.command == "baseline":
         import duckdb
 
@@ -153,16 +193,30 @@ def main(argv: list[str] | None = None) -> int:
                 probes = baselines.polars_group_by(args.input, args.output)
         except (MemoryError, duckdb.OutOfMemoryException) as exc:  # running out is a result, not a crash
             error = f"{type(exc).__name__}: {exc}"[:300]
-            _print({"engine": args.engine, "measurements": rows, "error": error,
+            _print(
+                {
+                    "engine": args.engine,
+                    "measurements": rows,
+                    "error": error,
                     "seconds": round(time.perf_counter() - t0, 3),
                     "peak_rss_mb": round(lifetime_peak_rss_mb(), 1),
-                    "memory_mb": args.memory_mb if args.engine == "duckdb" else None})
+                    "memory_mb": args.memory_mb if args.engine == "duckdb" else None,
+                }
+            )
             return 1
         seconds = time.perf_counter() - t0
-        _print({"engine": args.engine, "measurements": rows, "probes": probes, "seconds": round(seconds, 3),
-                "measurements_per_second": round(rows / seconds), "cpu_seconds": _cpu_seconds(),
+        _print(
+            {
+                "engine": args.engine,
+                "measurements": rows,
+                "probes": probes,
+                "seconds": round(seconds, 3),
+                "measurements_per_second": round(rows / seconds),
+                "cpu_seconds": _cpu_seconds(),
                 "peak_rss_mb": round(lifetime_peak_rss_mb(), 1),
-                "memory_mb": args.memory_mb if args.engine == "duckdb" else None})
+                "memory_mb": args.memory_mb if args.engine == "duckdb" else None,
+            }
+        )
     return 0
 
 

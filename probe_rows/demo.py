@@ -32,8 +32,15 @@ def _row(result: dg.ExecuteInProcessResult, key: dg.AssetKey, partition: str | N
         size = sum(p.stat().st_size for p in pathlib.Path(meta["path"]).rglob("*.parquet"))
     else:  # rows = measurements in the shard; bytes = the shard file
         rows, size = meta["rows"], meta["bytes"]
-    return {"location": "probe_rows", "asset": key.to_user_string(), "partition": partition, "rows": rows,
-            "bytes": size, "seconds": round(seconds, 3), "peak_rss_mb": meta["peak_rss_mb"]}
+    return {
+        "location": "probe_rows",
+        "asset": key.to_user_string(),
+        "partition": partition,
+        "rows": rows,
+        "bytes": size,
+        "seconds": round(seconds, 3),
+        "peak_rss_mb": meta["peak_rss_mb"],
+    }
 
 
 def planned(root: pathlib.Path) -> int:
@@ -43,11 +50,19 @@ def planned(root: pathlib.Path) -> int:
 
 def run(instance: dg.DagsterInstance, root: pathlib.Path) -> list[dict]:
     """Generate, register, materialise; return the summary rows (see the module docstring)."""
-    generate_shards(root / "raw" / "measurements", DEMO_MEASUREMENTS, probes=DEMO_PROBES,
-                    shards=DEMO_SHARDS, order="shuffled", seed=42)
-    resources = {"data": DataDirResource(data_dir=str(root)),
-                 "budget": MemoryBudgetResource(memory_mb=1024, spill_dir=str(root / "spill")),
-                 "probe_settings": ProbeRowsResource()}
+    generate_shards(
+        root / "raw" / "measurements",
+        DEMO_MEASUREMENTS,
+        probes=DEMO_PROBES,
+        shards=DEMO_SHARDS,
+        order="shuffled",
+        seed=42,
+    )
+    resources = {
+        "data": DataDirResource(data_dir=str(root)),
+        "budget": MemoryBudgetResource(memory_mb=1024, spill_dir=str(root / "spill")),
+        "probe_settings": ProbeRowsResource(),
+    }
     with dg.build_sensor_context(instance=instance, resources=resources) as ctx:
         tick = measurement_shard_sensor(ctx)
     for request in tick.dynamic_partitions_requests:  # what the daemon does with the sensor's result
@@ -55,11 +70,13 @@ def run(instance: dg.DagsterInstance, root: pathlib.Path) -> list[dict]:
     summary = []
     for request in tick.run_requests:
         t0 = time.perf_counter()
-        result = dg.materialize([measurement_shards], partition_key=request.partition_key, instance=instance,
-                                resources=resources)
+        result = dg.materialize(
+            [measurement_shards], partition_key=request.partition_key, instance=instance, resources=resources
+        )
         summary.append(_row(result, measurement_shards.key, request.partition_key, time.perf_counter() - t0))
     t0 = time.perf_counter()
-    result = dg.materialize([measurement_shards, probe_rows], selection=[probe_rows], instance=instance,
-                            resources=resources)
+    result = dg.materialize(
+        [measurement_shards, probe_rows], selection=[probe_rows], instance=instance, resources=resources
+    )
     summary.append(_row(result, probe_rows.key, None, time.perf_counter() - t0))
     return summary

@@ -143,8 +143,14 @@ _DESTINATIONS = pa.array([_ipv4(0xC1000000 + 97 * k) for k in range(N_DESTINATIO
 
 
 def generate_shards(
-    out_dir: Path, measurements: int, *, probes: int | None = None, shards: int = 4,
-    order: str = "shuffled", seed: int = 0, prefix: str = "measurements",
+    out_dir: Path,
+    measurements: int,
+    *,
+    probes: int | None = None,
+    shards: int = 4,
+    order: str = "shuffled",
+    seed: int = 0,
+    prefix: str = "measurements",
 ) -> list[Path]:
     """Write ``shards`` parquet files of synthetic measurements into ``out_dir``.
 

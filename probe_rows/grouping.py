@@ -134,13 +134,20 @@ class GroupStats:
 
     def as_metadata(self) -> dict[str, object]:
         out: dict[str, object] = {
-            "output": str(self.output), "shards": self.shards,
-            "measurements_in": self.measurements_in, "null_src_addr_dropped": self.null_src_addr,
-            "measurements_out": self.measurements_out, "probes_in": self.probes_in,
-            "probes_below_min": self.probes_below_min, "probes_train": self.probes_train,
-            "probes_test": self.probes_test, "path": self.path, "fell_back": self.fell_back,
+            "output": str(self.output),
+            "shards": self.shards,
+            "measurements_in": self.measurements_in,
+            "null_src_addr_dropped": self.null_src_addr,
+            "measurements_out": self.measurements_out,
+            "probes_in": self.probes_in,
+            "probes_below_min": self.probes_below_min,
+            "probes_train": self.probes_train,
+            "probes_test": self.probes_test,
+            "path": self.path,
+            "fell_back": self.fell_back,
             "order_evidence": self.order_evidence,
-            "buckets": self.buckets, "spill_bytes": self.spill_bytes,
+            "buckets": self.buckets,
+            "spill_bytes": self.spill_bytes,
             "seconds": round(self.seconds, 3),
             "measurements_per_second": round(self.measurements_per_second, 1),
         }
@@ -170,11 +177,15 @@ def _scan(files: Sequence[Path], extras: dict[str, pl.DataType]):
     frames = []
     for f in files:
         lf = pl.scan_parquet(f)
-        frames.append(lf.select(
-            pl.col("src_addr").cast(pl.String), pl.col("dst_addr").cast(pl.String),
-            event_time_utc(lf.collect_schema()["event_time"]), pl.col("rtt_ms").cast(pl.Float64),
-            *[pl.col(c).cast(dtype) for c, dtype in extras.items()],
-        ))
+        frames.append(
+            lf.select(
+                pl.col("src_addr").cast(pl.String),
+                pl.col("dst_addr").cast(pl.String),
+                event_time_utc(lf.collect_schema()["event_time"]),
+                pl.col("rtt_ms").cast(pl.Float64),
+                *[pl.col(c).cast(dtype) for c, dtype in extras.items()],
+            )
+        )
     return pl.concat(frames, how="vertical_relaxed")
 
 
@@ -309,8 +320,9 @@ def _estimate_bytes(files, extras, rows: int) -> int:
     return int(sample.estimated_size() / sample.height * rows)
 
 
-def _bucketed(files, extras, budget: Budget, writer: SplitWriter, spill_root: Path,
-              bytes_estimate: int, sizes: Sequence[int]) -> tuple[int, int]:
+def _bucketed(
+    files, extras, budget: Budget, writer: SplitWriter, spill_root: Path, bytes_estimate: int, sizes: Sequence[int]
+) -> tuple[int, int]:
     """The general path; returns (buckets grouped, peak spill bytes)."""
     buckets = _bucket_count(bytes_estimate, budget)
     not_null = pl.col("src_addr").is_not_null()
@@ -334,7 +346,8 @@ def _bucketed(files, extras, budget: Budget, writer: SplitWriter, spill_root: Pa
         for i, frame in enumerate(frames):  # bucket k of every frame -> <folder>/<i>/_bucket=k/
             frame.with_columns((pl.col("src_addr").hash(seed) % n).alias("_bucket")).sink_ipc(
                 pl.PartitionBy(str(folder / str(i)), key="_bucket", include_key=False),
-                mkdir=True, maintain_order=False,
+                mkdir=True,
+                maintain_order=False,
             )
         state["spill_peak"] = max(state["spill_peak"], _du(spill_root))
         for k in range(n):
@@ -345,8 +358,11 @@ def _bucketed(files, extras, budget: Budget, writer: SplitWriter, spill_root: Pa
             bucket = pl.scan_ipc(parts)
             # Skew: a bucket over the budget's share is split again with another hash seed, unless
             # it holds a single probe (one output row, which no split can make smaller).
-            if (size > limit and depth < MAX_RESPLIT_DEPTH
-                    and bucket.select(pl.col("src_addr").n_unique()).collect().item() > 1):
+            if (
+                size > limit
+                and depth < MAX_RESPLIT_DEPTH
+                and bucket.select(pl.col("src_addr").n_unique()).collect().item() > 1
+            ):
                 spill_and_group([bucket], math.ceil(size / per_bucket), seed + 1, depth + 1)
             else:
                 writer.emit(_group_frame(bucket.collect(), extras, presorted=False), part=state["part"])
@@ -418,8 +434,13 @@ def _du(folder: Path) -> int:
 
 
 def group_probes(
-    input_dir: Path | None, output_dir: Path, budget: Budget, config: GroupConfig = GroupConfig(),
-    *, files: Sequence[Path] | None = None, diagnostics: Sequence[OrderDiagnostics] | None = None,
+    input_dir: Path | None,
+    output_dir: Path,
+    budget: Budget,
+    config: GroupConfig = GroupConfig(),
+    *,
+    files: Sequence[Path] | None = None,
+    diagnostics: Sequence[OrderDiagnostics] | None = None,
     measure: bool = True,
 ) -> GroupStats:
     """Group the shards of ``input_dir`` (or ``files``, in that order) into ``output_dir``.
@@ -480,9 +501,15 @@ def group_probes(
                 writer = None
         if writer is None:
             writer = new_writer(stages, config)
-            buckets, spill = _bucketed(files, extras, budget, writer, spill_root,
-                                       _estimate_bytes(files, extras, rows),
-                                       [s.uncompressed_bytes for s in schemas])
+            buckets, spill = _bucketed(
+                files,
+                extras,
+                budget,
+                writer,
+                spill_root,
+                _estimate_bytes(files, extras, rows),
+                [s.uncompressed_bytes for s in schemas],
+            )
         writer.close(_empty_schema(files, extras))
     finally:
         if pm is not None:
@@ -492,11 +519,22 @@ def group_probes(
         outputs.__exit__(*sys.exc_info())
     c = writer.counts
     return GroupStats(
-        output=output_dir, shards=len(files), measurements_in=rows, null_src_addr=nulls,
-        measurements_out=c["measurements_out"], probes_in=c["probes_in"], probes_below_min=c["below_min"],
-        probes_train=c["train"], probes_test=c["test"], path=path, fell_back=fell_back,
-        order_evidence="recorded" if diagnostics is not None else "checked_in_pass", buckets=buckets,
-        spill_bytes=spill, seconds=time.perf_counter() - t0, memory=pm.report if pm else None,
+        output=output_dir,
+        shards=len(files),
+        measurements_in=rows,
+        null_src_addr=nulls,
+        measurements_out=c["measurements_out"],
+        probes_in=c["probes_in"],
+        probes_below_min=c["below_min"],
+        probes_train=c["train"],
+        probes_test=c["test"],
+        path=path,
+        fell_back=fell_back,
+        order_evidence="recorded" if diagnostics is not None else "checked_in_pass",
+        buckets=buckets,
+        spill_bytes=spill,
+        seconds=time.perf_counter() - t0,
+        memory=pm.report if pm else None,
         files=[str(output_dir / split / name) for split, name in writer.files],
     )
 

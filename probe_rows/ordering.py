@@ -106,11 +106,17 @@ def diagnose_shard(path: Path, batch_rows: int = DIAGNOSTIC_BATCH_ROWS) -> Order
             first = kept.row(0)
         last = kept.row(kept.height - 1)
     return OrderDiagnostics(
-        shard=path.name, rows=rows, null_src_addr=nulls,
-        src_addr_changes=totals["changes"], src_addr_decreases=totals["decreases"],
-        event_time_violations=totals["violations"], event_time_ties=totals["ties"],
-        first_src_addr=first[0] if first else None, first_event_time=_utc(first[1]) if first else None,
-        last_src_addr=last[0] if last else None, last_event_time=_utc(last[1]) if last else None,
+        shard=path.name,
+        rows=rows,
+        null_src_addr=nulls,
+        src_addr_changes=totals["changes"],
+        src_addr_decreases=totals["decreases"],
+        event_time_violations=totals["violations"],
+        event_time_ties=totals["ties"],
+        first_src_addr=first[0] if first else None,
+        first_event_time=_utc(first[1]) if first else None,
+        last_src_addr=last[0] if last else None,
+        last_event_time=_utc(last[1]) if last else None,
     )
 
 

@@ -35,8 +35,12 @@ class ProbeRowsResource(dg.ConfigurableResource):
 
     def group_config(self) -> GroupConfig:
         extras = tuple(self.extra_columns) if self.extra_columns is not None else None
-        return GroupConfig(min_measurements=self.min_measurements, test_fraction=self.test_fraction,
-                           seed=self.seed, extra_columns=extras)
+        return GroupConfig(
+            min_measurements=self.min_measurements,
+            test_fraction=self.test_fraction,
+            seed=self.seed,
+            extra_columns=extras,
+        )
 
 
 PROBE_ROWS = ProbeRowsResource()

@@ -136,8 +136,11 @@ def _traceroute_rtt(result: dict) -> float | None:
     hops = result.get("result") or []
     if not hops or not result.get("dst_addr"):
         return None
-    replies = [r.get("rtt") for r in hops[-1].get("result", []) or []
-               if r.get("from") == result["dst_addr"] and isinstance(r.get("rtt"), int | float)]
+    replies = [
+        r.get("rtt")
+        for r in hops[-1].get("result", []) or []
+        if r.get("from") == result["dst_addr"] and isinstance(r.get("rtt"), int | float)
+    ]
     return float(min(replies)) if replies else None
 
 
@@ -179,8 +182,9 @@ def measurement_row(result: dict, config: AtlasImportConfig, where: str) -> dict
 
 def _table(rows: list[dict]) -> pa.Table:
     cols = {f.name: [r[f.name] for r in rows] for f in ATLAS_SCHEMA}
-    return pa.table({name: pa.array(values, ATLAS_SCHEMA.field(name).type) for name, values in cols.items()},
-                    schema=ATLAS_SCHEMA)
+    return pa.table(
+        {name: pa.array(values, ATLAS_SCHEMA.field(name).type) for name, values in cols.items()}, schema=ATLAS_SCHEMA
+    )
 
 
 def import_file(path: Path, shard: Path, config: AtlasImportConfig = AtlasImportConfig()) -> ImportStats:
@@ -217,8 +221,9 @@ def import_file(path: Path, shard: Path, config: AtlasImportConfig = AtlasImport
     return stats
 
 
-def import_files(paths: Iterable[Path], out_dir: Path,
-                 config: AtlasImportConfig = AtlasImportConfig()) -> dict[Path, ImportStats]:
+def import_files(
+    paths: Iterable[Path], out_dir: Path, config: AtlasImportConfig = AtlasImportConfig()
+) -> dict[Path, ImportStats]:
     """Convert each file into ``out_dir/<file stem>.parquet``; return the stats per shard."""
     out: dict[Path, ImportStats] = {}
     for path in paths:

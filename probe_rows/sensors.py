@@ -34,7 +34,10 @@ def measurement_shard_sensor(
                 st = entry.stat()
                 current[entry.name] = f"{st.st_size}:{st.st_mtime_ns}"
     return changed_partition_requests(
-        context, SHARD_PARTITIONS, current, nothing=f"no new or changed shard in {folder}",
+        context,
+        SHARD_PARTITIONS,
+        current,
+        nothing=f"no new or changed shard in {folder}",
         up_to_date=lambda shard, version: _recorded_version(context.instance, shard) == version,
     )
 
@@ -42,7 +45,8 @@ def measurement_shard_sensor(
 def _recorded_version(instance: dg.DagsterInstance, shard: str) -> str | None:
     """``"size:mtime_ns"`` of the shard as its latest materialisation recorded it, or ``None``."""
     records = instance.fetch_materializations(
-        dg.AssetRecordsFilter(asset_key=measurement_shards.key, asset_partitions=[shard]), limit=1).records
+        dg.AssetRecordsFilter(asset_key=measurement_shards.key, asset_partitions=[shard]), limit=1
+    ).records
     if not records:
         return None
     meta = records[0].asset_materialization.metadata
@@ -55,6 +59,8 @@ def _recorded_version(instance: dg.DagsterInstance, shard: str) -> str | None:
 # landed (it waits while a registered shard is still missing). Declared here, running by default,
 # so the location does not depend on the instance's default automation sensor being switched on.
 probe_rows_automation = dg.AutomationConditionSensorDefinition(
-    "probe_rows_automation", target=[probe_rows], default_status=dg.DefaultSensorStatus.RUNNING,
+    "probe_rows_automation",
+    target=[probe_rows],
+    default_status=dg.DefaultSensorStatus.RUNNING,
     minimum_interval_seconds=30,
 )

@@ -55,8 +55,14 @@ def no_shards_error(folder: Path | None, shown: int = 5) -> NoShardsError:
     """The error for a folder holding no shard: what a shard is, the files found instead, and how
     to import them (CSV/TSV/parquet tables of other columns, RIPE Atlas JSON)."""
     others = sorted(p.name for p in folder.iterdir() if p.is_file()) if folder and folder.is_dir() else []
-    found = (f"it holds {len(others)} other file(s), ignored: {', '.join(others[:shown])}"
-             f"{', ...' if len(others) > shown else ''}") if others else "it is empty"
+    found = (
+        (
+            f"it holds {len(others)} other file(s), ignored: {', '.join(others[:shown])}"
+            f"{', ...' if len(others) > shown else ''}"
+        )
+        if others
+        else "it is empty"
+    )
     return NoShardsError(
         f"no measurement shards in {folder}: expected {SHARD_GLOB} files with columns "
         f"{', '.join(REQUIRED)}; {found}. Import measurements first: "
@@ -65,8 +71,11 @@ def no_shards_error(folder: Path | None, shown: int = 5) -> NoShardsError:
 
 
 def _is_string(t: pa.DataType) -> bool:
-    return pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_string_view(t) or (
-        pa.types.is_dictionary(t) and _is_string(t.value_type)
+    return (
+        pa.types.is_string(t)
+        or pa.types.is_large_string(t)
+        or pa.types.is_string_view(t)
+        or (pa.types.is_dictionary(t) and _is_string(t.value_type))
     )
 
 
@@ -132,9 +141,9 @@ def _footer_nulls(meta: pq.FileMetaData, column: str) -> int | None:
     return total
 
 
-def check_shards(paths: Iterable[Path], extra_columns: Sequence[str] | None = None) -> tuple[
-    list[ShardSchema], tuple[str, ...]
-]:
+def check_shards(
+    paths: Iterable[Path], extra_columns: Sequence[str] | None = None
+) -> tuple[list[ShardSchema], tuple[str, ...]]:
     """Check every shard; return their schemas and the extra columns to carry.
 
     ``extra_columns=None`` carries the numeric columns every shard has (in the first shard's

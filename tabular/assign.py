@@ -86,9 +86,7 @@ def _blocks(arrays: Iterable[np.ndarray], size: int) -> Iterator[np.ndarray]:
         yield np.concatenate(buf)
 
 
-def stratified_blocks(
-    class_codes: Iterable[np.ndarray], quotas: np.ndarray, seed: int
-) -> Iterator[np.ndarray]:
+def stratified_blocks(class_codes: Iterable[np.ndarray], quotas: np.ndarray, seed: int) -> Iterator[np.ndarray]:
     """Split index (int8, -1 for dropped rows) of every input row, in blocks of ``BLOCK_ROWS``.
 
     ``class_codes`` yields each row's class index (-1: missing label) in input order, in any

@@ -19,8 +19,14 @@ from memsafe.budget import Budget
 from tabular.io import list_shards
 
 
-def duckdb_hash_split(shards: Path, output: Path, budget: Budget, ratios: dict[str, float], seed: int = 0,
-                      raw_memory_limit: str | None = None) -> int:
+def duckdb_hash_split(
+    shards: Path,
+    output: Path,
+    budget: Budget,
+    ratios: dict[str, float],
+    seed: int = 0,
+    raw_memory_limit: str | None = None,
+) -> int:
     """Hash split of ``shards`` into ``output/<split>.parquet`` with DuckDB; returns the rows read.
 
     One ``COPY`` per split, each a filtered scan of every shard: a single ``COPY ... PARTITION_BY``
@@ -37,20 +43,21 @@ def duckdb_hash_split(shards: Path, output: Path, budget: Budget, ratios: dict[s
     output.mkdir(parents=True, exist_ok=True)
     for name, lo, hi in zip(names, edges[:-1], edges[1:], strict=True):
         target = output / f"{name}.parquet"  # COPY takes no bound parameter for its target
-        con.execute(f"""
+        con.execute(
+            f"""
             COPY (
               SELECT * EXCLUDE (filename, file_row_number)
               FROM read_parquet($files, filename = true, file_row_number = true)
               WHERE (hash(filename, file_row_number, $seed) % 1000000) / 1000000.0 >= $lo
                 AND (hash(filename, file_row_number, $seed) % 1000000) / 1000000.0 < $hi
             ) TO '{target}' (FORMAT parquet)
-        """, {"files": files, "seed": seed, "lo": float(lo), "hi": float(hi)})
+        """,
+            {"files": files, "seed": seed, "lo": float(lo), "hi": float(hi)},
+        )
     return con.execute("SELECT count(*) FROM read_parquet($files)", {"files": files}).fetchone()[0]
 
 
-def pandas_split(
-    shards: Path, output: Path, label: str | None, ratios: dict[str, float], seed: int = 0
-) -> int:
+def pandas_split(shards: Path, output: Path, label: str | None, ratios: dict[str, float], seed: int = 0) -> int:
     """Load every shard into one DataFrame, split at random, write one parquet file per split."""
     df = pd.concat([pd.read_parquet(p) for p in list_shards(shards)], ignore_index=True)
     if label:

@@ -54,8 +54,10 @@ def parse_column_types(text: str) -> dict[str, str]:
         try:
             pa.type_for_alias(typ)
         except ValueError as exc:
-            raise argparse.ArgumentTypeError(f"{name}={typ}: {typ!r} is not an Arrow type name "
-                                             "(int64, double, string, bool, date32, timestamp[s], ...)") from exc
+            raise argparse.ArgumentTypeError(
+                f"{name}={typ}: {typ!r} is not an Arrow type name "
+                "(int64, double, string, bool, date32, timestamp[s], ...)"
+            ) from exc
         out[name] = typ
     return out
 
@@ -68,17 +70,24 @@ def _bound_threads(threads: int) -> None:
 def cmd_generate(a: argparse.Namespace) -> dict:
     with usage_errors():  # the generator checks its sizes before writing
         paths = generate_wide(Path(a.out), a.rows, a.cols, a.files, a.seed, a.format, a.chunk_rows)
-    return {"rows": a.rows, "cols": a.cols, "files": len(paths),
-            "bytes": sum(p.stat().st_size for p in paths)}
+    return {"rows": a.rows, "cols": a.cols, "files": len(paths), "bytes": sum(p.stat().st_size for p in paths)}
 
 
 def cmd_load(a: argparse.Namespace) -> dict:
     budget = budget_from_args(a)
     _bound_threads(budget.threads)
-    spec = LoadSpec(label=a.label, customer_column=a.customer_column, date_column=a.date_column,
-                    rows_per_shard=a.rows_per_shard, column_types=a.column_types or {},
-                    output_format=a.format, batch_rows=a.batch_rows or 262_144, processing=a.processing,
-                    memory_mb=None if a.batch_rows else budget.memory_mb, threads=budget.threads)
+    spec = LoadSpec(
+        label=a.label,
+        customer_column=a.customer_column,
+        date_column=a.date_column,
+        rows_per_shard=a.rows_per_shard,
+        column_types=a.column_types or {},
+        output_format=a.format,
+        batch_rows=a.batch_rows or 262_144,
+        processing=a.processing,
+        memory_mb=None if a.batch_rows else budget.memory_mb,
+        threads=budget.threads,
+    )
     with usage_errors():
         spec.validate()
     r = load_dataset(Path(a.input), Path(a.output), spec)
@@ -88,27 +97,52 @@ def cmd_load(a: argparse.Namespace) -> dict:
 def cmd_split(a: argparse.Namespace) -> dict:
     budget = budget_from_args(a)
     _bound_threads(budget.threads)
-    spec = SplitSpec(label=a.label, mode=a.mode, ratios=a.ratios, seed=a.seed,
-                     customer_column=a.customer_column, date_column=a.date_column,
-                     cutoffs=tuple(c for c in (a.cutoffs or "").split(",") if c),
-                     single_split=a.single_split, rows_per_shard=a.rows_per_shard, output_format=a.format,
-                     batch_rows=a.batch_rows or 262_144, processing=a.processing,
-                     memory_mb=None if a.batch_rows else budget.memory_mb, threads=budget.threads)
+    spec = SplitSpec(
+        label=a.label,
+        mode=a.mode,
+        ratios=a.ratios,
+        seed=a.seed,
+        customer_column=a.customer_column,
+        date_column=a.date_column,
+        cutoffs=tuple(c for c in (a.cutoffs or "").split(",") if c),
+        single_split=a.single_split,
+        rows_per_shard=a.rows_per_shard,
+        output_format=a.format,
+        batch_rows=a.batch_rows or 262_144,
+        processing=a.processing,
+        memory_mb=None if a.batch_rows else budget.memory_mb,
+        threads=budget.threads,
+    )
     r = split_dataset(Path(a.input), Path(a.output), spec)
     # Rows in no split, and why: "no_customer_or_date" (temporal), "missing_label" (null/NaN label).
     dropped = {why: n for why, n in r.summary.get("dropped", {}).items() if n}
-    return {"rows": r.rows_in, "split_rows": r.rows, "rows_dropped": sum(dropped.values()),
-            "dropped": dropped, "mode": r.mode, "shards": {k: len(v) for k, v in r.shards.items()}}
+    return {
+        "rows": r.rows_in,
+        "split_rows": r.rows,
+        "rows_dropped": sum(dropped.values()),
+        "dropped": dropped,
+        "mode": r.mode,
+        "shards": {k: len(v) for k, v in r.shards.items()},
+    }
 
 
 def cmd_transform(a: argparse.Namespace) -> dict:
     _bound_threads(a.threads)
     exclude = tuple(c for c in (a.label, a.customer_column, a.date_column) if c)
-    spec = TransformSpec(exclude=exclude, rows_per_shard=a.rows_per_shard, output_format=a.format,
-                         batch_rows=a.batch_rows or 262_144, memory_mb=None if a.batch_rows else a.memory_mb)
+    spec = TransformSpec(
+        exclude=exclude,
+        rows_per_shard=a.rows_per_shard,
+        output_format=a.format,
+        batch_rows=a.batch_rows or 262_144,
+        memory_mb=None if a.batch_rows else a.memory_mb,
+    )
     summary = transform_splits(Path(a.input), Path(a.output), spec)
-    return {"rows": sum(summary["rows"].values()), "split_rows": summary["rows"],
-            "standardised": len(summary["standardise"]), "encoded": len(summary["encode"])}
+    return {
+        "rows": sum(summary["rows"].values()),
+        "split_rows": summary["rows"],
+        "standardised": len(summary["standardise"]),
+        "encoded": len(summary["encode"]),
+    }
 
 
 def cmd_baseline(a: argparse.Namespace) -> dict:
@@ -117,8 +151,9 @@ def cmd_baseline(a: argparse.Namespace) -> dict:
 
     if a.engine == "duckdb":
         budget = budget_from_args(a)
-        rows = duckdb_hash_split(Path(a.input), Path(a.output), budget, a.ratios, a.seed,
-                                 raw_memory_limit=a.duckdb_memory_limit)
+        rows = duckdb_hash_split(
+            Path(a.input), Path(a.output), budget, a.ratios, a.seed, raw_memory_limit=a.duckdb_memory_limit
+        )
     else:
         rows = pandas_split(Path(a.input), Path(a.output), a.label, a.ratios, a.seed)
     return {"rows": rows, "engine": a.engine}
@@ -153,8 +188,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     ld = sub.add_parser("load", help="raw files -> shards + signature + MODS + statistics")
     common(ld)
-    ld.add_argument("--column-types", type=parse_column_types, default=None, metavar="NAME=TYPE,...",
-                    help="force CSV column types the first 4 MB would infer wrongly, e.g. zip=string,amount=double")
+    ld.add_argument(
+        "--column-types",
+        type=parse_column_types,
+        default=None,
+        metavar="NAME=TYPE,...",
+        help="force CSV column types the first 4 MB would infer wrongly, e.g. zip=string,amount=double",
+    )
     ld.set_defaults(func=cmd_load)
 
     sp = sub.add_parser("split", help="shards -> train/test/val shards")
@@ -185,8 +225,12 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.perf_counter()
     with PeakMemory(interval=0.05) as pm:
         stats = args.func(args)
-    out = {"command": args.command, **stats, "seconds": round(time.perf_counter() - t0, 3),
-           "peak_rss_mb": round(pm.report.peak_rss_mb, 1)}
+    out = {
+        "command": args.command,
+        **stats,
+        "seconds": round(time.perf_counter() - t0, 3),
+        "peak_rss_mb": round(pm.report.peak_rss_mb, 1),
+    }
     print(json.dumps(out, default=str))
     return 0
 

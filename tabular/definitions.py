@@ -14,5 +14,8 @@ from tabular.sensors import tabular_dataset_sensor, tabular_job
 POOLS = {POOL: BUDGET}
 
 defs = dg.Definitions(
-    assets=ASSETS, jobs=[tabular_job], sensors=[tabular_dataset_sensor], resources=SHARED_RESOURCES,
+    assets=ASSETS,
+    jobs=[tabular_job],
+    sensors=[tabular_dataset_sensor],
+    resources=SHARED_RESOURCES,
 )

@@ -38,12 +38,16 @@ ACTIVE_DAYS = 35
 def wide_schema(cols: int) -> pa.Schema:
     if cols < 4:
         raise ValueError(f"cols must be at least 4 (customer_id, event_time, label, one feature), got {cols}")
-    fields = [pa.field("customer_id", pa.int64()), pa.field("event_time", pa.timestamp("us")),
-              pa.field("label", pa.string())]
+    fields = [
+        pa.field("customer_id", pa.int64()),
+        pa.field("event_time", pa.timestamp("us")),
+        pa.field("label", pa.string()),
+    ]
     for i in range(cols - 3):
         kind = i % 10
-        dtype = (pa.string() if kind == 0 else pa.float64() if kind in (1, 2)
-                 else pa.bool_() if kind == 3 else pa.int64())
+        dtype = (
+            pa.string() if kind == 0 else pa.float64() if kind in (1, 2) else pa.bool_() if kind == 3 else pa.int64()
+        )
         fields.append(pa.field(f"f_{i:04d}", dtype))
     return pa.schema(fields)
 
@@ -54,8 +58,7 @@ def wide_chunk(schema: pa.Schema, n: int, n_customers: int, rng: np.random.Gener
     start_day = (cust * 2654435761) % START_SPREAD_DAYS  # a fixed hash of the id
     offset_us = rng.integers(0, ACTIVE_DAYS * 86_400_000_000, n, dtype=np.int64)
     when = START + start_day.astype("timedelta64[D]") + offset_us.astype("timedelta64[us]")
-    arrays = [pa.array(cust), pa.array(when, pa.timestamp("us")),
-              pa.array(LABELS[rng.choice(3, n, p=LABEL_P)])]
+    arrays = [pa.array(cust), pa.array(when, pa.timestamp("us")), pa.array(LABELS[rng.choice(3, n, p=LABEL_P)])]
     for i, fld in enumerate(list(schema)[3:]):
         kind = i % 10
         if kind == 0:
@@ -73,8 +76,9 @@ def wide_chunk(schema: pa.Schema, n: int, n_customers: int, rng: np.random.Gener
     return pa.Table.from_arrays(arrays, schema=schema)
 
 
-def generate_wide(out_dir: Path, rows: int, cols: int, files: int = 1, seed: int = 0,
-                  fmt: str = "parquet", chunk_rows: int = 50_000) -> list[Path]:
+def generate_wide(
+    out_dir: Path, rows: int, cols: int, files: int = 1, seed: int = 0, fmt: str = "parquet", chunk_rows: int = 50_000
+) -> list[Path]:
     """Write ``rows`` x ``cols`` rows over ``files`` files ``wide-00000.<fmt>``... in ``out_dir``.
 
     Memory: one chunk of ``chunk_rows`` rows at a time. Each file is written atomically.

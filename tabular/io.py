@@ -50,8 +50,7 @@ def list_input_files(folder: Path) -> list[Path]:
     if not folder.is_dir():
         raise TabularInputError(f"input folder {folder} does not exist")
     files = sorted(
-        p for p in folder.iterdir()
-        if p.is_file() and not p.name.startswith((".", "_")) and file_format(p) is not None
+        p for p in folder.iterdir() if p.is_file() and not p.name.startswith((".", "_")) and file_format(p) is not None
     )
     if not files:
         raise TabularInputError(f"input folder {folder} holds no .csv/.tsv/.parquet file")
@@ -84,7 +83,9 @@ def read_file_schema(path: Path) -> pa.Schema:
 
 
 def iter_file_batches(
-    path: Path, batch_rows: int, column_types: dict[str, pa.DataType] | None = None,
+    path: Path,
+    batch_rows: int,
+    column_types: dict[str, pa.DataType] | None = None,
     columns: Sequence[str] | None = None,
 ) -> Iterator[pa.RecordBatch]:
     """Yield record batches of ``path``: at most ``batch_rows`` rows each for Parquet; one parsed
@@ -147,18 +148,14 @@ def list_shards(folder: Path) -> list[Path]:
     """
     if not folder.is_dir():
         raise TabularInputError(f"shard folder {folder} does not exist (run the loading step first)")
-    files = sorted(
-        p for p in folder.iterdir() if p.is_file() and not p.name.startswith((".", "_")) and file_format(p)
-    )
+    files = sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith((".", "_")) and file_format(p))
     shards = [p for p in files if p.name.startswith("part-")] or files
     if not shards:
         raise TabularInputError(f"shard folder {folder} holds no part-*.parquet/csv/tsv shard")
     return shards
 
 
-def iter_shard_batches(
-    folder: Path, batch_rows: int, columns: Sequence[str] | None = None
-) -> Iterator[pa.RecordBatch]:
+def iter_shard_batches(folder: Path, batch_rows: int, columns: Sequence[str] | None = None) -> Iterator[pa.RecordBatch]:
     """Record batches of every shard of ``folder`` in shard order, typed by the stored schema."""
     schema = read_schema(folder)
     types = {f.name: f.type for f in schema} if schema is not None else None
@@ -201,8 +198,14 @@ class ShardWriter:
     one batch, not one shard. Meant to write inside a staging folder (see :func:`memsafe.atomic.atomic_dir`).
     """
 
-    def __init__(self, folder: Path, schema: pa.Schema, fmt: str = "parquet",
-                 rows_per_shard: int = 1_000_000, compression: str = "snappy") -> None:
+    def __init__(
+        self,
+        folder: Path,
+        schema: pa.Schema,
+        fmt: str = "parquet",
+        rows_per_shard: int = 1_000_000,
+        compression: str = "snappy",
+    ) -> None:
         if fmt not in FORMATS:
             raise ValueError(f"output_format must be one of {FORMATS}, got {fmt!r}")
         if rows_per_shard <= 0:
@@ -222,8 +225,9 @@ class ShardWriter:
         if self.fmt == "parquet":
             if self._dictionary is None:
                 self._dictionary = dictionary_columns(first)
-            self._writer = pq.ParquetWriter(path, self.schema, compression=self.compression,
-                                            use_dictionary=self._dictionary)
+            self._writer = pq.ParquetWriter(
+                path, self.schema, compression=self.compression, use_dictionary=self._dictionary
+            )
         else:
             opts = pacsv.WriteOptions(delimiter="\t" if self.fmt == "tsv" else ",")
             self._writer = pacsv.CSVWriter(str(path), self.schema, write_options=opts)

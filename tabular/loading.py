@@ -110,8 +110,13 @@ class LoadResult:
     seconds: float
 
     def as_metadata(self) -> dict:
-        return {"rows": self.rows, "files": len(self.files), "shards": len(self.shards),
-                "columns": len(self.schema), "seconds": round(self.seconds, 3)}
+        return {
+            "rows": self.rows,
+            "files": len(self.files),
+            "shards": len(self.shards),
+            "columns": len(self.schema),
+            "seconds": round(self.seconds, 3),
+        }
 
 
 def widen(a: pa.DataType, b: pa.DataType) -> pa.DataType | None:
@@ -156,8 +161,10 @@ def unify_schemas(schemas: Sequence[tuple[Path, pa.Schema]], required: Sequence[
             raise SchemaDriftError(f"{path}: duplicate column names {dup}")
         for col in required:
             if col not in names:
-                raise SchemaDriftError(f"{path}: column {col!r} (set as a column role) is missing; "
-                                       f"columns are {names[:20]}{'...' if len(names) > 20 else ''}")
+                raise SchemaDriftError(
+                    f"{path}: column {col!r} (set as a column role) is missing; "
+                    f"columns are {names[:20]}{'...' if len(names) > 20 else ''}"
+                )
         for fld in schema:
             dtype = pa.string() if pa.types.is_large_string(fld.type) else fld.type
             if pa.types.is_dictionary(dtype):
@@ -250,8 +257,10 @@ def load_dataset(input_dir: Path, output: Path, spec: LoadSpec = LoadSpec()) -> 
     schema = unify_schemas(file_schemas(files, spec.column_types), required)
     nested = [f"{f.name} ({f.type})" for f in schema if pa.types.is_nested(f.type)]
     if spec.output_format != "parquet" and nested:
-        raise TabularInputError(f"output_format {spec.output_format}: CSV/TSV shards cannot hold the nested "
-                                f"column(s) {', '.join(nested)}; use parquet (--format parquet)")
+        raise TabularInputError(
+            f"output_format {spec.output_format}: CSV/TSV shards cannot hold the nested "
+            f"column(s) {', '.join(nested)}; use parquet (--format parquet)"
+        )
     total = TableStats(schema, spec.max_categories)
     batch_rows = spec.batch_rows
     if spec.memory_mb:
@@ -293,10 +302,13 @@ def _write_metadata(folder: Path, schema: pa.Schema, stats: dict, files: list[Pa
         writer.writerow(("varname", "iscategory", "datatype"))
         writer.writerows(mods_rows(schema))
     roles = {"label": spec.label, "customer_column": spec.customer_column, "date_column": spec.date_column}
-    write_json(folder / "_metadata.json", {
-        **stats,
-        "roles": roles,
-        "files": [str(f) for f in files],
-        "output_format": spec.output_format,
-        "rows_per_shard": spec.rows_per_shard,
-    })
+    write_json(
+        folder / "_metadata.json",
+        {
+            **stats,
+            "roles": roles,
+            "files": [str(f) for f in files],
+            "output_format": spec.output_format,
+            "rows_per_shard": spec.rows_per_shard,
+        },
+    )

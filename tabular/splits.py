@@ -179,15 +179,17 @@ class _Source:
             self.batch_rows = batch_rows_for(self.schema, spec.memory_mb, spec.batch_rows)
         self.table = None
         if spec.processing == "batch":
-            self.table = pa.Table.from_batches(list(iter_shard_batches(folder, self.batch_rows)),
-                                               schema=self.schema).combine_chunks()
+            self.table = pa.Table.from_batches(
+                list(iter_shard_batches(folder, self.batch_rows)), schema=self.schema
+            ).combine_chunks()
 
     def batches(self, columns: list[str] | None = None) -> Iterator[pa.RecordBatch | pa.Table]:
         if self.table is not None:
             yield self.table.select(columns) if columns else self.table
         else:
-            yield from coalesce_batches(iter_shard_batches(self.folder, self.batch_rows, columns=columns),
-                                        self.batch_rows)
+            yield from coalesce_batches(
+                iter_shard_batches(self.folder, self.batch_rows, columns=columns), self.batch_rows
+            )
 
 
 def _valid_codes(arr: pa.Array) -> np.ndarray:
@@ -218,8 +220,10 @@ def _label_pass(src: _Source, label: str, count_classes: bool) -> tuple[pa.Array
             vc = pc.value_counts(chunk.drop_null())
             counts.update(dict(zip(vc.field(0).to_pylist(), vc.field(1).to_pylist(), strict=True)))
             if len(counts) > MAX_CLASSES:
-                raise SplitConfigError(f"label {label!r} has more than {MAX_CLASSES} distinct values; "
-                                       "a stratified split needs a class label")
+                raise SplitConfigError(
+                    f"label {label!r} has more than {MAX_CLASSES} distinct values; "
+                    "a stratified split needs a class label"
+                )
     if not count_classes:
         return None, counts, missing, rows
     classes = pa.array(sorted(counts), type=src.schema.field(label).type)
@@ -254,8 +258,10 @@ def _temporal_pass(src: _Source, spec: SplitSpec) -> tuple[pd.Index, np.ndarray,
     cutoffs = [parse_cutoff(c) for c in spec.cutoffs]
     for text, cut in zip(spec.cutoffs, cutoffs, strict=True):
         if not lo < cut <= hi:
-            raise SplitConfigError(f"cutoffs: {text} is outside the customers' first-seen range "
-                                   f"{lo.isoformat()} .. {hi.isoformat()} of {date!r}")
+            raise SplitConfigError(
+                f"cutoffs: {text} is outside the customers' first-seen range "
+                f"{lo.isoformat()} .. {hi.isoformat()} of {date!r}"
+            )
     bounds = np.array(cutoffs, dtype="datetime64[us]")
     split_of = np.searchsorted(bounds, seen.astype("datetime64[us]"), side="right").astype(np.int8)
     index = pd.Index(first.column(cust).to_numpy(zero_copy_only=False))
@@ -278,8 +284,9 @@ def date_values(col: pa.ChunkedArray, date: str) -> pa.ChunkedArray:
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
             bad = next((v for v in pc.unique(col).drop_null().to_pylist() if not _is_iso(v)), None)
             if bad is None:
-                raise SplitConfigError(f"date_column {date!r} mixes ISO times with and without a zone offset; "
-                                       "write them all one way") from exc
+                raise SplitConfigError(
+                    f"date_column {date!r} mixes ISO times with and without a zone offset; write them all one way"
+                ) from exc
             raise SplitConfigError(
                 f"date_column {date!r}: value {bad!r} is not an ISO date or datetime (YYYY-MM-DD[THH:MM:SS]); "
                 "the temporal split orders customers by this column: write it as ISO dates, or set "
@@ -328,8 +335,9 @@ def split_dataset(shards: Path, output: Path, spec: SplitSpec) -> SplitResult:
     for role in ("label", "customer_column", "date_column"):
         col = getattr(spec, role)
         if col and col not in src.schema.names and (role == "label" or spec.mode == "temporal"):
-            raise SplitConfigError(f"{role}: column {col!r} does not exist in {shards} "
-                                   f"(columns: {src.schema.names[:20]})")
+            raise SplitConfigError(
+                f"{role}: column {col!r} does not exist in {shards} (columns: {src.schema.names[:20]})"
+            )
     names = spec.split_names()
     summary: dict = {"mode": spec.mode, "seed": spec.seed, "splits": names}
     label = spec.label if spec.label in src.schema.names else None
@@ -339,7 +347,9 @@ def split_dataset(shards: Path, output: Path, spec: SplitSpec) -> SplitResult:
         numeric = pa.types.is_integer(ltype) or pa.types.is_floating(ltype)
         classes, counts, missing, _ = _label_pass(src, label, spec.mode == "stratified" or not numeric)
         summary["label"] = {
-            "column": label, "missing_dropped": missing, "numeric": numeric,
+            "column": label,
+            "missing_dropped": missing,
+            "numeric": numeric,
             "class_counts": None if classes is None else {str(c): counts[c] for c in classes.to_pylist()},
             "codes": None if numeric else {str(c): i for i, c in enumerate(classes.to_pylist())},
         }
@@ -352,22 +362,29 @@ def split_dataset(shards: Path, output: Path, spec: SplitSpec) -> SplitResult:
     if spec.mode == "stratified":
         ratios = [spec.ratios[n] for n in names]
         quotas = np.array([apportion(counts[c], ratios) for c in classes.to_pylist()], dtype=np.int64)
-        summary["quotas"] = {str(c): dict(zip(names, q.tolist(), strict=True))
-                             for c, q in zip(classes.to_pylist(), quotas, strict=True)}
+        summary["quotas"] = {
+            str(c): dict(zip(names, q.tolist(), strict=True)) for c, q in zip(classes.to_pylist(), quotas, strict=True)
+        }
         label_codes = (_label_codes(ch, classes) for b in src.batches([label]) for ch in _chunks(b.column(0)))
         assign_stream = CodeStream(stratified_blocks(label_codes, quotas, spec.seed))
     elif spec.mode == "temporal":
         customer_index, customer_split, info = _temporal_pass(src, spec)
-        summary["temporal"] = {**info, "cutoffs": list(spec.cutoffs), "date_column": spec.date_column,
-                               "customer_column": spec.customer_column}
+        summary["temporal"] = {
+            **info,
+            "cutoffs": list(spec.cutoffs),
+            "date_column": spec.date_column,
+            "customer_column": spec.customer_column,
+        }
 
     k = len(classes) if classes is not None else 1
     per_class = np.zeros((len(names), k), dtype=np.int64)
     dropped = Counter()
     pos = 0
     with atomic_dir(output) as staging:
-        writers = [ShardWriter(staging / n, out_schema, spec.output_format, spec.rows_per_shard,
-                               spec.compression) for n in names]
+        writers = [
+            ShardWriter(staging / n, out_schema, spec.output_format, spec.rows_per_shard, spec.compression)
+            for n in names
+        ]
         pending = PendingWrites(spec.threads)
         try:
             for batch in src.batches():
@@ -411,10 +428,12 @@ def split_dataset(shards: Path, output: Path, spec: SplitSpec) -> SplitResult:
         if classes is not None:
             cls = [str(c) for c in classes.to_pylist()]
             summary["class_counts_by_split"] = {
-                nm: dict(zip(cls, per_class[i].tolist(), strict=True)) for i, nm in enumerate(names)}
+                nm: dict(zip(cls, per_class[i].tolist(), strict=True)) for i, nm in enumerate(names)
+            }
         if customer_index is not None:
             summary["temporal"]["customers_by_split"] = {
-                nm: int((customer_split == i).sum()) for i, nm in enumerate(names)}
+                nm: int((customer_split == i).sum()) for i, nm in enumerate(names)
+            }
         summary["output_format"] = spec.output_format
         _write_json(staging / "_splits.json", summary)
     shards_out = {nm: [output / nm / s.name for s in sl] for nm, sl in zip(names, shard_lists, strict=True)}

@@ -31,8 +31,12 @@ TOP_VALUES = 10
 
 def is_category(dtype: pa.DataType) -> bool:
     """Whether a column is categorical for MODS and statistics: strings, booleans, dictionaries."""
-    return (pa.types.is_string(dtype) or pa.types.is_large_string(dtype) or pa.types.is_boolean(dtype)
-            or pa.types.is_dictionary(dtype))
+    return (
+        pa.types.is_string(dtype)
+        or pa.types.is_large_string(dtype)
+        or pa.types.is_boolean(dtype)
+        or pa.types.is_dictionary(dtype)
+    )
 
 
 def kind_of(dtype: pa.DataType) -> str:
@@ -81,7 +85,12 @@ class NumericAgg:
             return
         if self.count == 0:
             self.count, self.min, self.max, self.mean, self.m2 = (
-                other.count, other.min, other.max, other.mean, other.m2)
+                other.count,
+                other.min,
+                other.max,
+                other.mean,
+                other.m2,
+            )
             return
         n = self.count + other.count
         delta = other.mean - self.mean
@@ -93,8 +102,14 @@ class NumericAgg:
 
     def as_dict(self) -> dict:
         std = math.sqrt(self.m2 / (self.count - 1)) if self.count > 1 else None
-        return {"count": self.count, "nulls": self.nulls, "min": self.min, "max": self.max,
-                "mean": self.mean if self.count else None, "std": std}
+        return {
+            "count": self.count,
+            "nulls": self.nulls,
+            "min": self.min,
+            "max": self.max,
+            "mean": self.mean if self.count else None,
+            "std": std,
+        }
 
 
 @dataclass
@@ -144,8 +159,7 @@ class TemporalAgg:
 
     def update(self, arr: pa.Array) -> None:
         mm = pc.min_max(arr)
-        self.merge(TemporalAgg(len(arr) - arr.null_count, arr.null_count,
-                               mm["min"].as_py(), mm["max"].as_py()))
+        self.merge(TemporalAgg(len(arr) - arr.null_count, arr.null_count, mm["min"].as_py(), mm["max"].as_py()))
 
     def merge(self, other: TemporalAgg) -> None:
         self.count += other.count

@@ -53,10 +53,13 @@ class Fitted:
     train_rows: int = 0
 
     def as_dict(self) -> dict:
-        return {"train_rows": self.train_rows,
-                "standardise": {c: {"mean": m, "std": s} for c, (m, s) in self.scale.items()},
-                "encode": {c: {"vocabulary": v, "size": len(v)} for c, v in self.vocab.items()},
-                "passthrough": self.passthrough, "too_many_categories": self.too_many_categories}
+        return {
+            "train_rows": self.train_rows,
+            "standardise": {c: {"mean": m, "std": s} for c, (m, s) in self.scale.items()},
+            "encode": {c: {"vocabulary": v, "size": len(v)} for c, v in self.vocab.items()},
+            "passthrough": self.passthrough,
+            "too_many_categories": self.too_many_categories,
+        }
 
 
 def fit_transforms(train: Path, spec: TransformSpec = TransformSpec()) -> Fitted:
@@ -119,8 +122,9 @@ def apply_transforms(batch: pa.RecordBatch, fitted: Fitted, schema: pa.Schema, u
     return pa.RecordBatch.from_arrays(arrays, schema=schema)
 
 
-def transform_splits(splits: Path, output: Path, spec: TransformSpec = TransformSpec(),
-                     train_split: str = "train") -> dict:
+def transform_splits(
+    splits: Path, output: Path, spec: TransformSpec = TransformSpec(), train_split: str = "train"
+) -> dict:
     """Fit on ``splits/<train_split>`` and write every split of ``splits`` transformed to
     ``output/<split>/part-NNNNN.<fmt>`` plus ``_transforms.json``; ``output`` is replaced atomically.
 
@@ -138,14 +142,17 @@ def transform_splits(splits: Path, output: Path, spec: TransformSpec = Transform
             schema = shard_schema(splits / name)
             out_schema = transformed_schema(schema, fitted)
             writer = ShardWriter(staging / name, out_schema, spec.output_format, spec.rows_per_shard)
-            batch_rows = (batch_rows_for(schema, spec.memory_mb, spec.batch_rows) if spec.memory_mb
-                          else spec.batch_rows)
+            batch_rows = batch_rows_for(schema, spec.memory_mb, spec.batch_rows) if spec.memory_mb else spec.batch_rows
             for batch in iter_shard_batches(splits / name, batch_rows):
                 writer.write(apply_transforms(batch, fitted, out_schema, spec.unseen_code))
             writer.close()
             rows[name] = writer.rows
-        summary = {**fitted.as_dict(), "fitted_on": train_split, "unseen_code": spec.unseen_code,
-                   "rows": rows, "seconds": round(time.perf_counter() - t0, 3)}
+        summary = {
+            **fitted.as_dict(),
+            "fitted_on": train_split,
+            "unseen_code": spec.unseen_code,
+            "rows": rows,
+            "seconds": round(time.perf_counter() - t0, 3),
+        }
         write_json(staging / "_transforms.json", summary)
     return summary
-

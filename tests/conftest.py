@@ -12,8 +12,10 @@ from memsafe.admission import ADMISSION_DIR_ENV
 
 REPO = Path(__file__).resolve().parents[1]
 # ../shared beside the checkout; from a git worktree nested one level deeper, the nearest one up.
-REAL = next((p / "shared" / "data" / "real" for p in REPO.parents if (p / "shared" / "data" / "real").is_dir()),
-            REPO.parent / "shared" / "data" / "real")
+REAL = next(
+    (p / "shared" / "data" / "real" for p in REPO.parents if (p / "shared" / "data" / "real").is_dir()),
+    REPO.parent / "shared" / "data" / "real",
+)
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -49,7 +49,9 @@ def test_iso_energy_assets_partitions_and_pool():
 def test_probe_rows_tabular_and_pod_usage_assets_partitions_and_pools():
     probe = importlib.import_module("probe_rows.definitions").defs
     assert {k.to_user_string() for k in probe.resolve_asset_graph().get_all_asset_keys()} == {
-        "measurement_shards", "probe_rows"}
+        "measurement_shards",
+        "probe_rows",
+    }
     shards = probe.resolve_assets_def("measurement_shards")
     assert isinstance(shards.partitions_def, dg.DynamicPartitionsDefinition)
     assert probe.resolve_assets_def("probe_rows").op.pool == "probe_rows"
@@ -64,8 +66,7 @@ def test_probe_rows_tabular_and_pod_usage_assets_partitions_and_pools():
     assert tabular.resolve_sensor_def("tabular_dataset_sensor").job_name == "tabular_job"
 
     pods = importlib.import_module("pod_usage.definitions").defs
-    assert {k.to_user_string() for k in pods.resolve_asset_graph().get_all_asset_keys()} == {
-        "pod_usage_daily_summary"}
+    assert {k.to_user_string() for k in pods.resolve_asset_graph().get_all_asset_keys()} == {"pod_usage_daily_summary"}
     summary = pods.resolve_assets_def("pod_usage_daily_summary")
     assert isinstance(summary.partitions_def, dg.MonthlyPartitionsDefinition) and summary.op.pool == "pod_usage"
 
@@ -114,8 +115,14 @@ def test_make_instance_sets_every_pool_and_checks_their_sum(monkeypatch):
 def test_workspace_loads_every_location_with_the_dagster_cli(tmp_path):
     env = {**os.environ, "DAGSTER_HOME": str(tmp_path)}
     (tmp_path / "dagster.yaml").write_text((REPO / "dagster_home" / "dagster.yaml").read_text())
-    out = subprocess.run([sys.executable, "-m", "dagster", "definitions", "validate", "-w", "workspace.yaml"],
-                         cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+    out = subprocess.run(
+        [sys.executable, "-m", "dagster", "definitions", "validate", "-w", "workspace.yaml"],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert out.returncode == 0, out.stdout + out.stderr
     for location in LOCATIONS:
         assert f"Validation successful for code location {location}" in out.stdout + out.stderr

@@ -144,8 +144,16 @@ def test_materialize_result_speaks_the_shared_vocabulary(tmp_path):
     out = tmp_path / "data.parquet"
     pq.write_table(pa.table({"a": [1, 2, 3], "b": ["x", "y", None]}), out)
     report = MemoryReport(baseline_rss_mb=100, peak_rss_mb=600, engine_peak_mb=200, spill_peak_mb=0, seconds=1.5)
-    result = materialize_result(path=out, rows=3, seconds=2.0, memory=report, budget_mb=512, started_at=1e9,
-                                extra={"files_read": 1, "index_at": 1.5e9}, check_asset="x")
+    result = materialize_result(
+        path=out,
+        rows=3,
+        seconds=2.0,
+        memory=report,
+        budget_mb=512,
+        started_at=1e9,
+        extra={"files_read": 1, "index_at": 1.5e9},
+        check_asset="x",
+    )
     md = result.metadata
     assert md["path"] == dg.MetadataValue.path(str(out))
     assert md["dagster/row_count"] == 3 and md["rows_per_s"] == 1.5 and md["seconds"] == 2.0

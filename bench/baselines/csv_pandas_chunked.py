@@ -14,7 +14,7 @@ rows = 0
 writer = None
 try:
     for i in range(0, len(args.files), FILES_PER_BATCH):
-        for path in args.files[i:i + FILES_PER_BATCH]:
+        for path in args.files[i : i + FILES_PER_BATCH]:
             for chunk in pd.read_csv(path, chunksize=CHUNK_ROWS):
                 for c in TIMESTAMP_COLUMNS:
                     chunk[c] = pd.to_datetime(chunk[c], format=TIMESTAMP_FORMAT)

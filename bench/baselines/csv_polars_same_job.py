@@ -17,22 +17,32 @@ KEY = ["interval_start_utc", "location_id", "location_type"]
     pl.scan_csv(args.files, include_file_paths="_file")
     .filter(pl.col("row_is_current"))
     .with_columns(
-        pl.col("datetime_beginning_utc").str.strptime(pl.Datetime("us", "UTC"), TIMESTAMP_FORMAT)
+        pl.col("datetime_beginning_utc")
+        .str.strptime(pl.Datetime("us", "UTC"), TIMESTAMP_FORMAT)
         .alias("interval_start_utc"),
-        pl.col("datetime_beginning_ept").str.strptime(pl.Datetime("us"), TIMESTAMP_FORMAT).dt.date()
+        pl.col("datetime_beginning_ept")
+        .str.strptime(pl.Datetime("us"), TIMESTAMP_FORMAT)
+        .dt.date()
         .alias("operating_date"),
     )
     .filter(pl.col("operating_date").dt.year() == YEAR)
     .select(
-        pl.lit("pjm").alias("iso"), pl.lit("DA").alias("market"), "interval_start_utc",
-        (pl.col("interval_start_utc") + pl.duration(hours=1)).alias("interval_end_utc"), "operating_date",
-        pl.col("pnode_id").cast(pl.String).alias("location_id"), pl.col("pnode_name").alias("location_name"),
+        pl.lit("pjm").alias("iso"),
+        pl.lit("DA").alias("market"),
+        "interval_start_utc",
+        (pl.col("interval_start_utc") + pl.duration(hours=1)).alias("interval_end_utc"),
+        "operating_date",
+        pl.col("pnode_id").cast(pl.String).alias("location_id"),
+        pl.col("pnode_name").alias("location_name"),
         # As the converter: a blank type is PJM's default, and every PJM price is an LMP.
         pl.col("type").str.strip_chars().replace("", None).fill_null("PNODE").alias("location_type"),
-        pl.lit("LMP").alias("price_type"), pl.col("total_lmp_da").alias("lmp_usd_per_mwh"),
+        pl.lit("LMP").alias("price_type"),
+        pl.col("total_lmp_da").alias("lmp_usd_per_mwh"),
         pl.col("system_energy_price_da").alias("energy_usd_per_mwh"),
         pl.col("congestion_price_da").alias("congestion_usd_per_mwh"),
-        pl.col("marginal_loss_price_da").alias("loss_usd_per_mwh"), "version_nbr", "_file",
+        pl.col("marginal_loss_price_da").alias("loss_usd_per_mwh"),
+        "version_nbr",
+        "_file",
     )
     .sort([*KEY, "version_nbr", "_file"], descending=[False, False, False, True, True])
     .unique(subset=KEY, keep="first", maintain_order=True)

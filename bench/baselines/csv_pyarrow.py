@@ -8,8 +8,9 @@ from _common import COMPRESSION, TIMESTAMP_COLUMNS, TIMESTAMP_FORMAT, emit, pars
 args = parse_args(__doc__.splitlines()[0])
 pa.set_cpu_count(args.threads)
 pa.set_io_thread_count(args.threads)
-convert = pcsv.ConvertOptions(column_types={c: pa.timestamp("us") for c in TIMESTAMP_COLUMNS},
-                              timestamp_parsers=[TIMESTAMP_FORMAT])
+convert = pcsv.ConvertOptions(
+    column_types={c: pa.timestamp("us") for c in TIMESTAMP_COLUMNS}, timestamp_parsers=[TIMESTAMP_FORMAT]
+)
 rows = 0
 writer = None
 try:

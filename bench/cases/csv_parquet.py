@@ -48,9 +48,27 @@ SAME_JOB = {"polars_same_job": "csv_polars_same_job.py"}
 
 def converter_argv(ctx: Context, data_dir, output, spill_dir) -> list[str]:
     """This project's converter as a command (``iso_energy.convert``); adjust here if its CLI changes."""
-    return [ctx.python, "-m", "iso_energy.convert", "--iso", "pjm", "--dataset", "lmp_da", "--year", str(YEAR),
-            "--data-dir", str(data_dir), "--output", str(output), "--memory-mb", str(MEMORY_MB),
-            "--threads", str(ctx.threads), "--spill-dir", str(spill_dir)]
+    return [
+        ctx.python,
+        "-m",
+        "iso_energy.convert",
+        "--iso",
+        "pjm",
+        "--dataset",
+        "lmp_da",
+        "--year",
+        str(YEAR),
+        "--data-dir",
+        str(data_dir),
+        "--output",
+        str(output),
+        "--memory-mb",
+        str(MEMORY_MB),
+        "--threads",
+        str(ctx.threads),
+        "--spill-dir",
+        str(spill_dir),
+    ]
 
 
 class CsvToParquet(Case):
@@ -58,9 +76,11 @@ class CsvToParquet(Case):
     title = "CSV to parquet (PJM day-ahead LMP, 2024)"
     budget_mb = MEMORY_MB
     pipeline_module = "iso_energy.convert"
-    target = (f"converter >= {SAME_JOB_RATIO}x the speed of polars_same_job and >= {PLAIN_RATIO}x plain polars, "
-              f"by wall and CPU time in the same run; peak RSS <= {PEAK_SHARE:.0%} of the {MEMORY_MB} MB budget at "
-              f"every size and <= {FLAT_RATIO}x the 1x peak at 4x")
+    target = (
+        f"converter >= {SAME_JOB_RATIO}x the speed of polars_same_job and >= {PLAIN_RATIO}x plain polars, "
+        f"by wall and CPU time in the same run; peak RSS <= {PEAK_SHARE:.0%} of the {MEMORY_MB} MB budget at "
+        f"every size and <= {FLAT_RATIO}x the 1x peak at 4x"
+    )
 
     def sizes(self, scale: float) -> list[Size]:
         nodes = max(2, round(NODES_AT_1X * scale))
@@ -71,9 +91,27 @@ class CsvToParquet(Case):
 
     def prepare(self, size: Size, ctx: Context) -> Inputs:
         root = ctx.work / "inputs" / self.key / f"nodes-{size.params['nodes']}"
-        self.generate(root, [ctx.python, "-m", "iso_energy.sample", "--data-dir", str(root), "--iso", "pjm",
-                             "--dataset", "lmp_da", "--start", f"{YEAR}-01-01", "--end", f"{YEAR + 1}-01-01",
-                             "--nodes", str(size.params["nodes"])], ctx)
+        self.generate(
+            root,
+            [
+                ctx.python,
+                "-m",
+                "iso_energy.sample",
+                "--data-dir",
+                str(root),
+                "--iso",
+                "pjm",
+                "--dataset",
+                "lmp_da",
+                "--start",
+                f"{YEAR}-01-01",
+                "--end",
+                f"{YEAR + 1}-01-01",
+                "--nodes",
+                str(size.params["nodes"]),
+            ],
+            ctx,
+        )
         mb, files = folder_size(root / "raw", "*.csv")
         # The sample files hold every hour of the range for every node, plus one superseded row a
         # file and a day of overlap; the row count is read, not estimated.
@@ -87,7 +125,7 @@ class CsvToParquet(Case):
         # The targets' references are polars and polars_same_job; the other baselines and the
         # warm-index run are information, left out with BENCH_CASE1_REFERENCES_ONLY=1 (a shorter run).
         only_refs = os.environ.get("BENCH_CASE1_REFERENCES_ONLY") == "1"
-        for name, cold in (("converter", True), ("converter_warm_index", False))[:1 if only_refs else 2]:
+        for name, cold in (("converter", True), ("converter_warm_index", False))[: 1 if only_refs else 2]:
             out = ctx.out_dir(self.key, size.label, name)
             output = out / "data.parquet"
             reset_output = self.fresh(output)
@@ -97,21 +135,35 @@ class CsvToParquet(Case):
                 if cold:  # a pile seen for the first time: the file index scans every file
                     shutil.rmtree(index, ignore_errors=True)
 
-            tools.append(Tool(
-                name=name, role="project" if cold else "project-info",
-                argv=converter_argv(ctx, inputs.path, output, out / "spill"), before_each=before,
-                note="first conversion of the pile (file index built)" if cold
-                else "file index already built by an earlier run (info only)",
-            ))
+            tools.append(
+                Tool(
+                    name=name,
+                    role="project" if cold else "project-info",
+                    argv=converter_argv(ctx, inputs.path, output, out / "spill"),
+                    before_each=before,
+                    note="first conversion of the pile (file index built)"
+                    if cold
+                    else "file index already built by an earlier run (info only)",
+                )
+            )
         for name, script in {**BASELINES, **SAME_JOB}.items():
             if only_refs and name not in ("polars", *SAME_JOB):
                 continue
             output = ctx.out_dir(self.key, size.label, name) / "data.parquet"
-            tools.append(Tool(name=name, argv=self.baseline(script, ctx, "--input", str(raw), "--output", str(output),
-                                                            "--threads", str(ctx.threads)),
-                              before_each=self.fresh(output), role="baseline-info" if name in SAME_JOB else "baseline",
-                              note="the converter's whole job (dedup, year, sort) in polars; information, "
-                                   "not the target's reference" if name in SAME_JOB else ""))
+            tools.append(
+                Tool(
+                    name=name,
+                    argv=self.baseline(
+                        script, ctx, "--input", str(raw), "--output", str(output), "--threads", str(ctx.threads)
+                    ),
+                    before_each=self.fresh(output),
+                    role="baseline-info" if name in SAME_JOB else "baseline",
+                    note="the converter's whole job (dedup, year, sort) in polars; information, "
+                    "not the target's reference"
+                    if name in SAME_JOB
+                    else "",
+                )
+            )
         return tools
 
     def verdicts(self, results: Sequence[Result]) -> list[Verdict]:
@@ -127,8 +179,11 @@ class CsvToParquet(Case):
             peak = project.peak_rss_mb.max if project and project.ok else None
             met = None
             if None not in (same, same_cpu, plain, plain_cpu, peak):
-                met = (min(same, same_cpu) >= SAME_JOB_RATIO and min(plain, plain_cpu) >= PLAIN_RATIO
-                       and peak <= PEAK_SHARE * MEMORY_MB)
+                met = (
+                    min(same, same_cpu) >= SAME_JOB_RATIO
+                    and min(plain, plain_cpu) >= PLAIN_RATIO
+                    and peak <= PEAK_SHARE * MEMORY_MB
+                )
                 if size == "4x" and base_peak:
                     met = met and peak <= FLAT_RATIO * base_peak
             if peak is None:
@@ -139,8 +194,9 @@ class CsvToParquet(Case):
                     detail += f", {peak / base_peak:.2f}x the 1x peak"
                 if plain is not None:
                     detail += f"; vs plain polars: {plain:.2f}x wall, {plain_cpu:.2f}x CPU"
-            out.append(Verdict(size=size, ratio=same, cpu_ratio=same_cpu, reference="polars_same_job",
-                               met=met, detail=detail))
+            out.append(
+                Verdict(size=size, ratio=same, cpu_ratio=same_cpu, reference="polars_same_job", met=met, detail=detail)
+            )
         return out
 
 

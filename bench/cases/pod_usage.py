@@ -21,14 +21,40 @@ FLAT = 1.25  # "flat": peak at full size at most this multiple of the peak at ha
 
 def generate_argv(ctx: Context, folder, rows: int) -> list[str]:
     """The project's generator as a command; adjust here if ``pod_usage.cli`` changes."""
-    return [ctx.python, "-m", "pod_usage.cli", "generate", "--rows", str(rows), "--out", str(folder),
-            "--files", str(FILES), "--seed", "0"]
+    return [
+        ctx.python,
+        "-m",
+        "pod_usage.cli",
+        "generate",
+        "--rows",
+        str(rows),
+        "--out",
+        str(folder),
+        "--files",
+        str(FILES),
+        "--seed",
+        "0",
+    ]
 
 
 def summarize_argv(ctx: Context, inputs, output, engine: str) -> list[str]:
     """The project's summary as a command; adjust here if ``pod_usage.cli`` changes."""
-    return [ctx.python, "-m", "pod_usage.cli", "summarize", "--input", str(inputs), "--output", str(output),
-            "--memory-mb", str(MEMORY_MB), "--threads", str(ctx.threads), "--engine", engine]
+    return [
+        ctx.python,
+        "-m",
+        "pod_usage.cli",
+        "summarize",
+        "--input",
+        str(inputs),
+        "--output",
+        str(output),
+        "--memory-mb",
+        str(MEMORY_MB),
+        "--threads",
+        str(ctx.threads),
+        "--engine",
+        engine,
+    ]
 
 
 class PodUsage(Case):
@@ -52,8 +78,9 @@ class PodUsage(Case):
         tools = []
         for name, engine, role in (("pod_usage", "duckdb", "project"), ("pandas_in_memory", "pandas", "baseline")):
             output = ctx.out_dir(self.key, size.label.replace(",", "").replace(" ", "_"), name) / "summary"
-            tools.append(Tool(name, summarize_argv(ctx, inputs.path, output, engine), role=role,
-                              before_each=self.fresh(output)))
+            tools.append(
+                Tool(name, summarize_argv(ctx, inputs.path, output, engine), role=role, before_each=self.fresh(output))
+            )
         return tools
 
     def verdicts(self, results: Sequence[Result]) -> list[Verdict]:
@@ -68,6 +95,9 @@ class PodUsage(Case):
             ratio, cpu_ratio = speed_ratio(rs.get("pod_usage"), rs.get("pandas_in_memory"))
             met = None if ratio is None else ratio > 1.0 and (flat is None or flat <= FLAT)
             detail = f"peak growth half -> full size {flat:.2f}x (target <= {FLAT}x)" if flat else ""
-            out.append(Verdict(size=size, ratio=ratio, cpu_ratio=cpu_ratio, reference="pandas_in_memory", met=met,
-                               detail=detail))
+            out.append(
+                Verdict(
+                    size=size, ratio=ratio, cpu_ratio=cpu_ratio, reference="pandas_in_memory", met=met, detail=detail
+                )
+            )
         return out

@@ -43,13 +43,22 @@ PJM_TZ, ERCOT_TZ = "America/New_York", "America/Chicago"
 # PJM: reserve-zone prefix -> region; product suffix -> normalised product.
 PJM_REGIONS = {"PJM RTO ": "RTO", "RTO ": "RTO", "Mid-Atlantic/Dominion ": "MAD"}
 PJM_PRODUCTS = {
-    "Non-Synchronized Reserve": "NON_SPIN", "Synchronized Reserve": "SPIN",
-    "Thirty Minutes Reserve": "SUPPLEMENTAL", "Primary Reserve": "PRIMARY",
-    "Regulation Capability": "REG", "Regulation Performance": "REG_MILEAGE",
+    "Non-Synchronized Reserve": "NON_SPIN",
+    "Synchronized Reserve": "SPIN",
+    "Thirty Minutes Reserve": "SUPPLEMENTAL",
+    "Primary Reserve": "PRIMARY",
+    "Regulation Capability": "REG",
+    "Regulation Performance": "REG_MILEAGE",
     "Regulation": "REG",
 }
-CAISO_PRODUCTS = {"RU": "REG_UP", "RD": "REG_DOWN", "RMU": "REG_MILEAGE_UP", "RMD": "REG_MILEAGE_DOWN",
-                  "SR": "SPIN", "NR": "NON_SPIN"}
+CAISO_PRODUCTS = {
+    "RU": "REG_UP",
+    "RD": "REG_DOWN",
+    "RMU": "REG_MILEAGE_UP",
+    "RMD": "REG_MILEAGE_DOWN",
+    "SR": "SPIN",
+    "NR": "NON_SPIN",
+}
 CAISO_MARKETS = {"DAM": "DA", "RTM": "RT"}
 # ERCOT's Responsive Reserve (RRS) and ERCOT Contingency Reserve (ECRS) have no exact common
 # equivalent, so they keep ERCOT's names.
@@ -59,8 +68,10 @@ ERCOT_PRODUCTS = {"REGUP": "REG_UP", "REGDN": "REG_DOWN", "RRS": "RRS", "NSPIN":
 def mapped_sql(expr: str, table: dict[str, str], what: str, match: str = "=") -> str:
     """``CASE`` mapping ``expr`` through ``table``; an unmapped value raises a DuckDB error that
     the base reports against the file. ``match``: ``=``, ``starts_with`` or ``ends_with``."""
+
     def cond(key: str) -> str:
         return f"{expr} = {_lit(key)}" if match == "=" else f"{match}({expr}, {_lit(key)})"
+
     whens = " ".join(f"WHEN {cond(k)} THEN {_lit(v)}" for k, v in table.items())
     return f"CASE {whens} ELSE error('unknown {what} ' || coalesce({expr}, 'NULL')) END"
 
@@ -70,14 +81,28 @@ def pjm_as() -> DatasetFormat:
     return DatasetFormat(
         market=None,
         source="PJM Data Miner 2 da_ancillary_services / ancillary_services",
-        columns={"datetime_beginning_utc": "TIMESTAMP", "datetime_beginning_ept": "TIMESTAMP",
-                 "ancillary_service": "VARCHAR", "unit": "VARCHAR", "value": "DOUBLE",
-                 "row_is_current": "BOOLEAN", "version_nbr": "INTEGER"},
-        required=("datetime_beginning_utc", "datetime_beginning_ept", "ancillary_service", "unit", "value",
-                  "row_is_current", "version_nbr"),
+        columns={
+            "datetime_beginning_utc": "TIMESTAMP",
+            "datetime_beginning_ept": "TIMESTAMP",
+            "ancillary_service": "VARCHAR",
+            "unit": "VARCHAR",
+            "value": "DOUBLE",
+            "row_is_current": "BOOLEAN",
+            "version_nbr": "INTEGER",
+        },
+        required=(
+            "datetime_beginning_utc",
+            "datetime_beginning_ept",
+            "ancillary_service",
+            "unit",
+            "value",
+            "row_is_current",
+            "version_nbr",
+        ),
         timestampformat="%m/%d/%Y %I:%M:%S %p",
         where_sql="row_is_current AND lower(trim(unit)) = 'price'",
-        schema=AS_SCHEMA, key=AS_KEY,
+        schema=AS_SCHEMA,
+        key=AS_KEY,
         select_sql=f"""
             CASE WHEN starts_with(parse_filename(_file), 'da_') THEN 'DA' ELSE 'RT' END AS market,
             timezone('UTC', datetime_beginning_utc) AS interval_start_utc,
@@ -95,14 +120,31 @@ def caiso_as() -> DatasetFormat:
     return DatasetFormat(
         market=None,
         source="CAISO OASIS PRC_AS",
-        columns={"INTERVALSTARTTIME_GMT": "TIMESTAMPTZ", "INTERVALENDTIME_GMT": "TIMESTAMPTZ", "OPR_DT": "DATE",
-                 "OPR_HR": "INTEGER", "OPR_INTERVAL": "INTEGER", "ANC_REGION": "VARCHAR",
-                 "MARKET_RUN_ID": "VARCHAR", "ANC_TYPE": "VARCHAR", "XML_DATA_ITEM": "VARCHAR", "MW": "DOUBLE",
-                 "GROUP": "INTEGER"},
-        required=("INTERVALSTARTTIME_GMT", "INTERVALENDTIME_GMT", "OPR_DT", "ANC_REGION", "MARKET_RUN_ID",
-                  "ANC_TYPE", "MW"),
+        columns={
+            "INTERVALSTARTTIME_GMT": "TIMESTAMPTZ",
+            "INTERVALENDTIME_GMT": "TIMESTAMPTZ",
+            "OPR_DT": "DATE",
+            "OPR_HR": "INTEGER",
+            "OPR_INTERVAL": "INTEGER",
+            "ANC_REGION": "VARCHAR",
+            "MARKET_RUN_ID": "VARCHAR",
+            "ANC_TYPE": "VARCHAR",
+            "XML_DATA_ITEM": "VARCHAR",
+            "MW": "DOUBLE",
+            "GROUP": "INTEGER",
+        },
+        required=(
+            "INTERVALSTARTTIME_GMT",
+            "INTERVALENDTIME_GMT",
+            "OPR_DT",
+            "ANC_REGION",
+            "MARKET_RUN_ID",
+            "ANC_TYPE",
+            "MW",
+        ),
         where_sql="MARKET_RUN_ID <> 'HASP'",
-        schema=AS_SCHEMA, key=AS_KEY,
+        schema=AS_SCHEMA,
+        key=AS_KEY,
         interval_minutes=15,  # RTM; DAM rows are hourly. Start and end are the file's own GMT times.
         select_sql=f"""
             {mapped_sql("MARKET_RUN_ID", CAISO_MARKETS, "CAISO MARKET_RUN_ID")} AS market,
@@ -122,11 +164,17 @@ def ercot_as() -> DatasetFormat:
     return DatasetFormat(
         market="DA",
         source="ERCOT NP4-188-CD DAM Clearing Prices for Capacity",
-        columns={"DeliveryDate": "DATE", "HourEnding": "VARCHAR", "AncillaryType": "VARCHAR", "MCPC": "DOUBLE",
-                 "DSTFlag": "VARCHAR"},
+        columns={
+            "DeliveryDate": "DATE",
+            "HourEnding": "VARCHAR",
+            "AncillaryType": "VARCHAR",
+            "MCPC": "DOUBLE",
+            "DSTFlag": "VARCHAR",
+        },
         required=("DeliveryDate", "HourEnding", "AncillaryType", "MCPC", "DSTFlag"),
         dateformat="%m/%d/%Y",
-        schema=AS_SCHEMA, key=AS_KEY,
+        schema=AS_SCHEMA,
+        key=AS_KEY,
         select_sql=f"""
             {_ERCOT_START} AS interval_start_utc,
             {_ERCOT_START} + INTERVAL 1 HOUR AS interval_end_utc,

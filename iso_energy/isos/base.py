@@ -73,8 +73,10 @@ LMP_SCHEMA = pa.schema(
 # Identifies one price: unique in every partition (asset check `unique_key`). `price_type` is
 # not in it: it is fixed per operator and dataset, so it never tells two rows of a partition apart.
 LMP_KEY = ("location_id", "location_type", "interval_start_utc")
-PRICE_TYPES = {"LMP": "locational marginal price at a pricing node, zone or hub",
-               "SPP": "ERCOT settlement point price (resource node LMP; hub/load zone averages)"}
+PRICE_TYPES = {
+    "LMP": "locational marginal price at a pricing node, zone or hub",
+    "SPP": "ERCOT settlement point price (resource node LMP; hub/load zone averages)",
+}
 
 # Ancillary-service (AS) clearing prices, the second normalised schema: one price per market,
 # region and product and interval, in USD/MW (of capacity, per interval hour as published).
@@ -95,8 +97,20 @@ AS_SCHEMA = pa.schema(
 AS_KEY = ("market", "region", "product", "interval_start_utc")
 # Normalised AS products. Operators map their own codes onto these; a product with no common
 # equivalent keeps an operator-specific name (ERCOT RRS, ECRS) rather than a misleading one.
-AS_PRODUCTS = ("REG_UP", "REG_DOWN", "REG", "REG_MILEAGE", "REG_MILEAGE_UP", "REG_MILEAGE_DOWN", "SPIN",
-               "NON_SPIN", "SUPPLEMENTAL", "PRIMARY", "RRS", "ECRS")
+AS_PRODUCTS = (
+    "REG_UP",
+    "REG_DOWN",
+    "REG",
+    "REG_MILEAGE",
+    "REG_MILEAGE_UP",
+    "REG_MILEAGE_DOWN",
+    "SPIN",
+    "NON_SPIN",
+    "SUPPLEMENTAL",
+    "PRIMARY",
+    "RRS",
+    "ECRS",
+)
 
 # Lines scanned for a header before a file is declared not to be the expected format.
 HEADER_SCAN_LINES = 50
@@ -106,8 +120,9 @@ HEADER_SCAN_BYTES = 64 * 1024
 class RawFileError(ValueError):
     """A raw file that is not what its dataset expects. Names the file, the line and the problem."""
 
-    def __init__(self, path: os.PathLike[str] | str, problem: str, line: int | None = None,
-                 expected: str | None = None) -> None:
+    def __init__(
+        self, path: os.PathLike[str] | str, problem: str, line: int | None = None, expected: str | None = None
+    ) -> None:
         self.path = str(path)
         self.line = line
         self.problem = problem
@@ -210,12 +225,19 @@ class ConversionStats:
 
     def as_metadata(self) -> dict[str, object]:
         return {
-            "iso": self.iso, "dataset": self.dataset, "year": self.year,
-            "path": str(self.output), "files_read": self.files_read,
-            "bytes_read": self.bytes_read, "rows_read": self.rows_read,
-            "rows_in_year": self.rows_in_year, "rows_out": self.rows_out,
-            "duplicates_dropped": self.duplicates_dropped, "bytes_out": self.bytes_out,
-            "started_at": round(self.started_at, 3), "seconds": round(self.seconds, 3),
+            "iso": self.iso,
+            "dataset": self.dataset,
+            "year": self.year,
+            "path": str(self.output),
+            "files_read": self.files_read,
+            "bytes_read": self.bytes_read,
+            "rows_read": self.rows_read,
+            "rows_in_year": self.rows_in_year,
+            "rows_out": self.rows_out,
+            "duplicates_dropped": self.duplicates_dropped,
+            "bytes_out": self.bytes_out,
+            "started_at": round(self.started_at, 3),
+            "seconds": round(self.seconds, 3),
             "stale_temps_removed": self.stale_temps_removed,
             "exact_duplicates": self.exact_duplicates,
             "conflicting_revisions": self.conflicting_revisions,
@@ -277,8 +299,7 @@ class IsoConverter(ABC):
         pattern = self.datasets[dataset].file_glob
         return sorted(p for p in folder.rglob(pattern) if p.is_file() and not p.name.startswith("."))
 
-    def sniff(self, path: Path, dataset: str, source: Path | None = None,
-              line_offset: int = 0) -> SniffedFile:
+    def sniff(self, path: Path, dataset: str, source: Path | None = None, line_offset: int = 0) -> SniffedFile:
         """Find the header line of ``path`` and check it against the dataset's columns.
 
         Reads at most :data:`HEADER_SCAN_BYTES`. Raises :class:`RawFileError` for an empty
@@ -294,8 +315,12 @@ class IsoConverter(ABC):
         text = head.decode("utf-8-sig", errors="replace")
         lowered = text.lstrip().lower()
         if lowered.startswith(("<!doctype", "<html", "<?xml")) or "<html" in lowered[:512]:
-            raise RawFileError(origin, "is an HTML/XML page, not a CSV export (a failed download?)",
-                               line=1, expected=f"a {fmt.source} CSV export")
+            raise RawFileError(
+                origin,
+                "is an HTML/XML page, not a CSV export (a failed download?)",
+                line=1,
+                expected=f"a {fmt.source} CSV export",
+            )
         lines = text.splitlines()
         if len(head) == HEADER_SCAN_BYTES and lines:
             lines = lines[:-1]  # the last line of the sample may be cut
@@ -308,41 +333,54 @@ class IsoConverter(ABC):
             if required.issubset(fields):
                 unknown = [f for f in fields if f not in fmt.columns]
                 if unknown and not fmt.allow_extra_columns:
-                    raise RawFileError(origin, f"unknown column(s) {unknown}", line=i + 1,
-                                       expected=f"only the {fmt.source} columns {sorted(fmt.columns)}")
+                    raise RawFileError(
+                        origin,
+                        f"unknown column(s) {unknown}",
+                        line=i + 1,
+                        expected=f"only the {fmt.source} columns {sorted(fmt.columns)}",
+                    )
                 return SniffedFile(path=path, header=fields, skip=i, source=source, line_offset=line_offset)
             known = len(set(fields) & set(fmt.columns))
             if known > closest[0]:
                 closest = (known, i + 1, sorted(required.difference(fields)))
         known, at, missing = closest
         if known:  # a header-like line that lacks some required columns: name them
-            problem = (f"no {fmt.source} header found in the first {HEADER_SCAN_LINES} lines; "
-                       f"the closest, line {at + line_offset}, lacks the required column(s) {missing}")
+            problem = (
+                f"no {fmt.source} header found in the first {HEADER_SCAN_LINES} lines; "
+                f"the closest, line {at + line_offset}, lacks the required column(s) {missing}"
+            )
         else:
             first = next((ln.strip() for ln in lines if ln.strip()), "")
-            problem = (f"no {fmt.source} header found in the first {HEADER_SCAN_LINES} lines "
-                       f"(required column(s) {missing} missing); first line is {first[:120]!r}")
-        raise RawFileError(origin, problem, line=(at or 1) + line_offset,
-                           expected=f"a header with the columns {sorted(fmt.required)}")
+            problem = (
+                f"no {fmt.source} header found in the first {HEADER_SCAN_LINES} lines "
+                f"(required column(s) {missing} missing); first line is {first[:120]!r}"
+            )
+        raise RawFileError(
+            origin, problem, line=(at or 1) + line_offset, expected=f"a header with the columns {sorted(fmt.required)}"
+        )
 
     # -- SQL -------------------------------------------------------------------------------
     def _read_sql(self, fmt: DatasetFormat, group: Sequence[SniffedFile], param: str) -> str:
         """One ``read_csv`` over files sharing a header; the file list is bound as ``param``."""
-        source = read_csv_sql(param, group[0].header, fmt.columns, skip=group[0].skip,
-                              timestampformat=fmt.timestampformat, dateformat=fmt.dateformat)
+        source = read_csv_sql(
+            param,
+            group[0].header,
+            fmt.columns,
+            skip=group[0].skip,
+            timestampformat=fmt.timestampformat,
+            dateformat=fmt.dateformat,
+        )
         # Columns of `fmt.columns` absent from this header are added as NULL so every group
         # has the same columns for UNION ALL BY NAME.
         missing = [c for c in fmt.columns if c not in group[0].header]
-        extra = "".join(f", CAST(NULL AS {fmt.columns[c]}) AS \"{c}\"" for c in missing)
+        extra = "".join(f', CAST(NULL AS {fmt.columns[c]}) AS "{c}"' for c in missing)
         return f"SELECT *{extra} FROM {source}"
 
     def normalised_sql(self, dataset: str, groups: Sequence[Sequence[SniffedFile]]) -> str:
         """SQL yielding the dataset's schema columns plus ``_version`` and ``_file``; the file
         lists are bound as ``$files0``, ``$files1``, ..."""
         fmt = self.datasets[dataset]
-        src = "\nUNION ALL BY NAME\n".join(
-            self._read_sql(fmt, g, f"files{i}") for i, g in enumerate(groups)
-        )
+        src = "\nUNION ALL BY NAME\n".join(self._read_sql(fmt, g, f"files{i}") for i, g in enumerate(groups))
         where = f"WHERE {fmt.where_sql}" if fmt.where_sql else ""
         group = f"GROUP BY {fmt.group_by_sql}" if fmt.group_by_sql else ""
         market = "" if fmt.market is None else f"{_sql_str(fmt.market)} AS market, "
@@ -363,8 +401,9 @@ class IsoConverter(ABC):
         return list(groups.values())
 
     @contextmanager
-    def prepared(self, files: Sequence[Path], dataset: str,
-                 workdir: Path | None = None) -> Iterator[list[PreparedFile]]:
+    def prepared(
+        self, files: Sequence[Path], dataset: str, workdir: Path | None = None
+    ) -> Iterator[list[PreparedFile]]:
         """Yield the files DuckDB should read for ``files``: themselves, or, for a format with a
         ``prepare`` step, clean copies in a temporary folder (under ``workdir``, e.g. the spill
         folder; removed on exit). Copies are named in input order, so ``_file`` order (the
@@ -384,8 +423,9 @@ class IsoConverter(ABC):
             for i, f in enumerate(files):
                 clean = Path(tmp) / f"{i:06d}_{Path(f).name}"  # keeps the name (NYISO types)
                 offset = fmt.prepare(Path(f), clean)
-                out.append(PreparedFile(Path(f)) if offset is None
-                           else PreparedFile(clean, source=Path(f), line_offset=offset))
+                out.append(
+                    PreparedFile(Path(f)) if offset is None else PreparedFile(clean, source=Path(f), line_offset=offset)
+                )
             yield out
 
     def _params(self, groups: Sequence[Sequence[SniffedFile]]) -> dict[str, list[str]]:
@@ -406,8 +446,11 @@ class IsoConverter(ABC):
         for g in groups:
             for s in g:
                 if str(s.path) in text:
-                    return RawFileError(s.raw, _engine_problem(text.replace(str(s.path), str(s.raw))),
-                                        line=s.raw_line(engine_line(text)))
+                    return RawFileError(
+                        s.raw,
+                        _engine_problem(text.replace(str(s.path), str(s.raw))),
+                        line=s.raw_line(engine_line(text)),
+                    )
         # The message did not name a file (e.g. an error in the normalising SQL): run each
         # file alone to find the one at fault. Only on the error path.
         for g in groups:
@@ -418,8 +461,11 @@ class IsoConverter(ABC):
                 try:
                     con.execute(sql, self._params([[s]])).fetchone()
                 except duckdb.Error as inner:
-                    return RawFileError(s.raw, _engine_problem(str(inner).replace(str(s.path), str(s.raw))),
-                                        line=s.raw_line(engine_line(str(inner))))
+                    return RawFileError(
+                        s.raw,
+                        _engine_problem(str(inner).replace(str(s.path), str(s.raw))),
+                        line=s.raw_line(engine_line(str(inner))),
+                    )
         return exc
 
     def file_year_counts(self, con: duckdb.DuckDBPyConnection, path: Path, dataset: str) -> dict:
@@ -439,8 +485,10 @@ class IsoConverter(ABC):
             norm = self.normalised_sql(dataset, groups)
             total = self._run(con, f"SELECT count(*) FROM ({src})", groups, dataset).fetchone()[0]
             rows = self._run(
-                con, f"SELECT year(operating_date) AS y, count(*) FROM ({norm}) GROUP BY y ORDER BY y",
-                groups, dataset,
+                con,
+                f"SELECT year(operating_date) AS y, count(*) FROM ({norm}) GROUP BY y ORDER BY y",
+                groups,
+                dataset,
             ).fetchall()
         return {"rows": int(total), "years": {str(int(y)): int(n) for y, n in rows}}
 
@@ -458,24 +506,38 @@ class IsoConverter(ABC):
             norm = self.normalised_sql(dataset, [[s]])
         else:
             used = stream.columns_used(s.header, fmt)
-            casts = [stream.cast_sql(c, fmt.columns.get(c, "VARCHAR"), fmt.timestampformat, fmt.dateformat,
-                                     typed=c in typed) for c in s.header if c in used]
+            casts = [
+                stream.cast_sql(c, fmt.columns.get(c, "VARCHAR"), fmt.timestampformat, fmt.dateformat, typed=c in typed)
+                for c in s.header
+                if c in used
+            ]
             casts += [f'CAST(NULL AS {fmt.columns[c]}) AS "{c}"' for c in fmt.columns if c not in s.header]
             where = f"WHERE {fmt.where_sql}" if fmt.where_sql else ""
             group = f"GROUP BY {fmt.group_by_sql}" if fmt.group_by_sql else ""
             market = "" if fmt.market is None else f"{_sql_str(fmt.market)} AS market, "
-            norm = (f"WITH src AS (SELECT {', '.join(casts)}, {_sql_str(str(s.path))} AS _file FROM arrow_src)\n"
-                    f"SELECT {_sql_str(self.iso_id)} AS iso, {market}{fmt.select_sql}\n"
-                    f"FROM {fmt.from_sql} {where} {group}")
+            norm = (
+                f"WITH src AS (SELECT {', '.join(casts)}, {_sql_str(str(s.path))} AS _file FROM arrow_src)\n"
+                f"SELECT {_sql_str(self.iso_id)} AS iso, {market}{fmt.select_sql}\n"
+                f"FROM {fmt.from_sql} {where} {group}"
+            )
         return (
             f"SELECT {cols}, _version, year(operating_date) AS _y, "
             f"coalesce(CAST(floor(epoch(interval_start_utc) / {stream.SECONDS_PER_DAY}) AS INTEGER), "
             f"2147483647) AS _day FROM (\n{norm})"
         )
 
-    def convert_year(self, files: Sequence[Path], dataset: str, year: int, output: Path,
-                     budget: Budget, *, rows_read: int = 0, rows_in_year: int | None = None,
-                     log=None) -> ConversionStats:
+    def convert_year(
+        self,
+        files: Sequence[Path],
+        dataset: str,
+        year: int,
+        output: Path,
+        budget: Budget,
+        *,
+        rows_read: int = 0,
+        rows_in_year: int | None = None,
+        log=None,
+    ) -> ConversionStats:
         """Convert the rows of operating ``year`` found in ``files`` to one parquet file.
 
         Two passes, neither holding the year (see :mod:`iso_energy.isos.stream`): each file is
@@ -518,9 +580,12 @@ class IsoConverter(ABC):
         file_counts: dict[Path, stream.FileCounts] = {}
         spilled = 0
         # One writer per partition at a time; leftovers of a killed writer are removed under the lock.
-        with atomic_output(output) as staged, contextlib.closing(con), \
-                stream.WorkDir(budget.spill_path(), f"days_{self.iso_id}_{dataset}_{year}_") as work, \
-                self.prepared(files, dataset, work) as ready:
+        with (
+            atomic_output(output) as staged,
+            contextlib.closing(con),
+            stream.WorkDir(budget.spill_path(), f"days_{self.iso_id}_{dataset}_{year}_") as work,
+            self.prepared(files, dataset, work) as ready,
+        ):
             removed, tmp = staged.stale_removed, staged.path
             # Sampled every 0.1 s: DuckDB holds little here (no year-wide sort), and each probe costs CPU.
             with PeakMemory(engine_probe=duckdb_probe(con), interval=0.1) as pm:
@@ -533,8 +598,9 @@ class IsoConverter(ABC):
                     s = self.sniff(p.path, dataset, source=p.source, line_offset=p.line_offset)
                     cur = con.cursor()  # one DuckDB connection per thread
                     try:
-                        self._stream_file(cur, s, dataset, year, spill.file(i, rank[str(p.path)]),
-                                          file_counts[Path(files[i])])
+                        self._stream_file(
+                            cur, s, dataset, year, spill.file(i, rank[str(p.path)]), file_counts[Path(files[i])]
+                        )
                     finally:
                         cur.close()
 
@@ -561,26 +627,51 @@ class IsoConverter(ABC):
                     err.file_counts = {f: {"rows": c.rows, "years": c.years} for f, c in file_counts.items()}
                     raise err
                 try:
-                    rows_out = stream.write_groups(spill, columns, fmt.key, tmp, max(budget.batch_rows, 10_000),
-                                                   dedup, memory_mb=budget.engine_memory_mb,
-                                                   schema=pa.schema([pa.field(f.name, f.type) for f in fmt.schema]))
+                    rows_out = stream.write_groups(
+                        spill,
+                        columns,
+                        fmt.key,
+                        tmp,
+                        max(budget.batch_rows, 10_000),
+                        dedup,
+                        memory_mb=budget.engine_memory_mb,
+                        schema=pa.schema([pa.field(f.name, f.type) for f in fmt.schema]),
+                    )
                 except OSError as exc:
                     if exc.errno in (errno.ENOSPC, errno.EDQUOT):
                         raise _spill_error(self, dataset, work, exc) from exc
                     raise
         return ConversionStats(
-            iso=self.iso_id, dataset=dataset, year=year, output=output,
-            files_read=len(files), bytes_read=sum(f.stat().st_size for f in files),
-            rows_read=sum(c.rows for c in file_counts.values()), rows_in_year=spilled,
-            rows_out=int(rows_out), bytes_out=output.stat().st_size, started_at=started,
-            seconds=time.time() - started, memory=pm.report, stale_temps_removed=removed,
-            files=[str(f) for f in files], exact_duplicates=dedup.exact_duplicates,
-            conflicting_revisions=dedup.conflicting_revisions, conflict_example=dedup.conflict_example,
+            iso=self.iso_id,
+            dataset=dataset,
+            year=year,
+            output=output,
+            files_read=len(files),
+            bytes_read=sum(f.stat().st_size for f in files),
+            rows_read=sum(c.rows for c in file_counts.values()),
+            rows_in_year=spilled,
+            rows_out=int(rows_out),
+            bytes_out=output.stat().st_size,
+            started_at=started,
+            seconds=time.time() - started,
+            memory=pm.report,
+            stale_temps_removed=removed,
+            files=[str(f) for f in files],
+            exact_duplicates=dedup.exact_duplicates,
+            conflicting_revisions=dedup.conflicting_revisions,
+            conflict_example=dedup.conflict_example,
             file_counts={f: {"rows": c.rows, "years": c.years} for f, c in file_counts.items()},
         )
 
-    def _stream_file(self, con: duckdb.DuckDBPyConnection, s: SniffedFile, dataset: str, year: int,
-                     spill: stream.FileSpill, counts: stream.FileCounts) -> None:
+    def _stream_file(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        s: SniffedFile,
+        dataset: str,
+        year: int,
+        spill: stream.FileSpill,
+        counts: stream.FileCounts,
+    ) -> None:
         """Pass 1 for one file: normalised rows of ``year`` into ``spill``; years into ``counts``.
 
         Fast path: polars parses, DuckDB runs the operator's SQL over the Arrow batches. A file
@@ -590,9 +681,16 @@ class IsoConverter(ABC):
         """
         fmt = self.datasets[dataset]
         try:
-            src, typed = stream.polars_batches(s.path, s.header, s.skip, fmt.columns,
-                                               fmt.timestampformat, fmt.dateformat, counts,
-                                               needed=stream.columns_used(s.header, fmt))
+            src, typed = stream.polars_batches(
+                s.path,
+                s.header,
+                s.skip,
+                fmt.columns,
+                fmt.timestampformat,
+                fmt.dateformat,
+                counts,
+                needed=stream.columns_used(s.header, fmt),
+            )
             con.register("arrow_src", src)
             try:
                 self._spill_result(con.sql(self.stream_sql(dataset, s, typed)), year, spill, counts)
@@ -607,10 +705,10 @@ class IsoConverter(ABC):
         # The reference reader: strict, and its errors name the line.
         groups = [[s]]
         try:
-            counts.rows = con.sql(f"SELECT count(*) FROM ({self._read_sql(fmt, groups[0], 'files0')})",
-                                  params=self._params(groups)).fetchall()[0][0]
-            self._spill_result(con.sql(self.stream_sql(dataset, s), params=self._params(groups)),
-                               year, spill, counts)
+            counts.rows = con.sql(
+                f"SELECT count(*) FROM ({self._read_sql(fmt, groups[0], 'files0')})", params=self._params(groups)
+            ).fetchall()[0][0]
+            self._spill_result(con.sql(self.stream_sql(dataset, s), params=self._params(groups)), year, spill, counts)
         except duckdb.Error as exc:
             spill.abort()
             raise self._locate_error(con, groups, dataset, exc) from exc
@@ -635,20 +733,28 @@ class IsoConverter(ABC):
 
 def _spill_error(conv: IsoConverter, dataset: str, folder: Path, exc: OSError) -> BudgetError:
     free = shutil.disk_usage(folder).free / 1e9 if folder.exists() else 0.0
-    return BudgetError(f"{conv.iso_id} {dataset}: the day spill files ran out of space in {folder} "
-                       f"({free:.1f} GB free): {exc}. Give the conversion's spill_dir more room.")
+    return BudgetError(
+        f"{conv.iso_id} {dataset}: the day spill files ran out of space in {folder} "
+        f"({free:.1f} GB free): {exc}. Give the conversion's spill_dir more room."
+    )
 
 
 # Engine messages that mean the memory budget or the spill folder is too small.
-RESOURCE_ERRORS = ("out of memory", "failed to offload", "failed to pin block", "max_temp_directory_size",
-                   "no space left on device")
+RESOURCE_ERRORS = (
+    "out of memory",
+    "failed to offload",
+    "failed to pin block",
+    "max_temp_directory_size",
+    "no space left on device",
+)
 
 
 def _budget_error(con: duckdb.DuckDBPyConnection, what: str, text: str) -> BudgetError:
     """A :class:`BudgetError` naming DuckDB's memory limit and the spill folder's free space."""
     try:
         limit, spill = con.execute(
-            "SELECT current_setting('memory_limit'), current_setting('temp_directory')").fetchone()
+            "SELECT current_setting('memory_limit'), current_setting('temp_directory')"
+        ).fetchone()
         free = f"{shutil.disk_usage(spill).free / 1e9:.1f} GB free" if os.path.isdir(spill) else "missing"
     except (duckdb.Error, OSError):
         limit, spill, free = "?", "?", "?"

@@ -28,40 +28,67 @@ from iso_energy.isos.ancillary import caiso_as
 from iso_energy.isos.base import DatasetFormat, IsoConverter
 
 OASIS_COLUMNS = {
-    "INTERVALSTARTTIME_GMT": "TIMESTAMPTZ", "INTERVALENDTIME_GMT": "TIMESTAMPTZ",
-    "OPR_DT": "DATE", "OPR_HR": "INTEGER", "OPR_INTERVAL": "INTEGER", "NODE_ID_XML": "VARCHAR",
-    "NODE_ID": "VARCHAR", "NODE": "VARCHAR", "MARKET_RUN_ID": "VARCHAR", "LMP_TYPE": "VARCHAR",
-    "XML_DATA_ITEM": "VARCHAR", "PNODE_RESMRID": "VARCHAR", "GRP_TYPE": "VARCHAR",
-    "POS": "INTEGER", "MW": "DOUBLE", "GROUP": "INTEGER",
+    "INTERVALSTARTTIME_GMT": "TIMESTAMPTZ",
+    "INTERVALENDTIME_GMT": "TIMESTAMPTZ",
+    "OPR_DT": "DATE",
+    "OPR_HR": "INTEGER",
+    "OPR_INTERVAL": "INTEGER",
+    "NODE_ID_XML": "VARCHAR",
+    "NODE_ID": "VARCHAR",
+    "NODE": "VARCHAR",
+    "MARKET_RUN_ID": "VARCHAR",
+    "LMP_TYPE": "VARCHAR",
+    "XML_DATA_ITEM": "VARCHAR",
+    "PNODE_RESMRID": "VARCHAR",
+    "GRP_TYPE": "VARCHAR",
+    "POS": "INTEGER",
+    "MW": "DOUBLE",
+    "GROUP": "INTEGER",
 }
 REQUIRED = ("INTERVALSTARTTIME_GMT", "INTERVALENDTIME_GMT", "OPR_DT", "NODE_ID", "MW")
 # LMP_TYPE -> normalised column. Data, not code: a new component is one more line.
 COMPONENTS = {
-    "LMP": "lmp_usd_per_mwh", "MCE": "energy_usd_per_mwh",
-    "MCC": "congestion_usd_per_mwh", "MCL": "loss_usd_per_mwh",
+    "LMP": "lmp_usd_per_mwh",
+    "MCE": "energy_usd_per_mwh",
+    "MCC": "congestion_usd_per_mwh",
+    "MCL": "loss_usd_per_mwh",
 }
 # XML_DATA_ITEM -> LMP_TYPE, for files that dropped LMP_TYPE but kept the item name.
-DATA_ITEMS = {"LMP_PRC": "LMP", "LMP_ENE_PRC": "MCE", "LMP_CONG_PRC": "MCC", "LMP_LOSS_PRC": "MCL",
-              "LMP_GHG_PRC": "MGHG"}
+DATA_ITEMS = {
+    "LMP_PRC": "LMP",
+    "LMP_ENE_PRC": "MCE",
+    "LMP_CONG_PRC": "MCC",
+    "LMP_LOSS_PRC": "MCL",
+    "LMP_GHG_PRC": "MGHG",
+}
 # Node name -> location type, first match wins (CAISO's naming, as gridstatus reads it):
 # trading hubs TH_*, default load aggregation points DLAP_*, aggregated pnodes *-APND.
-LOCATION_TYPE_RULES = (("starts_with", "TH_", "TRADING_HUB"), ("starts_with", "DLAP_", "DLAP"),
-                       ("ends_with", "-APND", "APNODE"))
+LOCATION_TYPE_RULES = (
+    ("starts_with", "TH_", "TRADING_HUB"),
+    ("starts_with", "DLAP_", "DLAP"),
+    ("ends_with", "-APND", "APNODE"),
+)
 DEFAULT_LOCATION_TYPE = "NODE"
 
 _ITEM = "CASE " + " ".join(f"WHEN XML_DATA_ITEM = '{k}' THEN '{v}'" for k, v in DATA_ITEMS.items()) + " END"
 _CODE = f"coalesce(LMP_TYPE, {_ITEM})"
 # A file without a component code holds only total LMP rows: one per node and interval.
-_LMP = (f"CASE WHEN count(*) FILTER (WHERE {_CODE} IS NULL) > 1 THEN error('node ' || NODE_ID || "
-        "' has several MW rows at ' || CAST(INTERVALSTARTTIME_GMT AS VARCHAR) || ' and no LMP_TYPE or "
-        f"XML_DATA_ITEM to tell the price components apart') "
-        f"ELSE max(MW) FILTER (WHERE coalesce({_CODE}, 'LMP') = 'LMP') END")
+_LMP = (
+    f"CASE WHEN count(*) FILTER (WHERE {_CODE} IS NULL) > 1 THEN error('node ' || NODE_ID || "
+    "' has several MW rows at ' || CAST(INTERVALSTARTTIME_GMT AS VARCHAR) || ' and no LMP_TYPE or "
+    f"XML_DATA_ITEM to tell the price components apart') "
+    f"ELSE max(MW) FILTER (WHERE coalesce({_CODE}, 'LMP') = 'LMP') END"
+)
 _PIVOT = ",\n".join(
     f"{_LMP} AS {column}" if code == "LMP" else f"max(MW) FILTER (WHERE {_CODE} = '{code}') AS {column}"
     for code, column in COMPONENTS.items()
 )
-_TYPE = ("CASE " + " ".join(f"WHEN {fn}(NODE_ID, '{arg}') THEN '{t}'" for fn, arg, t in LOCATION_TYPE_RULES)
-         + f" ELSE '{DEFAULT_LOCATION_TYPE}' END")
+_TYPE = (
+    "CASE "
+    + " ".join(f"WHEN {fn}(NODE_ID, '{arg}') THEN '{t}'" for fn, arg, t in LOCATION_TYPE_RULES)
+    + f" ELSE '{DEFAULT_LOCATION_TYPE}' END"
+)
+
 
 def _oasis_lmp(market: str, report: str, minutes: int) -> DatasetFormat:
     return DatasetFormat(

@@ -35,15 +35,13 @@ POINT_TYPE_BY_PREFIX = {"HB_": "HU", "LZ_": "LZ"}
 DEFAULT_POINT_TYPE = "RN"
 _TYPE_CASE = (
     "CASE "
-    + " ".join(f"WHEN starts_with(SettlementPoint, '{p}') THEN '{t}'"
-               for p, t in POINT_TYPE_BY_PREFIX.items())
+    + " ".join(f"WHEN starts_with(SettlementPoint, '{p}') THEN '{t}'" for p, t in POINT_TYPE_BY_PREFIX.items())
     + f" ELSE '{DEFAULT_POINT_TYPE}' END"
 )
 _REPEATED = "upper(trim(DSTFlag)) = 'Y'"
 
 _DA_LOCAL = "(DeliveryDate + (CAST(split_part(trim(HourEnding), ':', 1) AS INTEGER) - 1) * INTERVAL 1 HOUR)"
-_RT_LOCAL = ("(DeliveryDate + (DeliveryHour - 1) * INTERVAL 1 HOUR "
-             "+ (DeliveryInterval - 1) * INTERVAL 15 MINUTE)")
+_RT_LOCAL = "(DeliveryDate + (DeliveryHour - 1) * INTERVAL 1 HOUR + (DeliveryInterval - 1) * INTERVAL 15 MINUTE)"
 
 
 class ERCOT(IsoConverter):
@@ -55,11 +53,14 @@ class ERCOT(IsoConverter):
         "lmp_da": DatasetFormat(
             market="DA",
             source="ERCOT NP4-190-CD DAM Settlement Point Prices",
-            columns={"DeliveryDate": "DATE", "HourEnding": "VARCHAR",
-                     "SettlementPoint": "VARCHAR", "SettlementPointPrice": "DOUBLE",
-                     "DSTFlag": "VARCHAR"},
-            required=("DeliveryDate", "HourEnding", "SettlementPoint", "SettlementPointPrice",
-                      "DSTFlag"),
+            columns={
+                "DeliveryDate": "DATE",
+                "HourEnding": "VARCHAR",
+                "SettlementPoint": "VARCHAR",
+                "SettlementPointPrice": "DOUBLE",
+                "DSTFlag": "VARCHAR",
+            },
+            required=("DeliveryDate", "HourEnding", "SettlementPoint", "SettlementPointPrice", "DSTFlag"),
             dateformat="%m/%d/%Y",
             select_sql=f"""
                 {local_to_utc_sql(_DA_LOCAL, TZ, _REPEATED)} AS interval_start_utc,
@@ -77,12 +78,24 @@ class ERCOT(IsoConverter):
         "lmp_rt": DatasetFormat(
             market="RT",
             source="ERCOT NP6-905-CD Settlement Point Prices",
-            columns={"DeliveryDate": "DATE", "DeliveryHour": "INTEGER",
-                     "DeliveryInterval": "INTEGER", "SettlementPointName": "VARCHAR",
-                     "SettlementPointType": "VARCHAR", "SettlementPointPrice": "DOUBLE",
-                     "DSTFlag": "VARCHAR"},
-            required=("DeliveryDate", "DeliveryHour", "DeliveryInterval", "SettlementPointName",
-                      "SettlementPointType", "SettlementPointPrice", "DSTFlag"),
+            columns={
+                "DeliveryDate": "DATE",
+                "DeliveryHour": "INTEGER",
+                "DeliveryInterval": "INTEGER",
+                "SettlementPointName": "VARCHAR",
+                "SettlementPointType": "VARCHAR",
+                "SettlementPointPrice": "DOUBLE",
+                "DSTFlag": "VARCHAR",
+            },
+            required=(
+                "DeliveryDate",
+                "DeliveryHour",
+                "DeliveryInterval",
+                "SettlementPointName",
+                "SettlementPointType",
+                "SettlementPointPrice",
+                "DSTFlag",
+            ),
             dateformat="%m/%d/%Y",
             interval_minutes=15,
             select_sql=f"""

@@ -36,8 +36,10 @@ RECORD_TYPES = {"C": "comment", "H": "header", "D": "data", "T": "trailer"}
 DEFAULT_LOCATION_TYPE = "NETWORK NODE"
 REPEATED_SUFFIX = "X"  # "02X": the second (standard-time) 01:00-02:00 hour
 PRICES = {
-    "Locational Marginal Price": "lmp_usd_per_mwh", "Energy Component": "energy_usd_per_mwh",
-    "Congestion Component": "congestion_usd_per_mwh", "Marginal Loss Component": "loss_usd_per_mwh",
+    "Locational Marginal Price": "lmp_usd_per_mwh",
+    "Energy Component": "energy_usd_per_mwh",
+    "Congestion Component": "congestion_usd_per_mwh",
+    "Marginal Loss Component": "loss_usd_per_mwh",
 }
 _COUNT = re.compile(r"(\d+)\D*$")
 _HOUR = f"CAST(rtrim(upper(trim(\"Hour Ending\")), '{REPEATED_SUFFIX}') AS INTEGER)"
@@ -64,8 +66,10 @@ def prepare(raw: Path, clean: Path) -> int:
             trailer, no trailer, or a trailer count that disagrees with the data lines.
     """
     header_seen, data, trailer, offset = False, 0, None, None
-    with open(raw, encoding="utf-8-sig", errors="replace", newline="") as src, \
-            open(clean, "w", encoding="utf-8", newline="") as dst:
+    with (
+        open(raw, encoding="utf-8-sig", errors="replace", newline="") as src,
+        open(clean, "w", encoding="utf-8", newline="") as dst,
+    ):
         for n, line in enumerate(src, 1):
             line = line.rstrip("\r\n")
             if not line.strip():
@@ -73,8 +77,12 @@ def prepare(raw: Path, clean: Path) -> int:
             kind, rest = _split_record(line)
             what = RECORD_TYPES.get(kind.upper())
             if what is None:
-                raise RawFileError(raw, f"unknown record type in {line[:40]!r}", line=n,
-                                   expected='lines starting with "C", "H", "D" or "T"')
+                raise RawFileError(
+                    raw,
+                    f"unknown record type in {line[:40]!r}",
+                    line=n,
+                    expected='lines starting with "C", "H", "D" or "T"',
+                )
             if trailer is not None and what != "comment":
                 raise RawFileError(raw, f"{what} line after the trailer", line=n)
             if what == "header" and not header_seen:
@@ -105,11 +113,15 @@ def _hourly_lmp(market: str, report: str) -> DatasetFormat:
     return DatasetFormat(
         market=market,
         source=f"ISO-NE {report}",
-        columns={"Date": "DATE", "Hour Ending": "VARCHAR", "Location ID": "VARCHAR",
-                 "Location Name": "VARCHAR", "Location Type": "VARCHAR",
-                 **{c: "DOUBLE" for c in PRICES}},
-        required=("Date", "Hour Ending", "Location ID", "Location Name", "Location Type",
-                  "Locational Marginal Price"),
+        columns={
+            "Date": "DATE",
+            "Hour Ending": "VARCHAR",
+            "Location ID": "VARCHAR",
+            "Location Name": "VARCHAR",
+            "Location Type": "VARCHAR",
+            **{c: "DOUBLE" for c in PRICES},
+        },
+        required=("Date", "Hour Ending", "Location ID", "Location Name", "Location Type", "Locational Marginal Price"),
         dateformat="%m/%d/%Y",
         prepare=prepare,
         select_sql=f"""

@@ -48,7 +48,7 @@ _DAY = re.compile(r"^\W*(\d{2}/\d{2}/\d{4})\b")
 _PIVOT = ",\n".join(
     f"max(price) FILTER (WHERE upper(trim(Value)) = '{code}') AS {column}" for code, column in COMPONENTS.items()
 )
-_START = ("timezone('" + TZ + "', MarketDay + (CAST(substr(he, 4) AS INTEGER) - 1) * INTERVAL 1 HOUR)")
+_START = "timezone('" + TZ + "', MarketDay + (CAST(substr(he, 4) AS INTEGER) - 1) * INTERVAL 1 HOUR)"
 
 
 def prepare(raw: Path, clean: Path) -> int:
@@ -71,8 +71,12 @@ def prepare(raw: Path, clean: Path) -> int:
                 closest = (present, n, [c for c in _HEADER if c not in fields])
             if fields[:3] == HEADER_START:
                 if day is None:
-                    raise RawFileError(raw, "no market day (MM/DD/YYYY) in the preamble", line=n,
-                                       expected="the report title, then the market day, then the header")
+                    raise RawFileError(
+                        raw,
+                        "no market day (MM/DD/YYYY) in the preamble",
+                        line=n,
+                        expected="the report title, then the market day, then the header",
+                    )
                 with open(clean, "w", encoding="utf-8", newline="") as dst:
                     dst.write("MarketDay," + line.rstrip("\r\n") + "\n")
                     for data in src:
@@ -83,17 +87,25 @@ def prepare(raw: Path, clean: Path) -> int:
             if m and day is None:
                 day = m.group(1)
     lacks = f"; the closest, line {closest[1]}, lacks the required column(s) {closest[2]}" if closest[0] else ""
-    raise RawFileError(raw, f"no MISO header line in the first {HEADER_SCAN_LINES} lines{lacks}",
-                       line=closest[1] or None,
-                       expected="a line 'Node,Type,Value,HE 1,...,HE 24' after the preamble")
+    raise RawFileError(
+        raw,
+        f"no MISO header line in the first {HEADER_SCAN_LINES} lines{lacks}",
+        line=closest[1] or None,
+        expected="a line 'Node,Type,Value,HE 1,...,HE 24' after the preamble",
+    )
 
 
 def _wide_lmp(market: str, report: str) -> DatasetFormat:
     return DatasetFormat(
         market=market,
         source=f"MISO {report}",
-        columns={"MarketDay": "DATE", "Node": "VARCHAR", "Type": "VARCHAR", "Value": "VARCHAR",
-                 **{h: "DOUBLE" for h in HOURS}},
+        columns={
+            "MarketDay": "DATE",
+            "Node": "VARCHAR",
+            "Type": "VARCHAR",
+            "Value": "VARCHAR",
+            **{h: "DOUBLE" for h in HOURS},
+        },
         required=("MarketDay", *HEADER_START, *HOURS),
         dateformat="%m/%d/%Y",
         prepare=prepare,

@@ -57,8 +57,23 @@ STAMP_FORMAT = "%m/%d/%Y %H:%M:%S"
 # File-name marker -> location type (zone and generator files share one header).
 LOCATION_TYPE_BY_FILE = {"_zone": "ZONE", "_gen": "GEN"}
 # NYISO's load zones and external proxy zones, as named in the zonal LBMP files.
-ZONES = ("CAPITL", "CENTRL", "DUNWOD", "GENESE", "H Q", "HUD VL", "LONGIL", "MHK VL", "MILLWD",
-         "N.Y.C.", "NORTH", "NPX", "O H", "PJM", "WEST")
+ZONES = (
+    "CAPITL",
+    "CENTRL",
+    "DUNWOD",
+    "GENESE",
+    "H Q",
+    "HUD VL",
+    "LONGIL",
+    "MHK VL",
+    "MILLWD",
+    "N.Y.C.",
+    "NORTH",
+    "NPX",
+    "O H",
+    "PJM",
+    "WEST",
+)
 REFERENCE_BUS = "NYISO_LBMP_REFERENCE"  # the LBMP reference bus, listed in generator files
 DEFAULT_LOCATION_TYPE = "GEN"  # a file named neither *_zone* nor *_gen*, a name not in ZONES
 RTD_MINUTES, RTC_MINUTES = 5, 15  # real-time dispatch / real-time commitment interval lengths
@@ -74,8 +89,10 @@ def _lit(value: str) -> str:
 
 _TYPE_CASE = (
     f"CASE WHEN Name = {_lit(REFERENCE_BUS)} THEN 'REFERENCE_BUS' "
-    + " ".join(f"WHEN contains(parse_filename(_file), {_lit(marker)}) THEN {_lit(t)}"
-               for marker, t in LOCATION_TYPE_BY_FILE.items())
+    + " ".join(
+        f"WHEN contains(parse_filename(_file), {_lit(marker)}) THEN {_lit(t)}"
+        for marker, t in LOCATION_TYPE_BY_FILE.items()
+    )
     + f" WHEN Name IN ({', '.join(_lit(z) for z in ZONES)}) THEN 'ZONE'"
     + f" ELSE {_lit(DEFAULT_LOCATION_TYPE)} END"
 )
@@ -113,8 +130,7 @@ def prepare(raw: Path, clean: Path) -> int | None:
     prefixes = tuple(f'"{d} 01:' for d in days) + tuple(f"{d} 01:" for d in days)
     seen: set[str] = set()
     dropped = 0
-    with open(raw, encoding="utf-8-sig", newline="") as src, \
-            open(clean, "w", encoding="utf-8", newline="") as dst:
+    with open(raw, encoding="utf-8-sig", newline="") as src, open(clean, "w", encoding="utf-8", newline="") as dst:
         for line in src:
             if line.strip():
                 dst.write(line.rstrip("\r\n") + ',"_repeated"\n')
@@ -207,20 +223,23 @@ def prepare_real_time(raw: Path, clean: Path) -> int | None:
         try:
             local = datetime.strptime(stamp, STAMP_FORMAT)
         except ValueError:
-            raise RawFileError(raw, f"time stamp {stamp[:40]!r} is not {STAMP_FORMAT}",
-                               line=_line_at(raw, offsets[i])) from None
+            raise RawFileError(
+                raw, f"time stamp {stamp[:40]!r} is not {STAMP_FORMAT}", line=_line_at(raw, offsets[i])
+            ) from None
         again = stamp in seen and local.hour == 1 and _is_fallback_day(stamp[:10])
         seen.add(stamp)
         repeated.append(again)
         ends.append(local.replace(tzinfo=zone, fold=int(again)).timestamp())
         if i and ends[i] <= ends[i - 1]:
-            raise RawFileError(raw, f"time stamp {stamp!r} follows {stamps[i - 1]!r}: rows out of time order",
-                               line=_line_at(raw, offsets[i]),
-                               expected="each interval's rows together, in time order, as NYISO writes them")
+            raise RawFileError(
+                raw,
+                f"time stamp {stamp!r} follows {stamps[i - 1]!r}: rows out of time order",
+                line=_line_at(raw, offsets[i]),
+                expected="each interval's rows together, in time order, as NYISO writes them",
+            )
     minutes = interval_minutes(ends)
     dropped = 0
-    with open(raw, encoding="utf-8-sig", newline="") as src, \
-            open(clean, "w", encoding="utf-8", newline="") as dst:
+    with open(raw, encoding="utf-8-sig", newline="") as src, open(clean, "w", encoding="utf-8", newline="") as dst:
         for line in src:
             if line.strip():
                 dst.write(line.rstrip("\r\n") + ',"_repeated","_minutes"\n')
@@ -256,8 +275,16 @@ def _lbmp(market: str, report: str) -> DatasetFormat:
     return DatasetFormat(
         market=market,
         source=f"NYISO {report} LBMP",
-        columns={"Time Stamp": "TIMESTAMP", "Name": "VARCHAR", "PTID": "VARCHAR", PRICE: "DOUBLE",
-                 LOSSES: "DOUBLE", CONGESTION: "DOUBLE", "_repeated": "VARCHAR", "_minutes": "INTEGER"},
+        columns={
+            "Time Stamp": "TIMESTAMP",
+            "Name": "VARCHAR",
+            "PTID": "VARCHAR",
+            PRICE: "DOUBLE",
+            LOSSES: "DOUBLE",
+            CONGESTION: "DOUBLE",
+            "_repeated": "VARCHAR",
+            "_minutes": "INTEGER",
+        },
         required=("Time Stamp", "Name", "PTID", PRICE, LOSSES, CONGESTION),
         timestampformat=STAMP_FORMAT,
         prepare=prepare_real_time if real_time else prepare,

@@ -26,20 +26,37 @@ DEFAULT_LOCATION_TYPE = "PNODE"
 
 def _hourly_lmps(suffix: str, market: str, feed: str) -> DatasetFormat:
     price = {
-        f"system_energy_price_{suffix}": "DOUBLE", f"total_lmp_{suffix}": "DOUBLE",
-        f"congestion_price_{suffix}": "DOUBLE", f"marginal_loss_price_{suffix}": "DOUBLE",
+        f"system_energy_price_{suffix}": "DOUBLE",
+        f"total_lmp_{suffix}": "DOUBLE",
+        f"congestion_price_{suffix}": "DOUBLE",
+        f"marginal_loss_price_{suffix}": "DOUBLE",
     }
     return DatasetFormat(
         market=market,
         source=f"PJM Data Miner 2 {feed}",
         columns={
-            "datetime_beginning_utc": "TIMESTAMP", "datetime_beginning_ept": "TIMESTAMP",
-            "pnode_id": "VARCHAR", "pnode_name": "VARCHAR", "voltage": "VARCHAR",
-            "equipment": "VARCHAR", "type": "VARCHAR", "zone": "VARCHAR", **price,
-            "row_is_current": "BOOLEAN", "version_nbr": "INTEGER",
+            "datetime_beginning_utc": "TIMESTAMP",
+            "datetime_beginning_ept": "TIMESTAMP",
+            "pnode_id": "VARCHAR",
+            "pnode_name": "VARCHAR",
+            "voltage": "VARCHAR",
+            "equipment": "VARCHAR",
+            "type": "VARCHAR",
+            "zone": "VARCHAR",
+            **price,
+            "row_is_current": "BOOLEAN",
+            "version_nbr": "INTEGER",
         },
-        required=("datetime_beginning_utc", "datetime_beginning_ept", "pnode_id", "pnode_name",
-                  "type", f"total_lmp_{suffix}", "row_is_current", "version_nbr"),
+        required=(
+            "datetime_beginning_utc",
+            "datetime_beginning_ept",
+            "pnode_id",
+            "pnode_name",
+            "type",
+            f"total_lmp_{suffix}",
+            "row_is_current",
+            "version_nbr",
+        ),
         timestampformat="%m/%d/%Y %I:%M:%S %p",
         where_sql="row_is_current",
         select_sql=f"""

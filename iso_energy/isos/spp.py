@@ -26,18 +26,50 @@ from iso_energy.isos.base import DatasetFormat, IsoConverter
 
 TZ = "America/Chicago"
 COLUMNS = {
-    "Interval": "TIMESTAMP", "GMTIntervalEnd": "TIMESTAMP", "Settlement Location": "VARCHAR",
-    "Pnode": "VARCHAR", "LMP": "DOUBLE", "MLC": "DOUBLE", "MCC": "DOUBLE", "MEC": "DOUBLE",
+    "Interval": "TIMESTAMP",
+    "GMTIntervalEnd": "TIMESTAMP",
+    "Settlement Location": "VARCHAR",
+    "Pnode": "VARCHAR",
+    "LMP": "DOUBLE",
+    "MLC": "DOUBLE",
+    "MCC": "DOUBLE",
+    "MEC": "DOUBLE",
 }
 
 # Settlement location -> type (gridstatus ``LMP_HUBS_AND_INTERFACES``); others: DEFAULT_LOCATION_TYPE.
 HUBS = ("SPPNORTH_HUB", "SPPSOUTH_HUB")
-INTERFACES = ("AECI", "ALTW", "AMRN", "BLKW", "CLEC", "DPC", "EDDY", "EES", "ERCOTE", "ERCOTN", "GRE",
-              "LAM345", "MCWEST", "MDU", "MEC", "MISO", "NSP", "OTP", "RCEAST", "SCSE", "SGE", "SPA", "SPC")
+INTERFACES = (
+    "AECI",
+    "ALTW",
+    "AMRN",
+    "BLKW",
+    "CLEC",
+    "DPC",
+    "EDDY",
+    "EES",
+    "ERCOTE",
+    "ERCOTN",
+    "GRE",
+    "LAM345",
+    "MCWEST",
+    "MDU",
+    "MEC",
+    "MISO",
+    "NSP",
+    "OTP",
+    "RCEAST",
+    "SCSE",
+    "SGE",
+    "SPA",
+    "SPC",
+)
 LOCATION_TYPES = {**{h: "HUB" for h in HUBS}, **{i: "INTERFACE" for i in INTERFACES}}
 DEFAULT_LOCATION_TYPE = "SETTLEMENT_LOCATION"
-_TYPE = ("CASE \"Settlement Location\" " + " ".join(f"WHEN '{k}' THEN '{v}'" for k, v in LOCATION_TYPES.items())
-         + f" ELSE '{DEFAULT_LOCATION_TYPE}' END")
+_TYPE = (
+    'CASE "Settlement Location" '
+    + " ".join(f"WHEN '{k}' THEN '{v}'" for k, v in LOCATION_TYPES.items())
+    + f" ELSE '{DEFAULT_LOCATION_TYPE}' END"
+)
 
 
 def _lmp_by_location(market: str, report: str, minutes: int) -> DatasetFormat:

@@ -33,8 +33,16 @@ DATASETS = ("lmp_da", "lmp_rt")
 AS_DATASET = "as"
 
 
-def generate(root: Path, start: date, end: date, *, nodes: int = 3, seed: int = 0,
-             isos: Iterable[str] | None = None, datasets: Iterable[str] = DATASETS) -> list[Path]:
+def generate(
+    root: Path,
+    start: date,
+    end: date,
+    *,
+    nodes: int = 3,
+    seed: int = 0,
+    isos: Iterable[str] | None = None,
+    datasets: Iterable[str] = DATASETS,
+) -> list[Path]:
     """Write sample raw files under ``<root>/raw`` and return their paths.
 
     Raises:
@@ -67,9 +75,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.nodes < 1:
         raise CliUsageError(f"--nodes must be at least 1, got {args.nodes}")
     root = data_dir(args.data_dir)
-    files = generate(root, args.start, args.end, nodes=args.nodes, seed=args.seed, isos=args.iso,
-                     datasets=args.dataset or DATASETS)
+    files = generate(
+        root, args.start, args.end, nodes=args.nodes, seed=args.seed, isos=args.iso, datasets=args.dataset or DATASETS
+    )
     size = sum(f.stat().st_size for f in files)
     print(f"wrote {len(files)} files ({size / 1e6:.1f} MB) under {root / 'raw'}")
     return 0
-

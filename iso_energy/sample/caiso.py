@@ -16,8 +16,12 @@ import pyarrow as pa
 from iso_energy.sample.common import calendar, grid, months, prices, take, write_csv
 
 TZ = "America/Los_Angeles"
-COMPONENTS = [("LMP", "LMP_PRC", "lmp"), ("MCE", "LMP_ENE_PRC", "energy"),
-              ("MCC", "LMP_CONG_PRC", "congestion"), ("MCL", "LMP_LOSS_PRC", "loss")]
+COMPONENTS = [
+    ("LMP", "LMP_PRC", "lmp"),
+    ("MCE", "LMP_ENE_PRC", "energy"),
+    ("MCC", "LMP_CONG_PRC", "congestion"),
+    ("MCL", "LMP_LOSS_PRC", "loss"),
+]
 
 
 def write(raw: Path, dataset: str, start: date, end: date, n_nodes: int, seed: int = 0) -> list[Path]:
@@ -43,17 +47,28 @@ def write(raw: Path, dataset: str, start: date, end: date, n_nodes: int, seed: i
         n = (hi - lo) * n_nodes
         blocks = []
         for code, item, key in COMPONENTS:
-            blocks.append(pa.table({
-                "INTERVALSTARTTIME_GMT": take(iso, t_abs), "INTERVALENDTIME_GMT": take(iso_end, t_abs),
-                "OPR_DT": take(opr_dt, t_abs), "OPR_HR": opr_hr[np.asarray(t_abs)],
-                "OPR_INTERVAL": opr_interval[np.asarray(t_abs)],
-                "NODE_ID_XML": take(node_ids, n_idx), "NODE_ID": take(node_ids, n_idx),
-                "NODE": take(node_ids, n_idx), "MARKET_RUN_ID": ["RTM" if rt else "DAM"] * n,
-                "LMP_TYPE": [code] * n, "XML_DATA_ITEM": [item] * n,
-                "PNODE_RESMRID": take(node_ids, n_idx), "GRP_TYPE": ["ALL_APNODES"] * n,
-                "POS": np.zeros(n, dtype=np.int64), "MW": p[key][lo * n_nodes: hi * n_nodes],
-                "GROUP": np.asarray(t_idx, dtype=np.int64) // 24 + 1,
-            }))
+            blocks.append(
+                pa.table(
+                    {
+                        "INTERVALSTARTTIME_GMT": take(iso, t_abs),
+                        "INTERVALENDTIME_GMT": take(iso_end, t_abs),
+                        "OPR_DT": take(opr_dt, t_abs),
+                        "OPR_HR": opr_hr[np.asarray(t_abs)],
+                        "OPR_INTERVAL": opr_interval[np.asarray(t_abs)],
+                        "NODE_ID_XML": take(node_ids, n_idx),
+                        "NODE_ID": take(node_ids, n_idx),
+                        "NODE": take(node_ids, n_idx),
+                        "MARKET_RUN_ID": ["RTM" if rt else "DAM"] * n,
+                        "LMP_TYPE": [code] * n,
+                        "XML_DATA_ITEM": [item] * n,
+                        "PNODE_RESMRID": take(node_ids, n_idx),
+                        "GRP_TYPE": ["ALL_APNODES"] * n,
+                        "POS": np.zeros(n, dtype=np.int64),
+                        "MW": p[key][lo * n_nodes : hi * n_nodes],
+                        "GROUP": np.asarray(t_idx, dtype=np.int64) // 24 + 1,
+                    }
+                )
+            )
         report = "PRC_INTVL_LMP" if rt else "PRC_LMP"
         files.append(write_csv(pa.concat_tables(blocks), raw / "caiso" / dataset / f"{report}_{month}.csv"))
     return files

@@ -43,8 +43,13 @@ def calendar(start: date, end: date, tz: str, minutes: int) -> Calendar:
     local = utc.tz_convert(tz)
     wall = local.tz_localize(None)
     wall_before = (utc - pd.Timedelta(hours=1)).tz_convert(tz).tz_localize(None)
-    return Calendar(utc=utc, wall=wall, operating_date=wall.normalize().values.astype("datetime64[D]"),
-                    repeated=np.asarray(wall == wall_before), minutes=minutes)
+    return Calendar(
+        utc=utc,
+        wall=wall,
+        operating_date=wall.normalize().values.astype("datetime64[D]"),
+        repeated=np.asarray(wall == wall_before),
+        minutes=minutes,
+    )
 
 
 def months(cal: Calendar) -> list[tuple[str, np.ndarray]]:
@@ -68,14 +73,12 @@ def prices(n_intervals: int, n_nodes: int, seed: int) -> dict[str, np.ndarray]:
     energy = np.repeat(energy, n_nodes)
     congestion = np.round(rng.normal(0, 3, n_intervals * n_nodes), 6)
     loss = np.round(rng.normal(0, 0.5, n_intervals * n_nodes), 6)
-    return {"energy": energy, "congestion": congestion, "loss": loss,
-            "lmp": np.round(energy + congestion + loss, 6)}
+    return {"energy": energy, "congestion": congestion, "loss": loss, "lmp": np.round(energy + congestion + loss, 6)}
 
 
 def grid(n_intervals: int, n_nodes: int) -> tuple[pa.Array, pa.Array]:
     """Interval and node indices of every row, interval-major (exports are time-sorted)."""
-    return (pa.array(np.repeat(np.arange(n_intervals), n_nodes)),
-            pa.array(np.tile(np.arange(n_nodes), n_intervals)))
+    return (pa.array(np.repeat(np.arange(n_intervals), n_nodes)), pa.array(np.tile(np.arange(n_nodes), n_intervals)))
 
 
 def take(values: list[str] | np.ndarray, idx: pa.Array) -> pa.Array:
@@ -84,7 +87,11 @@ def take(values: list[str] | np.ndarray, idx: pa.Array) -> pa.Array:
 
 def write_csv(table: pa.Table, path: Path, *, eol: str = "\n", quote_header: bool = False) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
-    pcsv.write_csv(table, path, pcsv.WriteOptions(
-        eol=eol, quoting_style="none", quoting_header="needed" if quote_header else "none",
-        batch_size=64 * 1024))
+    pcsv.write_csv(
+        table,
+        path,
+        pcsv.WriteOptions(
+            eol=eol, quoting_style="none", quoting_header="needed" if quote_header else "none", batch_size=64 * 1024
+        ),
+    )
     return path

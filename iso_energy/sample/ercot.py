@@ -17,8 +17,7 @@ import pyarrow.compute as pc
 from iso_energy.sample.common import calendar, grid, months, prices, take, write_csv
 
 TZ = "America/Chicago"
-NAMED = [("HB_HOUSTON", "HU"), ("HB_NORTH", "HU"), ("LZ_HOUSTON", "LZ"), ("LZ_HOUSTON", "LZEW"),
-         ("LZ_SOUTH", "LZ")]
+NAMED = [("HB_HOUSTON", "HU"), ("HB_NORTH", "HU"), ("LZ_HOUSTON", "LZ"), ("LZ_HOUSTON", "LZEW"), ("LZ_SOUTH", "LZ")]
 
 
 def points(n: int) -> list[tuple[str, str]]:
@@ -42,24 +41,33 @@ def write(raw: Path, dataset: str, start: date, end: date, n_nodes: int, seed: i
         lo, hi = idx[0], idx[-1] + 1
         t_idx, n_idx = grid(hi - lo, n_pts)
         t_abs = np.asarray(t_idx) + lo
-        price = pa.array(p["lmp"][lo * n_pts: hi * n_pts]).cast(pa.string())
+        price = pa.array(p["lmp"][lo * n_pts : hi * n_pts]).cast(pa.string())
         price = pc.binary_join_element_wise(" ", price, "")  # " 28.4": ERCOT pads prices
         date_col, flag_col = take(delivery, pa.array(t_abs)), take(list(flag), pa.array(t_abs))
         names = take([n for n, _ in pts], n_idx)
         if rt:
-            table = pa.table({
-                "DeliveryDate": date_col, "DeliveryHour": hour[t_abs],
-                "DeliveryInterval": (cal.wall.minute.to_numpy()[t_abs] // 15) + 1,
-                "SettlementPointName": names, "SettlementPointType": take([t for _, t in pts], n_idx),
-                "SettlementPointPrice": price, "DSTFlag": flag_col,
-            })
+            table = pa.table(
+                {
+                    "DeliveryDate": date_col,
+                    "DeliveryHour": hour[t_abs],
+                    "DeliveryInterval": (cal.wall.minute.to_numpy()[t_abs] // 15) + 1,
+                    "SettlementPointName": names,
+                    "SettlementPointType": take([t for _, t in pts], n_idx),
+                    "SettlementPointPrice": price,
+                    "DSTFlag": flag_col,
+                }
+            )
             name = f"np6-905-cd_spp_{month}.csv"
         else:
-            table = pa.table({
-                "DeliveryDate": date_col, "HourEnding": take([f"{h:02d}:00" for h in range(1, 25)],
-                                                             pa.array(hour[t_abs] - 1)),
-                "SettlementPoint": names, "SettlementPointPrice": price, "DSTFlag": flag_col,
-            })
+            table = pa.table(
+                {
+                    "DeliveryDate": date_col,
+                    "HourEnding": take([f"{h:02d}:00" for h in range(1, 25)], pa.array(hour[t_abs] - 1)),
+                    "SettlementPoint": names,
+                    "SettlementPointPrice": price,
+                    "DSTFlag": flag_col,
+                }
+            )
             name = f"np4-190-cd_dam_spp_{month}.csv"
         files.append(write_csv(table, raw / "ercot" / dataset / name))
     return files

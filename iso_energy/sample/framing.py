@@ -16,14 +16,20 @@ def csv_bytes(table: pa.Table, *, header: bool = True, quote_strings: bool = Fal
     """``table`` as CSV (LF line ends); ``quote_strings`` quotes header names and text fields
     (numbers stay bare, as NYISO and ISO-NE write them)."""
     buf = io.BytesIO()
-    pcsv.write_csv(table, buf, pcsv.WriteOptions(
-        include_header=header, quoting_style="needed" if quote_strings else "none",
-        quoting_header="needed" if quote_strings else "none", batch_size=64 * 1024))
+    pcsv.write_csv(
+        table,
+        buf,
+        pcsv.WriteOptions(
+            include_header=header,
+            quoting_style="needed" if quote_strings else "none",
+            quoting_header="needed" if quote_strings else "none",
+            batch_size=64 * 1024,
+        ),
+    )
     return buf.getvalue()
 
 
-def write_framed(path: Path, body: bytes, *, before: str = "", after: str = "",
-                 final_newline: bool = True) -> Path:
+def write_framed(path: Path, body: bytes, *, before: str = "", after: str = "", final_newline: bool = True) -> Path:
     """Write ``before`` + ``body`` + ``after`` to ``path``; optionally drop the last line end."""
     path.parent.mkdir(parents=True, exist_ok=True)
     data = before.encode() + body + after.encode()

@@ -18,19 +18,26 @@ from iso_energy.sample.common import calendar, grid, months, prices, take
 from iso_energy.sample.framing import csv_bytes, write_framed
 
 TZ = "America/New_York"
-NAMED = [("4000", ".H.INTERNAL_HUB", "HUB"), ("4001", ".Z.MAINE", "LOAD ZONE"),
-         ("4004", ".Z.CONNECTICUT", "LOAD ZONE"), ("4008", ".Z.NEMASSBOST", "LOAD ZONE"),
-         ("4011", ".I.ROSETON 345 1", "EXT. NODE")]
-REPORTS = {"lmp_da": ("WW_DALMP_ISO", "Day-Ahead Energy Market Hourly LMP Report"),
-           "lmp_rt": ("WW_RTLMP_ISO", "Real-Time Energy Market Hourly LMP Report")}
-HEADER = ('"H","Date","Hour Ending","Location ID","Location Name","Location Type",'
-          '"Locational Marginal Price","Energy Component","Congestion Component","Marginal Loss Component"\n'
-          '"H","","","","","","Number","Number","Number","Number"\n')
+NAMED = [
+    ("4000", ".H.INTERNAL_HUB", "HUB"),
+    ("4001", ".Z.MAINE", "LOAD ZONE"),
+    ("4004", ".Z.CONNECTICUT", "LOAD ZONE"),
+    ("4008", ".Z.NEMASSBOST", "LOAD ZONE"),
+    ("4011", ".I.ROSETON 345 1", "EXT. NODE"),
+]
+REPORTS = {
+    "lmp_da": ("WW_DALMP_ISO", "Day-Ahead Energy Market Hourly LMP Report"),
+    "lmp_rt": ("WW_RTLMP_ISO", "Real-Time Energy Market Hourly LMP Report"),
+}
+HEADER = (
+    '"H","Date","Hour Ending","Location ID","Location Name","Location Type",'
+    '"Locational Marginal Price","Energy Component","Congestion Component","Marginal Loss Component"\n'
+    '"H","","","","","","Number","Number","Number","Number"\n'
+)
 
 
 def locations(n: int) -> list[tuple[str, str, str]]:
-    return [NAMED[i] if i < len(NAMED) else (str(300 + i), f"UN.NODE{i:04d} 13.8", "NETWORK NODE")
-            for i in range(n)]
+    return [NAMED[i] if i < len(NAMED) else (str(300 + i), f"UN.NODE{i:04d} 13.8", "NETWORK NODE") for i in range(n)]
 
 
 def write(raw: Path, dataset: str, start: date, end: date, n_nodes: int, seed: int = 0) -> list[Path]:
@@ -47,15 +54,28 @@ def write(raw: Path, dataset: str, start: date, end: date, n_nodes: int, seed: i
         t_abs = pa.array(np.asarray(t_idx) + lo)
         rows = slice(lo * n_nodes, hi * n_nodes)
         n = (hi - lo) * n_nodes
-        table = pa.table({
-            "type": ["D"] * n, "Date": take(dates, t_abs), "Hour Ending": take(hour, t_abs),
-            "Location ID": take([i for i, _, _ in locs], n_idx), "Location Name": take([m for _, m, _ in locs], n_idx),
-            "Location Type": take([t for _, _, t in locs], n_idx),
-            "Locational Marginal Price": p["lmp"][rows], "Energy Component": p["energy"][rows],
-            "Congestion Component": p["congestion"][rows], "Marginal Loss Component": p["loss"][rows],
-        })
+        table = pa.table(
+            {
+                "type": ["D"] * n,
+                "Date": take(dates, t_abs),
+                "Hour Ending": take(hour, t_abs),
+                "Location ID": take([i for i, _, _ in locs], n_idx),
+                "Location Name": take([m for _, m, _ in locs], n_idx),
+                "Location Type": take([t for _, _, t in locs], n_idx),
+                "Locational Marginal Price": p["lmp"][rows],
+                "Energy Component": p["energy"][rows],
+                "Congestion Component": p["congestion"][rows],
+                "Marginal Loss Component": p["loss"][rows],
+            }
+        )
         before = f'"C","{title}"\n"C","Report for: {month}"\n' + HEADER
         after = f'"T","Total # of Data Records: {n}"\n'
-        files.append(write_framed(raw / "isone" / dataset / f"{prefix}_{month.replace('-', '')}.csv",
-                                  csv_bytes(table, header=False, quote_strings=True), before=before, after=after))
+        files.append(
+            write_framed(
+                raw / "isone" / dataset / f"{prefix}_{month.replace('-', '')}.csv",
+                csv_bytes(table, header=False, quote_strings=True),
+                before=before,
+                after=after,
+            )
+        )
     return files

@@ -17,10 +17,19 @@ from iso_energy.sample.common import calendar, prices
 from iso_energy.sample.framing import csv_bytes, write_framed
 
 TZ = "Etc/GMT+5"
-NAMED = [("AECI", "Interface"), ("ARKANSAS.HUB", "Hub"), ("ILLINOIS.HUB", "Hub"),
-         ("INDIANA.HUB", "Hub"), ("MICHIGAN.HUB", "Hub"), ("MINN.HUB", "Hub"), ("AMIL.BGS6", "Loadzone")]
-TITLES = {"lmp_da": ("Day Ahead Market ExPost LMPs", "da_expost_lmp"),
-          "lmp_rt": ("Real-Time Market LMPs (Final)", "rt_lmp_final")}
+NAMED = [
+    ("AECI", "Interface"),
+    ("ARKANSAS.HUB", "Hub"),
+    ("ILLINOIS.HUB", "Hub"),
+    ("INDIANA.HUB", "Hub"),
+    ("MICHIGAN.HUB", "Hub"),
+    ("MINN.HUB", "Hub"),
+    ("AMIL.BGS6", "Loadzone"),
+]
+TITLES = {
+    "lmp_da": ("Day Ahead Market ExPost LMPs", "da_expost_lmp"),
+    "lmp_rt": ("Real-Time Market LMPs (Final)", "rt_lmp_final"),
+}
 VALUES = (("LMP", "lmp"), ("MCC", "congestion"), ("MLC", "loss"))
 
 
@@ -44,10 +53,11 @@ def write(raw: Path, dataset: str, start: date, end: date, n_nodes: int, seed: i
         day = cal.operating_date[d * 24].astype(object)
         # rows: node-major, then component; columns: HE 1..24
         block = np.stack([cube[key][d].T for _, key in VALUES], axis=1).reshape(n_nodes * len(VALUES), 24)
-        table = pa.table({"Node": names, "Type": types, "Value": codes,
-                          **{f"HE {h + 1}": block[:, h] for h in range(24)}})
-        preamble = (f"{title}\n{day:%m/%d/%Y}\n{',' * 26}\n"
-                    '"All Hours-Ending are Eastern Standard Time (EST)"\n')
-        files.append(write_framed(raw / "miso" / dataset / f"{day:%Y%m%d}_{report}.csv",
-                                  csv_bytes(table), before=preamble))
+        table = pa.table(
+            {"Node": names, "Type": types, "Value": codes, **{f"HE {h + 1}": block[:, h] for h in range(24)}}
+        )
+        preamble = f'{title}\n{day:%m/%d/%Y}\n{"," * 26}\n"All Hours-Ending are Eastern Standard Time (EST)"\n'
+        files.append(
+            write_framed(raw / "miso" / dataset / f"{day:%Y%m%d}_{report}.csv", csv_bytes(table), before=preamble)
+        )
     return files

@@ -23,9 +23,20 @@ from iso_energy.sample.common import calendar, grid, months, prices, take
 from iso_energy.sample.framing import csv_bytes, write_framed
 
 TZ = "America/New_York"
-ZONES = [("CAPITL", "61757"), ("CENTRL", "61754"), ("DUNWOD", "61760"), ("GENESE", "61753"),
-         ("H Q", "61844"), ("HUD VL", "61758"), ("LONGIL", "61762"), ("MHK VL", "61756"),
-         ("MILLWD", "61759"), ("N.Y.C.", "61761"), ("NORTH", "61755"), ("WEST", "61752")]
+ZONES = [
+    ("CAPITL", "61757"),
+    ("CENTRL", "61754"),
+    ("DUNWOD", "61760"),
+    ("GENESE", "61753"),
+    ("H Q", "61844"),
+    ("HUD VL", "61758"),
+    ("LONGIL", "61762"),
+    ("MHK VL", "61756"),
+    ("MILLWD", "61759"),
+    ("N.Y.C.", "61761"),
+    ("NORTH", "61755"),
+    ("WEST", "61752"),
+]
 REPORTS = {"lmp_da": ("damlbmp", 60), "lmp_rt": ("realtime", 5)}
 
 
@@ -53,17 +64,25 @@ def write(raw: Path, dataset: str, start: date, end: date, n_nodes: int, seed: i
             lo, hi = idx[0], idx[-1] + 1
             t_idx, n_idx = grid(hi - lo, n)
             rows = slice(lo * n, hi * n)
-            table = pa.table({
-                "Time Stamp": take(stamps, pa.array(np.asarray(t_idx) + lo)),
-                "Name": take([name for name, _ in locs], n_idx),
-                "PTID": pa.array(np.asarray([int(ptid) for _, ptid in locs])[np.asarray(n_idx)]),
-                "LBMP ($/MWHr)": p["lmp"][rows],
-                "Marginal Cost Losses ($/MWHr)": p["loss"][rows],
-                "Marginal Cost Congestion ($/MWHr)": np.round(-p["congestion"][rows], 6) + 0.0,
-            })
+            table = pa.table(
+                {
+                    "Time Stamp": take(stamps, pa.array(np.asarray(t_idx) + lo)),
+                    "Name": take([name for name, _ in locs], n_idx),
+                    "PTID": pa.array(np.asarray([int(ptid) for _, ptid in locs])[np.asarray(n_idx)]),
+                    "LBMP ($/MWHr)": p["lmp"][rows],
+                    "Marginal Cost Losses ($/MWHr)": p["loss"][rows],
+                    "Marginal Cost Congestion ($/MWHr)": np.round(-p["congestion"][rows], 6) + 0.0,
+                }
+            )
             name = f"{month.replace('-', '')}01{report}_{kind}.csv"
-            files.append(write_framed(raw / "nyiso" / dataset / name, csv_bytes(table, quote_strings=True),
-                                      before="\n", final_newline=False))
+            files.append(
+                write_framed(
+                    raw / "nyiso" / dataset / name,
+                    csv_bytes(table, quote_strings=True),
+                    before="\n",
+                    final_newline=False,
+                )
+            )
     return files
 
 
@@ -77,17 +96,21 @@ def write_realtime_day(path: Path, day: date, last_rtd_end: str, n_nodes: int = 
     hh, mm = (int(x) for x in last_rtd_end.split(":"))
     last = pd.Timestamp(day).replace(hour=hh, minute=mm).tz_localize(TZ)
     rtd = pd.date_range(midnight + pd.Timedelta(minutes=5), last, freq="5min")
-    rtc = pd.date_range(last.ceil("15min") if last.minute % 15 else last + pd.Timedelta(minutes=15),
-                        next_midnight, freq="15min")
+    rtc = pd.date_range(
+        last.ceil("15min") if last.minute % 15 else last + pd.Timedelta(minutes=15), next_midnight, freq="15min"
+    )
     ends = rtd.append(rtc).tz_localize(None)  # the local wall clock, as NYISO stamps it
     locs = ZONES[:n_nodes]
     p = prices(len(ends), len(locs), seed)
     t_idx, n_idx = grid(len(ends), len(locs))
-    table = pa.table({
-        "Time Stamp": take([t.strftime("%m/%d/%Y %H:%M:%S") for t in ends], t_idx),
-        "Name": take([name for name, _ in locs], n_idx),
-        "PTID": pa.array(np.asarray([int(ptid) for _, ptid in locs])[np.asarray(n_idx)]),
-        "LBMP ($/MWHr)": p["lmp"], "Marginal Cost Losses ($/MWHr)": p["loss"],
-        "Marginal Cost Congestion ($/MWHr)": np.round(-p["congestion"], 6) + 0.0,
-    })
+    table = pa.table(
+        {
+            "Time Stamp": take([t.strftime("%m/%d/%Y %H:%M:%S") for t in ends], t_idx),
+            "Name": take([name for name, _ in locs], n_idx),
+            "PTID": pa.array(np.asarray([int(ptid) for _, ptid in locs])[np.asarray(n_idx)]),
+            "LBMP ($/MWHr)": p["lmp"],
+            "Marginal Cost Losses ($/MWHr)": p["loss"],
+            "Marginal Cost Congestion ($/MWHr)": np.round(-p["congestion"], 6) + 0.0,
+        }
+    )
     return write_framed(path, csv_bytes(table, quote_strings=True), before="\n", final_newline=False)

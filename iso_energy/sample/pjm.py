@@ -22,8 +22,10 @@ HUBS = ["WESTERN HUB", "EASTERN HUB", "AEP GEN HUB", "CHICAGO HUB", "DOMINION HU
 
 def _clock(ts) -> list[str]:
     # M/D/YYYY h:mm:ss AM, not zero-padded, as Data Miner writes it
-    return [f"{t.month}/{t.day}/{t.year} {(t.hour % 12) or 12}:{t.minute:02d}:00 {'AM' if t.hour < 12 else 'PM'}"
-            for t in ts]
+    return [
+        f"{t.month}/{t.day}/{t.year} {(t.hour % 12) or 12}:{t.minute:02d}:00 {'AM' if t.hour < 12 else 'PM'}"
+        for t in ts
+    ]
 
 
 def nodes(n: int) -> tuple[list[str], list[str], list[str]]:
@@ -33,8 +35,9 @@ def nodes(n: int) -> tuple[list[str], list[str], list[str]]:
     return ids, names, types
 
 
-def write(raw: Path, dataset: str, start: date, end: date, n_nodes: int, seed: int = 0,
-          overlap_days: int = 1) -> list[Path]:
+def write(
+    raw: Path, dataset: str, start: date, end: date, n_nodes: int, seed: int = 0, overlap_days: int = 1
+) -> list[Path]:
     suffix = "da" if dataset == "lmp_da" else "rt"
     cal = calendar(start, end, TZ, 60)
     utc_s, ept_s = _clock(cal.utc.tz_localize(None)), _clock(cal.wall)
@@ -48,22 +51,30 @@ def write(raw: Path, dataset: str, start: date, end: date, n_nodes: int, seed: i
         rows = slice(lo * n_nodes, hi * n_nodes)
         n = (hi - lo) * n_nodes
         cols = {
-            "datetime_beginning_utc": take(utc_s, t_abs), "datetime_beginning_ept": take(ept_s, t_abs),
-            "pnode_id": take(ids, n_idx), "pnode_name": take(names, n_idx),
-            "voltage": pa.nulls(n, pa.string()), "equipment": pa.nulls(n, pa.string()),
-            "type": take(types, n_idx), "zone": pa.nulls(n, pa.string()),
-            f"system_energy_price_{suffix}": p["energy"][rows], f"total_lmp_{suffix}": p["lmp"][rows],
-            f"congestion_price_{suffix}": p["congestion"][rows], f"marginal_loss_price_{suffix}": p["loss"][rows],
-            "row_is_current": ["True"] * n, "version_nbr": np.ones(n, dtype=np.int64),
+            "datetime_beginning_utc": take(utc_s, t_abs),
+            "datetime_beginning_ept": take(ept_s, t_abs),
+            "pnode_id": take(ids, n_idx),
+            "pnode_name": take(names, n_idx),
+            "voltage": pa.nulls(n, pa.string()),
+            "equipment": pa.nulls(n, pa.string()),
+            "type": take(types, n_idx),
+            "zone": pa.nulls(n, pa.string()),
+            f"system_energy_price_{suffix}": p["energy"][rows],
+            f"total_lmp_{suffix}": p["lmp"][rows],
+            f"congestion_price_{suffix}": p["congestion"][rows],
+            f"marginal_loss_price_{suffix}": p["loss"][rows],
+            "row_is_current": ["True"] * n,
+            "version_nbr": np.ones(n, dtype=np.int64),
         }
         table = pa.table(cols)
         # A superseded revision of the first row, then the current row at version 2.
         first = table.slice(0, 1)
-        stale = first.set_column(table.schema.get_field_index(f"total_lmp_{suffix}"), f"total_lmp_{suffix}",
-                                 pa.array([999.0])).set_column(
-            table.schema.get_field_index("row_is_current"), "row_is_current", pa.array(["False"]))
-        current = first.set_column(table.schema.get_field_index("version_nbr"), "version_nbr",
-                                   pa.array([2], pa.int64()))
+        stale = first.set_column(
+            table.schema.get_field_index(f"total_lmp_{suffix}"), f"total_lmp_{suffix}", pa.array([999.0])
+        ).set_column(table.schema.get_field_index("row_is_current"), "row_is_current", pa.array(["False"]))
+        current = first.set_column(
+            table.schema.get_field_index("version_nbr"), "version_nbr", pa.array([2], pa.int64())
+        )
         table = pa.concat_tables([stale, current, table.slice(1)])
         files.append(write_csv(table, raw / "pjm" / dataset / f"{suffix}_hrl_lmps_{month}.csv", eol="\r\n"))
     return files

@@ -17,8 +17,13 @@ from iso_energy.sample.common import calendar, grid, months, prices, take
 from iso_energy.sample.framing import csv_bytes, write_framed
 
 TZ = "America/Chicago"
-NAMED = [("AECI", "AECI_AECI"), ("SPPNORTH_HUB", "SPPNORTH_HUB"), ("SPPSOUTH_HUB", "SPPSOUTH_HUB"),
-         ("OKGE.OKGE", "OKGE_OKGE_LA"), ("KCPL_KCPL", "KCPL.KCPL_LA")]
+NAMED = [
+    ("AECI", "AECI_AECI"),
+    ("SPPNORTH_HUB", "SPPNORTH_HUB"),
+    ("SPPSOUTH_HUB", "SPPSOUTH_HUB"),
+    ("OKGE.OKGE", "OKGE_OKGE_LA"),
+    ("KCPL_KCPL", "KCPL.KCPL_LA"),
+]
 REPORTS = {"lmp_da": ("DA-LMP-SL", 60), "lmp_rt": ("RTBM-LMP-SL", 5)}
 # The leading spaces are the quirk: readers must match names after stripping them.
 HEADER = "Interval,GMTIntervalEnd, Settlement Location, Pnode, LMP, MLC, MCC, MEC\n"
@@ -42,11 +47,18 @@ def write(raw: Path, dataset: str, start: date, end: date, n_nodes: int, seed: i
         t_idx, n_idx = grid(hi - lo, n_nodes)
         t_abs = pa.array(np.asarray(t_idx) + lo)
         rows = slice(lo * n_nodes, hi * n_nodes)
-        table = pa.table({
-            "Interval": take(local_end, t_abs), "GMTIntervalEnd": take(gmt_end, t_abs),
-            "Settlement Location": take([s for s, _ in locs], n_idx), "Pnode": take([q for _, q in locs], n_idx),
-            "LMP": p["lmp"][rows], "MLC": p["loss"][rows], "MCC": p["congestion"][rows], "MEC": p["energy"][rows],
-        })
+        table = pa.table(
+            {
+                "Interval": take(local_end, t_abs),
+                "GMTIntervalEnd": take(gmt_end, t_abs),
+                "Settlement Location": take([s for s, _ in locs], n_idx),
+                "Pnode": take([q for _, q in locs], n_idx),
+                "LMP": p["lmp"][rows],
+                "MLC": p["loss"][rows],
+                "MCC": p["congestion"][rows],
+                "MEC": p["energy"][rows],
+            }
+        )
         name = f"{report}-{month.replace('-', '')}.csv"
         files.append(write_framed(raw / "spp" / dataset / name, csv_bytes(table, header=False), before=HEADER))
     return files

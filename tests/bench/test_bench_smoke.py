@@ -30,15 +30,17 @@ def test_run_once_reads_the_childs_own_peak_rss_and_cpu(tmp_path):
 
 
 def test_run_once_reports_a_failing_child_with_its_stderr(tmp_path):
-    run = run_once([sys.executable, "-c", "raise SystemExit('out of memory, say')"], cwd=tmp_path,
-                   log_dir=tmp_path / "log")
+    run = run_once(
+        [sys.executable, "-c", "raise SystemExit('out of memory, say')"], cwd=tmp_path, log_dir=tmp_path / "log"
+    )
     assert not run.ok and run.returncode == 1
     assert "out of memory, say" in run.error
 
 
 def test_run_once_kills_a_child_past_its_timeout(tmp_path):
-    run = run_once([sys.executable, "-c", "import time; time.sleep(30)"], cwd=tmp_path, log_dir=tmp_path / "log",
-                   timeout_s=1)
+    run = run_once(
+        [sys.executable, "-c", "import time; time.sleep(30)"], cwd=tmp_path, log_dir=tmp_path / "log", timeout_s=1
+    )
     assert run.error == "timeout after 1 s" and run.wall_s < 20
 
 
@@ -51,14 +53,26 @@ def test_a_case_without_its_pipeline_is_reported_not_present():
 
 def test_csv_to_parquet_end_to_end_at_a_tiny_scale(tmp_path, capsys):
     # scale 0.002 -> 2, 4 and 8 pricing nodes for 2024 (~2, ~4 and ~8 MB of CSV)
-    assert main(["--scale", "0.002", "--cases", "csv_parquet", "--reps", "1", "--warmup", "0",
-                 "--work-dir", str(tmp_path)]) == 0
+    assert (
+        main(
+            ["--scale", "0.002", "--cases", "csv_parquet", "--reps", "1", "--warmup", "0", "--work-dir", str(tmp_path)]
+        )
+        == 0
+    )
     [json_path] = tmp_path.glob("results-*.json")
     [md_path] = tmp_path.glob("results-*.md")
     doc = json.loads(json_path.read_text())
     rows = doc["results"]
-    tools = {"converter", "converter_warm_index", "duckdb", "polars", "pyarrow", "pandas_chunked", "pandas_all",
-             "polars_same_job"}
+    tools = {
+        "converter",
+        "converter_warm_index",
+        "duckdb",
+        "polars",
+        "pyarrow",
+        "pandas_chunked",
+        "pandas_all",
+        "polars_same_job",
+    }
     assert {(r["size"], r["tool"]) for r in rows} == {(s, t) for s in ("1x", "2x", "4x") for t in tools}
     for r in rows:
         assert r["error"] is None, (r["tool"], r["error"])
@@ -78,9 +92,11 @@ def test_csv_to_parquet_end_to_end_at_a_tiny_scale(tmp_path, capsys):
         assert v["ratio"] > 0 and v["cpu_ratio"] > 0 and v["reference"] == "polars_same_job"
         assert "vs plain polars" in v["detail"]
         assert v["met"] in (True, False)
-    assert set(doc["skipped"]) <= {"Probe-row grouping (measurements -> one row per probe)",
-                                   "Stratified split (200 columns, 40 shards)",
-                                   "Pod usage daily summary (koku CSV line items)"}
+    assert set(doc["skipped"]) <= {
+        "Probe-row grouping (measurements -> one row per probe)",
+        "Stratified split (200 columns, 40 shards)",
+        "Pod usage daily summary (koku CSV line items)",
+    }
     # polars_same_job does the converter's whole job: the same rows and values.
     order = ["interval_start_utc", "location_id", "location_type"]
     for size in ("1x", "2x"):
@@ -98,8 +114,14 @@ def test_csv_to_parquet_end_to_end_at_a_tiny_scale(tmp_path, capsys):
 
 
 def _run_baseline(script: str, *args: str) -> dict:
-    out = subprocess.run([sys.executable, str(BASELINES / script), *args], cwd=PROJECT_ROOT,
-                         env=child_env(PROJECT_ROOT), capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, str(BASELINES / script), *args],
+        cwd=PROJECT_ROOT,
+        env=child_env(PROJECT_ROOT),
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -107,23 +129,29 @@ def _run_baseline(script: str, *args: str) -> dict:
 def probe_shards(tmp_path):
     # 3 probes x 4 measurements over 2 shards, shuffled so the order inside lists must be restored
     t0 = datetime(2026, 1, 1, tzinfo=UTC)
-    rows = [(f"10.0.0.{p}", "192.0.2.1", t0 + timedelta(minutes=m), float(p * 10 + m)) for p in range(3)
-            for m in range(4)]
+    rows = [
+        (f"10.0.0.{p}", "192.0.2.1", t0 + timedelta(minutes=m), float(p * 10 + m)) for p in range(3) for m in range(4)
+    ]
     rows = rows[::-1]
     folder = tmp_path / "probes"
     folder.mkdir()
     for i, part in enumerate((rows[:6], rows[6:])):
         src, dst, when, rtt = zip(*part, strict=True)
         when = pa.array(when, pa.timestamp("us", "UTC"))
-        pq.write_table(pa.table({"src_addr": src, "dst_addr": dst, "event_time": when, "rtt_ms": rtt}),
-                       folder / f"m-{i}.parquet")
+        pq.write_table(
+            pa.table({"src_addr": src, "dst_addr": dst, "event_time": when, "rtt_ms": rtt}), folder / f"m-{i}.parquet"
+        )
     return folder
 
 
-@pytest.mark.parametrize("script,args", [
-    ("probe_duckdb.py", ("--memory-limit", "256MB")),
-    ("probe_polars.py", ()),
-], ids=["duckdb-limited", "polars"])
+@pytest.mark.parametrize(
+    "script,args",
+    [
+        ("probe_duckdb.py", ("--memory-limit", "256MB")),
+        ("probe_polars.py", ()),
+    ],
+    ids=["duckdb-limited", "polars"],
+)
 def test_probe_baselines_group_each_probe_in_time_order(probe_shards, tmp_path, script, args):
     out = tmp_path / "grouped.parquet"
     stats = _run_baseline(script, "--input", str(probe_shards), "--output", str(out), *args)
@@ -134,18 +162,26 @@ def test_probe_baselines_group_each_probe_in_time_order(probe_shards, tmp_path, 
         assert len(times) == 4 and times == sorted(times)
 
 
-@pytest.mark.parametrize("script,args", [
-    ("tabular_duckdb.py", ()),
-    ("tabular_duckdb.py", ("--memory-limit", "256MB")),
-    ("tabular_pandas.py", ()),
-], ids=["duckdb-unlimited", "duckdb-limited", "pandas-all"])
+@pytest.mark.parametrize(
+    "script,args",
+    [
+        ("tabular_duckdb.py", ()),
+        ("tabular_duckdb.py", ("--memory-limit", "256MB")),
+        ("tabular_pandas.py", ()),
+    ],
+    ids=["duckdb-unlimited", "duckdb-limited", "pandas-all"],
+)
 def test_tabular_baselines_split_every_row_once(tmp_path, script, args):
     folder = tmp_path / "shards"
     folder.mkdir()
     for i in range(3):
         n = 1000
-        pq.write_table(pa.table({"label": (["low"] * 8 + ["mid", "high"]) * (n // 10),
-                                 "f_0000": pa.array(range(i * n, (i + 1) * n))}), folder / f"s-{i}.parquet")
+        pq.write_table(
+            pa.table(
+                {"label": (["low"] * 8 + ["mid", "high"]) * (n // 10), "f_0000": pa.array(range(i * n, (i + 1) * n))}
+            ),
+            folder / f"s-{i}.parquet",
+        )
     out = tmp_path / "split"
     stats = _run_baseline(script, "--input", str(folder), "--output", str(out), *args)
     written = pa.concat_tables([pq.read_table(f).select(["f_0000"]) for f in out.rglob("*.parquet")])

@@ -13,14 +13,24 @@ from iso_energy.resources import ConversionBudgetResource
 from memsafe.resources import DataDirResource
 
 
-def materialize_lmp(root: Path, dataset: str, key: str, instance: dg.DagsterInstance | None = None,
-                    memory_mb: int = 1024, raise_on_error: bool = True) -> dg.ExecuteInProcessResult:
+def materialize_lmp(
+    root: Path,
+    dataset: str,
+    key: str,
+    instance: dg.DagsterInstance | None = None,
+    memory_mb: int = 1024,
+    raise_on_error: bool = True,
+) -> dg.ExecuteInProcessResult:
     assets = [a for a in LMP_ASSETS if a.key.to_user_string() == dataset]
     return dg.materialize(
-        assets, partition_key=key, instance=instance, raise_on_error=raise_on_error,
-        resources={"data": DataDirResource(data_dir=str(root)),
-                   "conversion": ConversionBudgetResource(memory_mb=memory_mb, threads=1,
-                                                          spill_dir=str(root / "spill"))},
+        assets,
+        partition_key=key,
+        instance=instance,
+        raise_on_error=raise_on_error,
+        resources={
+            "data": DataDirResource(data_dir=str(root)),
+            "conversion": ConversionBudgetResource(memory_mb=memory_mb, threads=1, spill_dir=str(root / "spill")),
+        },
     )
 
 

@@ -25,14 +25,19 @@ PJM_HEADER = (
 CASES = {
     # name: (file content, words the error must contain, line it must name or None)
     "html-page": ("<!DOCTYPE html>\n<html><body>Data Miner is down</body></html>\n", ["HTML"], 1),
-    "file-does-not-exist": ("File does not exist", ["no PJM Data Miner 2 da_hrl_lmps header",
-                                                    "'File does not exist'"], 1),
+    "file-does-not-exist": (
+        "File does not exist",
+        ["no PJM Data Miner 2 da_hrl_lmps header", "'File does not exist'"],
+        1,
+    ),
     "header-of-another-dataset": (PJM_HEADER.replace("_da", "_rt") + "\n", ["total_lmp_da"], 1),
     "truncated-last-line": (f"{PJM_HEADER}\n{GOOD_LINE}\n11/1/2023 5:00:00 AM,11/1/2023 1:0", ["Expected"], 3),
-    "non-numeric-price": (f"{PJM_HEADER}\n{GOOD_LINE}\n{GOOD_LINE.replace('29.5', 'n/a')}\n",
-                          ["total_lmp_da", "n/a"], 3),
-    "bad-timestamp": (f"{PJM_HEADER}\n{GOOD_LINE.replace('4:00:00 AM', '25:00')}\n",
-                      ["datetime_beginning_utc"], 2),
+    "non-numeric-price": (
+        f"{PJM_HEADER}\n{GOOD_LINE}\n{GOOD_LINE.replace('29.5', 'n/a')}\n",
+        ["total_lmp_da", "n/a"],
+        3,
+    ),
+    "bad-timestamp": (f"{PJM_HEADER}\n{GOOD_LINE.replace('4:00:00 AM', '25:00')}\n", ["datetime_beginning_utc"], 2),
     "empty-file": ("", ["empty"], None),
 }
 

@@ -35,8 +35,9 @@ def converted(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def materialize_catalog(root: Path) -> dg.MaterializeResult:
-    result = dg.materialize([price_catalog], resources={
-        "data": DataDirResource(data_dir=str(root)), "catalog_db": CatalogDuckDBResource()})
+    result = dg.materialize(
+        [price_catalog], resources={"data": DataDirResource(data_dir=str(root)), "catalog_db": CatalogDuckDBResource()}
+    )
     assert result.success
     return result.get_asset_materialization_events()[0].materialization
 
@@ -49,8 +50,9 @@ def test_catalog_views_answer_per_operator_and_year(converted: Path):
     assert mat.metadata["lmp_isos"].value == ", ".join(sorted(ISOS))
     con = duckdb.connect(str(db), read_only=True)
     try:
-        per_iso = dict(con.execute("SELECT iso, count(*) FROM lmp WHERE year = 2024 AND market = 'DA' "
-                                   "GROUP BY iso").fetchall())
+        per_iso = dict(
+            con.execute("SELECT iso, count(*) FROM lmp WHERE year = 2024 AND market = 'DA' GROUP BY iso").fetchall()
+        )
         assert per_iso == {iso: 24 for iso in ISOS}  # 1 January, one location
         # The query from the README, for every operator
         for iso in ISOS:
@@ -61,12 +63,16 @@ def test_catalog_views_answer_per_operator_and_year(converted: Path):
         assert cols.count("iso") == 1 and {"dataset", "year"} <= set(cols)
         assert set(cols) == {f.name for f in LMP_SCHEMA} | {"dataset", "year"}
         assert con.execute("SELECT DISTINCT dataset FROM lmp WHERE iso = 'nyiso' ORDER BY 1").fetchall() == [
-            ("lmp_da",), ("lmp_rt",)]
+            ("lmp_da",),
+            ("lmp_rt",),
+        ]
         # price_type tells ERCOT's settlement point prices from LMPs; no key column is null.
         assert dict(con.execute("SELECT iso, list(DISTINCT price_type) FROM lmp GROUP BY iso").fetchall()) == {
-            iso: ["SPP" if iso == "ercot" else "LMP"] for iso in ISOS}
+            iso: ["SPP" if iso == "ercot" else "LMP"] for iso in ISOS
+        }
         assert con.execute("SELECT count(*) FROM lmp WHERE location_type IS NULL OR price_type IS NULL").fetchone() == (
-            0,)
+            0,
+        )
         assert con.execute("SELECT count(*) FROM lmp WHERE price_type = 'LMP' AND iso = 'ercot'").fetchone() == (0,)
         # No AS partition yet: an empty view with the AS columns, not an error.
         assert con.execute("SELECT count(*) FROM ancillary_services").fetchone()[0] == 0

@@ -49,18 +49,28 @@ def test_contract(tmp_path: Path, iso: str, dataset: str):
     con = duckdb.connect()
     p = {"p": str(stats.output)}
     rows, distinct = con.execute(
-        f"SELECT count(*), count(DISTINCT ({', '.join(LMP_KEY)})) FROM read_parquet($p)", p).fetchone()
+        f"SELECT count(*), count(DISTINCT ({', '.join(LMP_KEY)})) FROM read_parquet($p)", p
+    ).fetchone()
     assert rows == distinct == stats.rows_out > 0
     assert con.execute("SELECT DISTINCT iso, market FROM read_parquet($p)", p).fetchall() == [
-        (iso, conv.datasets[dataset].market)]
+        (iso, conv.datasets[dataset].market)
+    ]
     # Hours per location and operating day: every day of both windows, fully covered.
-    hours = dict(con.execute(
-        "SELECT operating_date, sum(epoch(interval_end_utc - interval_start_utc)) / 3600 / count(DISTINCT "
-        "location_id) FROM read_parquet($p) GROUP BY 1", p).fetchall())
+    hours = dict(
+        con.execute(
+            "SELECT operating_date, sum(epoch(interval_end_utc - interval_start_utc)) / 3600 / count(DISTINCT "
+            "location_id) FROM read_parquet($p) GROUP BY 1",
+            p,
+        ).fetchall()
+    )
     fixed_offset = conv.timezone.startswith("Etc/")  # MISO: EST all year
     assert hours == {
-        date(2024, 3, 9): 24, date(2024, 3, 10): 24 if fixed_offset else 23, date(2024, 3, 11): 24,
-        date(2024, 11, 2): 24, date(2024, 11, 3): 24 if fixed_offset else 25, date(2024, 11, 4): 24,
+        date(2024, 3, 9): 24,
+        date(2024, 3, 10): 24 if fixed_offset else 23,
+        date(2024, 3, 11): 24,
+        date(2024, 11, 2): 24,
+        date(2024, 11, 3): 24 if fixed_offset else 25,
+        date(2024, 11, 4): 24,
     }
     assert con.execute("SELECT count(DISTINCT location_id) FROM read_parquet($p)", p).fetchone()[0] == NODES
     # Intervals are contiguous per location: no gap or overlap across the DST hours.
@@ -68,12 +78,18 @@ def test_contract(tmp_path: Path, iso: str, dataset: str):
         "SELECT count(*) FROM (SELECT interval_start_utc, lag(interval_end_utc) OVER (PARTITION BY location_id "
         "ORDER BY interval_start_utc) AS prev_end, operating_date, lag(operating_date) OVER (PARTITION BY "
         "location_id ORDER BY interval_start_utc) AS prev_day FROM read_parquet($p)) "
-        "WHERE prev_end IS NOT NULL AND prev_end <> interval_start_utc AND prev_day = operating_date", p).fetchone()[0]
+        "WHERE prev_end IS NOT NULL AND prev_end <> interval_start_utc AND prev_day = operating_date",
+        p,
+    ).fetchone()[0]
     assert gaps == 0
-    for outcome in [*lmp_checks(stats.output, conv.timezone, budget),
-                    lmp_component_check(stats.output, conv.component_tolerance, budget)]:
+    for outcome in [
+        *lmp_checks(stats.output, conv.timezone, budget),
+        lmp_component_check(stats.output, conv.component_tolerance, budget),
+    ]:
         assert outcome.passed, (outcome.name, outcome.metadata)
     # Key columns are never null; ERCOT's prices are settlement point prices, the others LMPs.
-    assert con.execute("SELECT count(*) FILTER (WHERE location_type IS NULL OR price_type IS NULL), "
-                       "list(DISTINCT price_type) FROM read_parquet($p)", p).fetchone() == (
-        0, ["SPP" if iso == "ercot" else "LMP"])
+    assert con.execute(
+        "SELECT count(*) FILTER (WHERE location_type IS NULL OR price_type IS NULL), "
+        "list(DISTINCT price_type) FROM read_parquet($p)",
+        p,
+    ).fetchone() == (0, ["SPP" if iso == "ercot" else "LMP"])

@@ -30,8 +30,16 @@ from tests.iso_energy.helpers import checks, materialize_lmp, query
         ("2024-03-10 03:00:00", False, datetime(2024, 3, 10, 8, tzinfo=UTC)),  # CDT, 2 AM never existed
         ("2024-07-01 12:00:00", True, datetime(2024, 7, 1, 17, tzinfo=UTC)),  # a wrong flag off-DST is inert
     ],
-    ids=["before-fall", "first-1am", "repeated-1am", "quarter-hour", "after-fall", "before-spring",
-         "after-spring", "flag-ignored-in-summer"],
+    ids=[
+        "before-fall",
+        "first-1am",
+        "repeated-1am",
+        "quarter-hour",
+        "after-fall",
+        "before-spring",
+        "after-spring",
+        "flag-ignored-in-summer",
+    ],
 )
 def test_local_to_utc_with_repeated_hour_flag(local, repeated, expected_utc):
     con = duckdb.connect()
@@ -83,18 +91,28 @@ def test_operator_contract_across_dst_and_new_year(dst_root, iso, dataset):
 
 def test_pjm_repeated_ept_hour_is_two_utc_rows(dst_root):
     materialize_lmp(dst_root, "lmp_da", "pjm|2023")
-    rows = query(dst_root, "lmp_da", "pjm", 2023,
-                 "SELECT interval_start_utc FROM p WHERE location_name = 'WESTERN HUB' "
-                 "AND operating_date = DATE '2023-11-05' ORDER BY 1 LIMIT 3")
+    rows = query(
+        dst_root,
+        "lmp_da",
+        "pjm",
+        2023,
+        "SELECT interval_start_utc FROM p WHERE location_name = 'WESTERN HUB' "
+        "AND operating_date = DATE '2023-11-05' ORDER BY 1 LIMIT 3",
+    )
     # 00:00 EDT, 01:00 EDT, 01:00 EST (the EPT clock shows 1:00 AM twice)
     assert [r[0] for r in rows] == [datetime(2023, 11, 5, h, tzinfo=UTC) for h in (4, 5, 6)]
 
 
 def test_ercot_dstflag_and_hour_24(dst_root):
     materialize_lmp(dst_root, "lmp_da", "ercot|2023")
-    rows = query(dst_root, "lmp_da", "ercot", 2023,
-                 "SELECT interval_start_utc FROM p WHERE location_id = 'HB_HOUSTON' "
-                 "AND operating_date = DATE '2023-11-05' ORDER BY 1")
+    rows = query(
+        dst_root,
+        "lmp_da",
+        "ercot",
+        2023,
+        "SELECT interval_start_utc FROM p WHERE location_id = 'HB_HOUSTON' "
+        "AND operating_date = DATE '2023-11-05' ORDER BY 1",
+    )
     starts = [r[0] for r in rows]
     assert starts[:4] == [datetime(2023, 11, 5, h, tzinfo=UTC) for h in (5, 6, 7, 8)]  # HE 01, 02, 02(Y), 03
     assert starts[-1] == datetime(2023, 11, 6, 5, tzinfo=UTC)  # HE 24:00 = 23:00-24:00 CST

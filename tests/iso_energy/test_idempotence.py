@@ -44,8 +44,23 @@ def test_two_writers_of_one_partition_take_turns(data_root):
     """A sensor run and a backfill converting the same partition must not delete each other's
     temporary file: the second writer starts while the first is writing; both succeed."""
     generate(data_root, date(2024, 1, 1), date(2024, 2, 1), nodes=500, isos=["pjm"], datasets=["lmp_rt"])
-    cmd = [sys.executable, "-m", "iso_energy.convert", "--iso", "pjm", "--dataset", "lmp_rt", "--year", "2024",
-           "--data-dir", str(data_root), "--memory-mb", "512", "--threads", "1"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "iso_energy.convert",
+        "--iso",
+        "pjm",
+        "--dataset",
+        "lmp_rt",
+        "--year",
+        "2024",
+        "--data-dir",
+        str(data_root),
+        "--memory-mb",
+        "512",
+        "--threads",
+        "1",
+    ]
     folder = partition_path(data_root, "lmp_rt", "pjm", 2024).parent
     first = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 120

@@ -17,7 +17,11 @@ def asset_def(name: str) -> dg.AssetsDefinition:
 
 def test_assets_partitions_and_pools():
     assert {k.to_user_string() for k in defs.resolve_all_asset_keys()} == {
-        "lmp_da", "lmp_rt", "as_prices", "price_catalog"}
+        "lmp_da",
+        "lmp_rt",
+        "as_prices",
+        "price_catalog",
+    }
     for name, isos in (("lmp_da", SEVEN), ("lmp_rt", SEVEN), ("as_prices", ["pjm", "caiso", "ercot"])):
         a = asset_def(name)
         dims = {d.name: d.partitions_def for d in a.partitions_def.partitions_defs}
@@ -27,7 +31,10 @@ def test_assets_partitions_and_pools():
     catalog = asset_def("price_catalog")
     assert catalog.partitions_def is None
     assert {d.asset_key.to_user_string() for d in catalog.specs_by_key[dg.AssetKey("price_catalog")].deps} == {
-        "lmp_da", "lmp_rt", "as_prices"}
+        "lmp_da",
+        "lmp_rt",
+        "as_prices",
+    }
 
 
 def test_jobs_sensor_and_catalog_resource():

@@ -20,9 +20,27 @@ BUDGET_MB = 320
 
 def convert(root) -> dict:
     out = subprocess.run(
-        [sys.executable, "-m", "iso_energy.convert", "--iso", "pjm", "--dataset", "lmp_da", "--year", "2024",
-         "--data-dir", str(root), "--memory-mb", str(BUDGET_MB), "--threads", "2"],
-        capture_output=True, text=True, cwd=REPO, check=True,
+        [
+            sys.executable,
+            "-m",
+            "iso_energy.convert",
+            "--iso",
+            "pjm",
+            "--dataset",
+            "lmp_da",
+            "--year",
+            "2024",
+            "--data-dir",
+            str(root),
+            "--memory-mb",
+            str(BUDGET_MB),
+            "--threads",
+            "2",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        check=True,
     )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
@@ -33,8 +51,10 @@ def test_four_times_the_input_keeps_peak_flat(tmp_path):
     pjm.write(large / "raw", "lmp_da", date(2024, 1, 1), date(2024, 3, 1), 800)
     s, big = convert(small), convert(large)
     assert big["bytes_read"] > 3.9 * s["bytes_read"] and big["rows_out"] == 4 * s["rows_out"]
-    print(f"1x: {s['bytes_read'] / 1e6:.0f} MB in, peak RSS {s['peak_rss_mb']} MB; "
-          f"4x: {big['bytes_read'] / 1e6:.0f} MB in, peak RSS {big['peak_rss_mb']} MB, "
-          f"spilled {big['spill_peak_mb']} MB")
+    print(
+        f"1x: {s['bytes_read'] / 1e6:.0f} MB in, peak RSS {s['peak_rss_mb']} MB; "
+        f"4x: {big['bytes_read'] / 1e6:.0f} MB in, peak RSS {big['peak_rss_mb']} MB, "
+        f"spilled {big['spill_peak_mb']} MB"
+    )
     assert big["peak_rss_mb"] - s["peak_rss_mb"] < 64, (s, big)
     assert big["peak_rss_mb"] <= BUDGET_MB

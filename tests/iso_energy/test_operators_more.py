@@ -53,11 +53,17 @@ def rows(path: Path) -> list[dict]:
 # -- MISO ---------------------------------------------------------------------------------------
 HE = ",".join(f"HE {h}" for h in range(1, 25))
 MISO_DA = (
-    "Day Ahead Market ExPost LMPs\n07/01/2024\n,,,,,,\n\"All Hours-Ending are Eastern Standard Time (EST)\"\n"
+    'Day Ahead Market ExPost LMPs\n07/01/2024\n,,,,,,\n"All Hours-Ending are Eastern Standard Time (EST)"\n'
     f"Node,Type,Value,{HE}\n"
-    + "ARKANSAS.HUB,Hub,LMP," + ",".join(str(30 + h) for h in range(24)) + "\n"
-    + "ARKANSAS.HUB,Hub,MCC," + ",".join("-1.5" for _ in range(24)) + "\n"
-    + "ARKANSAS.HUB,Hub,MLC," + ",".join("0.25" for _ in range(24)) + "\n"
+    + "ARKANSAS.HUB,Hub,LMP,"
+    + ",".join(str(30 + h) for h in range(24))
+    + "\n"
+    + "ARKANSAS.HUB,Hub,MCC,"
+    + ",".join("-1.5" for _ in range(24))
+    + "\n"
+    + "ARKANSAS.HUB,Hub,MLC,"
+    + ",".join("0.25" for _ in range(24))
+    + "\n"
 )
 
 
@@ -74,7 +80,10 @@ def test_miso_unpivots_hours_in_est_all_year(tmp_path, budget):
     assert last["lmp_usd_per_mwh"] == 53
     assert first["energy_usd_per_mwh"] is None  # not published in these reports
     assert (first["location_id"], first["location_type"], str(first["operating_date"])) == (
-        "ARKANSAS.HUB", "Hub", "2024-07-01")
+        "ARKANSAS.HUB",
+        "Hub",
+        "2024-07-01",
+    )
 
 
 def test_miso_file_without_header_line_fails_and_keeps_previous_output(tmp_path, budget):
@@ -99,8 +108,9 @@ def test_miso_bad_price_names_raw_file_and_raw_line(tmp_path, budget):
 
 
 # -- NYISO --------------------------------------------------------------------------------------
-NYISO_HEADER = ('"Time Stamp","Name","PTID","LBMP ($/MWHr)","Marginal Cost Losses ($/MWHr)",'
-                '"Marginal Cost Congestion ($/MWHr)"')
+NYISO_HEADER = (
+    '"Time Stamp","Name","PTID","LBMP ($/MWHr)","Marginal Cost Losses ($/MWHr)","Marginal Cost Congestion ($/MWHr)"'
+)
 
 
 def nyiso_text(lines: list[str]) -> str:
@@ -108,15 +118,27 @@ def nyiso_text(lines: list[str]) -> str:
 
 
 def test_nyiso_fall_back_hour_by_row_order_and_congestion_sign(tmp_path, budget):
-    raw_file(tmp_path, "nyiso", "lmp_da", "20241103damlbmp_zone.csv", nyiso_text([
-        '"11/03/2024 00:00:00","N.Y.C.",61761,40.00,1.00,-5.00',
-        '"11/03/2024 01:00:00","N.Y.C.",61761,41.00,1.00,-5.00',   # EDT
-        '"11/03/2024 01:00:00","N.Y.C.",61761,42.00,1.00,-5.00',   # EST, the repeated hour
-        '"11/03/2024 02:00:00","N.Y.C.",61761,43.00,1.00,2.50',
-    ]))
+    raw_file(
+        tmp_path,
+        "nyiso",
+        "lmp_da",
+        "20241103damlbmp_zone.csv",
+        nyiso_text(
+            [
+                '"11/03/2024 00:00:00","N.Y.C.",61761,40.00,1.00,-5.00',
+                '"11/03/2024 01:00:00","N.Y.C.",61761,41.00,1.00,-5.00',  # EDT
+                '"11/03/2024 01:00:00","N.Y.C.",61761,42.00,1.00,-5.00',  # EST, the repeated hour
+                '"11/03/2024 02:00:00","N.Y.C.",61761,43.00,1.00,2.50',
+            ]
+        ),
+    )
     out = rows(convert_partition(ISOS["nyiso"], "lmp_da", 2024, tmp_path, budget).output)
     assert [(r["interval_start_utc"], r["lmp_usd_per_mwh"]) for r in out] == [
-        (utc(2024, 11, 3, 4), 40), (utc(2024, 11, 3, 5), 41), (utc(2024, 11, 3, 6), 42), (utc(2024, 11, 3, 7), 43)]
+        (utc(2024, 11, 3, 4), 40),
+        (utc(2024, 11, 3, 5), 41),
+        (utc(2024, 11, 3, 6), 42),
+        (utc(2024, 11, 3, 7), 43),
+    ]
     # Published -5.00 (NYISO: LBMP = energy + losses - congestion) is +5.00 normalised.
     assert [r["congestion_usd_per_mwh"] for r in out] == [5.0, 5.0, 5.0, -2.5]
     assert {(r["location_id"], r["location_name"], r["location_type"]) for r in out} == {("61761", "N.Y.C.", "ZONE")}
@@ -170,19 +192,26 @@ def test_isone_02x_is_the_repeated_fall_back_hour(tmp_path, budget):
     raw_file(tmp_path, "isone", "lmp_da", "WW_DALMP_ISO_20241103.csv", isone_text(ISONE_DATA, 4))
     out = rows(convert_partition(ISOS["isone"], "lmp_da", 2024, tmp_path, budget).output)
     assert [(r["interval_start_utc"], r["lmp_usd_per_mwh"]) for r in out] == [
-        (utc(2024, 11, 3, 4), 30.5), (utc(2024, 11, 3, 5), 31.5), (utc(2024, 11, 3, 6), 32.5),
-        (utc(2024, 11, 3, 7), 33.5)]
+        (utc(2024, 11, 3, 4), 30.5),
+        (utc(2024, 11, 3, 5), 31.5),
+        (utc(2024, 11, 3, 6), 32.5),
+        (utc(2024, 11, 3, 7), 33.5),
+    ]
     assert (out[0]["energy_usd_per_mwh"], out[0]["location_id"], out[0]["location_type"]) == (30, "4000", "HUB")
 
 
-@pytest.mark.parametrize(("text", "problem", "line"), [
-    # trailer says 5 records, the file holds 4 data lines
-    (isone_text(ISONE_DATA, 5), "trailer count 5 disagrees with the 4 data lines", None),
-    # no trailer at all: a truncated download
-    (isone_text(ISONE_DATA, None), 'no "T" trailer', None),
-    # a line with a record type ISO-NE does not use
-    (isone_text([*ISONE_DATA[:2], '"X","junk"', *ISONE_DATA[2:]], 4), "unknown record type", 6),
-], ids=["trailer-count", "no-trailer", "unknown-record-type"])
+@pytest.mark.parametrize(
+    ("text", "problem", "line"),
+    [
+        # trailer says 5 records, the file holds 4 data lines
+        (isone_text(ISONE_DATA, 5), "trailer count 5 disagrees with the 4 data lines", None),
+        # no trailer at all: a truncated download
+        (isone_text(ISONE_DATA, None), 'no "T" trailer', None),
+        # a line with a record type ISO-NE does not use
+        (isone_text([*ISONE_DATA[:2], '"X","junk"', *ISONE_DATA[2:]], 4), "unknown record type", 6),
+    ],
+    ids=["trailer-count", "no-trailer", "unknown-record-type"],
+)
 def test_isone_malformed_files(tmp_path, budget, text, problem, line):
     bad = raw_file(tmp_path, "isone", "lmp_rt", "WW_RTLMP_ISO_20241103.csv", text)
     with pytest.raises(RawFileError, match=problem) as err:
@@ -201,8 +230,10 @@ def test_isone_bad_value_reports_the_raw_line(tmp_path, budget):
 
 # -- SPP ----------------------------------------------------------------------------------------
 SPP_HEADER = "Interval,GMTIntervalEnd, Settlement Location, Pnode, LMP, MLC, MCC, MEC\n"
-SPP_ROWS = ("11/03/2024 01:00:00,11/03/2024 06:00:00,AECI,AECI_AECI,20.5,0.5,-1,21\n"
-            "11/03/2024 01:00:00,11/03/2024 07:00:00,AECI,AECI_AECI,21.5,0.5,-1,22\n")
+SPP_ROWS = (
+    "11/03/2024 01:00:00,11/03/2024 06:00:00,AECI,AECI_AECI,20.5,0.5,-1,21\n"
+    "11/03/2024 01:00:00,11/03/2024 07:00:00,AECI,AECI_AECI,21.5,0.5,-1,22\n"
+)
 
 
 def test_spp_keys_on_gmt_interval_end_with_leading_space_headers(tmp_path, budget):
@@ -210,15 +241,28 @@ def test_spp_keys_on_gmt_interval_end_with_leading_space_headers(tmp_path, budge
     raw_file(tmp_path, "spp", "lmp_da", "DA-LMP-SL-202411030100.csv", SPP_HEADER + SPP_ROWS)
     out = rows(convert_partition(ISOS["spp"], "lmp_da", 2024, tmp_path, budget).output)
     assert [(r["interval_start_utc"], r["interval_end_utc"], r["lmp_usd_per_mwh"]) for r in out] == [
-        (utc(2024, 11, 3, 5), utc(2024, 11, 3, 6), 20.5), (utc(2024, 11, 3, 6), utc(2024, 11, 3, 7), 21.5)]
+        (utc(2024, 11, 3, 5), utc(2024, 11, 3, 6), 20.5),
+        (utc(2024, 11, 3, 6), utc(2024, 11, 3, 7), 21.5),
+    ]
     r = out[0]
-    assert (r["location_id"], r["location_name"], r["energy_usd_per_mwh"], r["congestion_usd_per_mwh"],
-            r["loss_usd_per_mwh"], str(r["operating_date"])) == ("AECI", "AECI_AECI", 21, -1, 0.5, "2024-11-03")
+    assert (
+        r["location_id"],
+        r["location_name"],
+        r["energy_usd_per_mwh"],
+        r["congestion_usd_per_mwh"],
+        r["loss_usd_per_mwh"],
+        str(r["operating_date"]),
+    ) == ("AECI", "AECI_AECI", 21, -1, 0.5, "2024-11-03")
 
 
 def test_spp_unknown_column_is_an_error(tmp_path, budget):
-    bad = raw_file(tmp_path, "spp", "lmp_rt", "RTBM-LMP-SL-202411030105.csv",
-                   SPP_HEADER.replace(" MEC\n", " MEC, MGHG\n") + SPP_ROWS.replace("\n", ",0\n"))
+    bad = raw_file(
+        tmp_path,
+        "spp",
+        "lmp_rt",
+        "RTBM-LMP-SL-202411030105.csv",
+        SPP_HEADER.replace(" MEC\n", " MEC, MGHG\n") + SPP_ROWS.replace("\n", ",0\n"),
+    )
     with pytest.raises(RawFileError, match=r"unknown column\(s\) \['MGHG'\]") as err:
         convert_partition(ISOS["spp"], "lmp_rt", 2024, tmp_path, budget)
     assert err.value.path == str(bad)
@@ -236,19 +280,27 @@ def test_spp_real_sample_header_with_leading_spaces(tmp_path, budget):
     # The same base path (header found and stripped, strict typed read) on the real file, through
     # a market-clearing format declared the way an SPP dataset is: the system marginal price.
     class SppMarketClearing(SPP):
-        datasets = {"mc": DatasetFormat(
-            market="DA", source="SPP DA market clearing",
-            columns={"Interval": "TIMESTAMP", "GMTIntervalEnd": "TIMESTAMP", "Cleared Demand Bid": "DOUBLE",
-                     "SMP": "DOUBLE"},
-            required=("Interval", "GMTIntervalEnd", "Cleared Demand Bid", "SMP"),
-            timestampformat="%m/%d/%Y %H:%M:%S",
-            select_sql="""timezone('UTC', GMTIntervalEnd) - INTERVAL 1 HOUR AS interval_start_utc,
+        datasets = {
+            "mc": DatasetFormat(
+                market="DA",
+                source="SPP DA market clearing",
+                columns={
+                    "Interval": "TIMESTAMP",
+                    "GMTIntervalEnd": "TIMESTAMP",
+                    "Cleared Demand Bid": "DOUBLE",
+                    "SMP": "DOUBLE",
+                },
+                required=("Interval", "GMTIntervalEnd", "Cleared Demand Bid", "SMP"),
+                timestampformat="%m/%d/%Y %H:%M:%S",
+                select_sql="""timezone('UTC', GMTIntervalEnd) - INTERVAL 1 HOUR AS interval_start_utc,
                 timezone('UTC', GMTIntervalEnd) AS interval_end_utc,
                 CAST(timezone('America/Chicago', timezone('UTC', GMTIntervalEnd) - INTERVAL 1 HOUR) AS DATE)
                     AS operating_date,
                 'SPP' AS location_id, 'SPP' AS location_name, 'SYSTEM' AS location_type, 'SMP' AS price_type,
                 SMP AS lmp_usd_per_mwh, NULL AS energy_usd_per_mwh, NULL AS congestion_usd_per_mwh,
-                NULL AS loss_usd_per_mwh, 0 AS _version, _file""")}
+                NULL AS loss_usd_per_mwh, 0 AS _version, _file""",
+            )
+        }
 
     conv = SppMarketClearing()
     sniffed = conv.sniff(real, "mc")
@@ -259,8 +311,9 @@ def test_spp_real_sample_header_with_leading_spaces(tmp_path, budget):
     # 01/01/2026 01:00:00 (CST, interval end), GMT end 07:00, SMP 28.182
     assert first["interval_start_utc"] == utc(2026, 1, 1, 6) and first["lmp_usd_per_mwh"] == 28.182
     con = duckdb.connect()
-    assert con.execute("SELECT min(operating_date), max(operating_date) FROM read_parquet($p)",
-                       {"p": str(tmp_path / "mc.parquet")}).fetchone() == (date(2026, 1, 1), date(2026, 1, 1))
+    assert con.execute(
+        "SELECT min(operating_date), max(operating_date) FROM read_parquet($p)", {"p": str(tmp_path / "mc.parquet")}
+    ).fetchone() == (date(2026, 1, 1), date(2026, 1, 1))
 
 
 def test_prepared_copies_go_to_the_spill_folder_and_are_removed(tmp_path, budget, monkeypatch):

@@ -20,8 +20,14 @@ from iso_energy.sample import WRITERS
 from tests.overlap import max_overlap
 
 # Nodes per (iso, dataset): sized so each conversion step lasts about a second on 2 cores.
-NODES = {("pjm", "lmp_da"): 250, ("pjm", "lmp_rt"): 250, ("caiso", "lmp_da"): 60, ("caiso", "lmp_rt"): 5,
-         ("ercot", "lmp_da"): 250, ("ercot", "lmp_rt"): 60}
+NODES = {
+    ("pjm", "lmp_da"): 250,
+    ("pjm", "lmp_rt"): 250,
+    ("caiso", "lmp_da"): 60,
+    ("caiso", "lmp_rt"): 5,
+    ("ercot", "lmp_da"): 250,
+    ("ercot", "lmp_rt"): 60,
+}
 
 
 def test_max_overlap_helper():

@@ -19,10 +19,12 @@ from tests.conftest import REAL
 
 CAISO_REAL = REAL / "iso" / "caiso" / "prc_lmp_AGNEW_1_N003_2022-01_subset.csv"
 # The common pycaiso survivor of OASIS PRC_LMP: no LMP_TYPE, only the LMP rows kept.
-PYCAISO = ("INTERVALSTARTTIME_GMT,INTERVALENDTIME_GMT,OPR_DT,OPR_HR,NODE_ID,MW,GROUP\n"
-           "2022-01-01T08:00:00-00:00,2022-01-01T09:00:00-00:00,2022-01-01,1,DLAP_PGAE-APND,62.03274,1\n"
-           "2022-01-01T09:00:00-00:00,2022-01-01T10:00:00-00:00,2022-01-01,2,DLAP_PGAE-APND,64.1449,1\n"
-           "2022-01-01T08:00:00-00:00,2022-01-01T09:00:00-00:00,2022-01-01,1,AGNEW_1_N003,61.5,1\n")
+PYCAISO = (
+    "INTERVALSTARTTIME_GMT,INTERVALENDTIME_GMT,OPR_DT,OPR_HR,NODE_ID,MW,GROUP\n"
+    "2022-01-01T08:00:00-00:00,2022-01-01T09:00:00-00:00,2022-01-01,1,DLAP_PGAE-APND,62.03274,1\n"
+    "2022-01-01T09:00:00-00:00,2022-01-01T10:00:00-00:00,2022-01-01,2,DLAP_PGAE-APND,64.1449,1\n"
+    "2022-01-01T08:00:00-00:00,2022-01-01T09:00:00-00:00,2022-01-01,1,AGNEW_1_N003,61.5,1\n"
+)
 
 
 @pytest.fixture
@@ -41,10 +43,13 @@ def test_caiso_pycaiso_subset_without_lmp_type_is_total_lmp(tmp_path, budget):
     raw_file(tmp_path, "caiso", "lmp_da", "AGNEW.csv", PYCAISO)
     out = pq.read_table(convert_partition(ISOS["caiso"], "lmp_da", 2022, tmp_path, budget).output).to_pylist()
     first = {(r["location_id"], r["interval_start_utc"]): r for r in out}[
-        ("DLAP_PGAE-APND", datetime(2022, 1, 1, 8, tzinfo=UTC))]
+        ("DLAP_PGAE-APND", datetime(2022, 1, 1, 8, tzinfo=UTC))
+    ]
     assert first["lmp_usd_per_mwh"] == 62.03274 and first["location_type"] == "DLAP"
-    assert all(r["energy_usd_per_mwh"] is None and r["congestion_usd_per_mwh"] is None
-               and r["loss_usd_per_mwh"] is None for r in out)
+    assert all(
+        r["energy_usd_per_mwh"] is None and r["congestion_usd_per_mwh"] is None and r["loss_usd_per_mwh"] is None
+        for r in out
+    )
     assert {r["location_id"]: r["location_type"] for r in out} == {"DLAP_PGAE-APND": "DLAP", "AGNEW_1_N003": "NODE"}
 
 
@@ -60,29 +65,44 @@ def test_caiso_any_optional_column_may_be_missing(tmp_path, budget, drop):
     assert stats.rows_out == 696  # as the real file with every column it kept
     lmp_total = round(sum(float(ln.split(",")[6]) for ln in lines[1:] if ln.split(",")[5] == "LMP"), 4)
     con = duckdb.connect()
-    assert con.execute("SELECT round(sum(lmp_usd_per_mwh), 4), list(DISTINCT location_type) FROM read_parquet($p)",
-                       {"p": str(stats.output)}).fetchone() == (lmp_total, ["NODE"])
+    assert con.execute(
+        "SELECT round(sum(lmp_usd_per_mwh), 4), list(DISTINCT location_type) FROM read_parquet($p)",
+        {"p": str(stats.output)},
+    ).fetchone() == (lmp_total, ["NODE"])
 
 
 def test_caiso_untyped_rows_that_repeat_are_an_error(tmp_path, budget):
     # Without LMP_TYPE or XML_DATA_ITEM, two MW rows for one node and hour cannot be told apart.
-    bad = raw_file(tmp_path, "caiso", "lmp_da", "mixed.csv", PYCAISO + PYCAISO.splitlines()[1].replace(
-        "62.03274", "1.5") + "\n")
+    bad = raw_file(
+        tmp_path, "caiso", "lmp_da", "mixed.csv", PYCAISO + PYCAISO.splitlines()[1].replace("62.03274", "1.5") + "\n"
+    )
     with pytest.raises(RawFileError, match="DLAP_PGAE-APND has several MW rows") as err:
         convert_partition(ISOS["caiso"], "lmp_da", 2022, tmp_path, budget)
     assert err.value.path == str(bad)
 
 
-@pytest.mark.parametrize(("iso", "dataset", "text", "missing"), [
-    # pycaiso subset that also lost NODE_ID (kept NODE instead)
-    ("caiso", "lmp_da", PYCAISO.replace("NODE_ID", "NODE"), "['NODE_ID']"),
-    # ERCOT DAM file without its DSTFlag column
-    ("ercot", "lmp_da", "DeliveryDate,HourEnding,SettlementPoint,SettlementPointPrice\n12/31/2024,24:00,HB_NORTH,1\n",
-     "['DSTFlag']"),
-    # PJM export without version columns
-    ("pjm", "lmp_da", "datetime_beginning_utc,datetime_beginning_ept,pnode_id,pnode_name,type,total_lmp_da\n",
-     "['row_is_current', 'version_nbr']"),
-], ids=["caiso-node-id", "ercot-dstflag", "pjm-versions"])
+@pytest.mark.parametrize(
+    ("iso", "dataset", "text", "missing"),
+    [
+        # pycaiso subset that also lost NODE_ID (kept NODE instead)
+        ("caiso", "lmp_da", PYCAISO.replace("NODE_ID", "NODE"), "['NODE_ID']"),
+        # ERCOT DAM file without its DSTFlag column
+        (
+            "ercot",
+            "lmp_da",
+            "DeliveryDate,HourEnding,SettlementPoint,SettlementPointPrice\n12/31/2024,24:00,HB_NORTH,1\n",
+            "['DSTFlag']",
+        ),
+        # PJM export without version columns
+        (
+            "pjm",
+            "lmp_da",
+            "datetime_beginning_utc,datetime_beginning_ept,pnode_id,pnode_name,type,total_lmp_da\n",
+            "['row_is_current', 'version_nbr']",
+        ),
+    ],
+    ids=["caiso-node-id", "ercot-dstflag", "pjm-versions"],
+)
 def test_header_not_found_names_the_missing_columns(tmp_path, iso, dataset, text, missing):
     path = raw_file(tmp_path, iso, dataset, "x.csv", text)
     with pytest.raises(RawFileError) as err:
@@ -93,8 +113,11 @@ def test_header_not_found_names_the_missing_columns(tmp_path, iso, dataset, text
 
 def test_header_error_without_any_known_column_names_what_is_required(tmp_path):
     path = raw_file(tmp_path, "caiso", "lmp_da", "x.csv", "File does not exist\n")
-    with pytest.raises(RawFileError, match=r"required column\(s\) \[.*'NODE_ID'.*\] missing\); first line is "
-                                           r"'File does not exist'"):
+    with pytest.raises(
+        RawFileError,
+        match=r"required column\(s\) \[.*'NODE_ID'.*\] missing\); first line is "
+        r"'File does not exist'",
+    ):
         ISOS["caiso"].sniff(path, "lmp_da")
 
 
@@ -114,7 +137,9 @@ def test_no_null_key_column_and_price_type_per_operator(every_sample, tmp_path, 
     nulls, types, prices = con.execute(
         "SELECT count(*) FILTER (WHERE location_id IS NULL OR location_type IS NULL OR interval_start_utc IS NULL "
         "OR price_type IS NULL), list(DISTINCT location_type ORDER BY location_type), "
-        "list(DISTINCT price_type) FROM read_parquet($p)", {"p": str(out)}).fetchone()
+        "list(DISTINCT price_type) FROM read_parquet($p)",
+        {"p": str(out)},
+    ).fetchone()
     assert nulls == 0 and "" not in types
     assert prices == ["SPP" if iso == "ercot" else "LMP"] and set(prices) <= set(PRICE_TYPES)
     if iso == "nyiso":  # 14 locations: 12 zones, then generators in their own files
@@ -122,12 +147,14 @@ def test_no_null_key_column_and_price_type_per_operator(every_sample, tmp_path, 
 
 
 # -- lmp_equals_components ----------------------------------------------------------------------
-ISONE = ('"C","Real-Time Energy Market Hourly LMP Report"\n'
-         '"H","Date","Hour Ending","Location ID","Location Name","Location Type","Locational Marginal Price",'
-         '"Energy Component","Congestion Component","Marginal Loss Component"\n'
-         '"D","07/01/2024","01","4000",".H.INTERNAL_HUB","HUB",30.51,30.00,0.25,0.25\n'  # 0.01 off: rounding
-         '"D","07/01/2024","02","4000",".H.INTERNAL_HUB","HUB",{lmp},31.00,0.25,0.25\n'
-         '"T","Total # of Data Records: 2"\n')
+ISONE = (
+    '"C","Real-Time Energy Market Hourly LMP Report"\n'
+    '"H","Date","Hour Ending","Location ID","Location Name","Location Type","Locational Marginal Price",'
+    '"Energy Component","Congestion Component","Marginal Loss Component"\n'
+    '"D","07/01/2024","01","4000",".H.INTERNAL_HUB","HUB",30.51,30.00,0.25,0.25\n'  # 0.01 off: rounding
+    '"D","07/01/2024","02","4000",".H.INTERNAL_HUB","HUB",{lmp},31.00,0.25,0.25\n'
+    '"T","Total # of Data Records: 2"\n'
+)
 
 
 @pytest.mark.parametrize(("lmp", "passed"), [("31.50", True), ("31.90", False)], ids=["rounding", "bad-row"])
@@ -148,17 +175,21 @@ def test_lmp_equals_components_on_the_real_pjm_day_ahead_export(tmp_path, budget
     from iso_energy.checks import lmp_component_check
 
     out = tmp_path / "pjm.parquet"
-    ISOS["pjm"].convert_year([REAL / "iso" / "pjm" / "da_hrl_lmps_hubs_2025-05_2025-07.csv"], "lmp_da", 2025, out,
-                             budget)
+    ISOS["pjm"].convert_year(
+        [REAL / "iso" / "pjm" / "da_hrl_lmps_hubs_2025-05_2025-07.csv"], "lmp_da", 2025, out, budget
+    )
     good = lmp_component_check(out, ISOS["pjm"].component_tolerance, budget)
     assert good.passed and good.metadata["rows_checked"] == 26_508
     assert good.metadata["max_difference_usd_per_mwh"] < 1e-6  # day-ahead: exact to 6 decimals
     # The same real rows with one generated bad LMP: caught and named.
     con = duckdb.connect()
     bad = tmp_path / "bad.parquet"
-    con.execute("COPY (SELECT * REPLACE (CASE WHEN location_id = '51288' AND interval_start_utc = "
-                "TIMESTAMPTZ '2025-05-01 04:00:00+00' THEN lmp_usd_per_mwh + 1 ELSE lmp_usd_per_mwh END "
-                "AS lmp_usd_per_mwh) FROM read_parquet($i)) TO $o (FORMAT parquet)", {"i": str(out), "o": str(bad)})
+    con.execute(
+        "COPY (SELECT * REPLACE (CASE WHEN location_id = '51288' AND interval_start_utc = "
+        "TIMESTAMPTZ '2025-05-01 04:00:00+00' THEN lmp_usd_per_mwh + 1 ELSE lmp_usd_per_mwh END "
+        "AS lmp_usd_per_mwh) FROM read_parquet($i)) TO $o (FORMAT parquet)",
+        {"i": str(out), "o": str(bad)},
+    )
     outcome = lmp_component_check(bad, ISOS["pjm"].component_tolerance, budget)
     assert not outcome.passed and outcome.metadata["rows_off"] == 1
     assert outcome.metadata["examples"][0].startswith("51288 2025-05-01 04:00:00")

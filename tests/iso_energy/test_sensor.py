@@ -22,8 +22,9 @@ from memsafe.resources import DataDirResource
 
 
 def evaluate(instance, root: Path, cursor: str | None):
-    ctx = dg.build_sensor_context(instance=instance, cursor=cursor,
-                                  resources={"data": DataDirResource(data_dir=str(root))})
+    ctx = dg.build_sensor_context(
+        instance=instance, cursor=cursor, resources={"data": DataDirResource(data_dir=str(root))}
+    )
     return raw_files_sensor(ctx)
 
 
@@ -39,13 +40,17 @@ def requested(result) -> set[tuple[str, str]]:
 
 def test_new_file_requests_exact_partitions_once(tmp_path: Path, capfd: pytest.CaptureFixture):
     raw = tmp_path / "raw"
-    WRITERS["pjm"](raw, "lmp_da", date(2023, 12, 30), date(2024, 1, 2), 1)     # 2023 and 2024
-    WRITERS["isone"](raw, "lmp_rt", date(2024, 11, 2), date(2024, 11, 4), 1)   # 2024
-    ancillary.write("ercot", raw, date(2022, 12, 31), date(2023, 1, 1), 1)     # AS, 2022
+    WRITERS["pjm"](raw, "lmp_da", date(2023, 12, 30), date(2024, 1, 2), 1)  # 2023 and 2024
+    WRITERS["isone"](raw, "lmp_rt", date(2024, 11, 2), date(2024, 11, 4), 1)  # 2024
+    ancillary.write("ercot", raw, date(2022, 12, 31), date(2023, 1, 1), 1)  # AS, 2022
     with dg.instance_for_test() as instance:
         first = evaluate(instance, tmp_path, None)
-        assert requested(first) == {("lmp_da", "pjm|2023"), ("lmp_da", "pjm|2024"), ("lmp_rt", "isone|2024"),
-                                    ("as_prices", "ercot|2022")}
+        assert requested(first) == {
+            ("lmp_da", "pjm|2023"),
+            ("lmp_da", "pjm|2024"),
+            ("lmp_rt", "isone|2024"),
+            ("as_prices", "ercot|2022"),
+        }
         assert len({r.run_key for r in first.run_requests}) == 4
 
         second = evaluate(instance, tmp_path, first.cursor)
@@ -100,7 +105,8 @@ def test_broken_file_is_reported_and_others_carry_on(tmp_path: Path):
     assert str(bad) in result.errors["miso/lmp_rt/20240102_rt_lmp_final.csv"]
     # The scan filled the conversions' file index, so they will not scan the good file again.
     assert file_index.cached_years(tmp_path, "miso", "lmp_rt") == {
-        raw / "miso" / "lmp_rt" / "20240101_rt_lmp_final.csv": {2024}}
+        raw / "miso" / "lmp_rt" / "20240101_rt_lmp_final.csv": {2024}
+    }
 
 
 def test_unchanged_files_are_only_stated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
@@ -132,22 +138,28 @@ def test_full_tick_validates_against_definitions(tmp_path: Path, monkeypatch: py
     WRITERS["isone"](tmp_path / "raw", "lmp_da", date(2024, 7, 1), date(2024, 7, 2), 1)
     assert defs.resolve_sensor_def("raw_files_sensor").default_status == dg.DefaultSensorStatus.RUNNING
     with dg.instance_for_test() as instance, dg.partition_loading_context(dynamic_partitions_store=instance):
-        data = raw_files_sensor.evaluate_tick(dg.build_sensor_context(
-            instance=instance, definitions=defs, resources=dict(defs.resources)))
+        data = raw_files_sensor.evaluate_tick(
+            dg.build_sensor_context(instance=instance, definitions=defs, resources=dict(defs.resources))
+        )
     assert [(r.partition_key, r.asset_selection) for r in data.run_requests] == [
-        ("isone|2024", [dg.AssetKey("lmp_da")])]
+        ("isone|2024", [dg.AssetKey("lmp_da")])
+    ]
 
 
 def test_up_to_date_outputs_are_not_requested(tmp_path: Path):
     """After every partition is converted, a tick with an empty cursor (a new sensor, or the first
     tick after ``make demo``) requests nothing; touching one file requests exactly its partitions."""
     raw = tmp_path / "raw"
-    WRITERS["pjm"](raw, "lmp_da", date(2023, 12, 30), date(2024, 1, 2), 1)     # 2023 and 2024
+    WRITERS["pjm"](raw, "lmp_da", date(2023, 12, 30), date(2024, 1, 2), 1)  # 2023 and 2024
     [spp] = WRITERS["spp"](raw, "lmp_rt", date(2024, 3, 1), date(2024, 3, 2), 1)
     ancillary.write("ercot", raw, date(2024, 5, 1), date(2024, 5, 2), 1)
     budget = Budget(memory_mb=256, threads=1, spill_dir=str(tmp_path / "spill"))
-    for iso, dataset, year in [("pjm", "lmp_da", 2023), ("pjm", "lmp_da", 2024), ("spp", "lmp_rt", 2024),
-                               ("ercot", "as", 2024)]:
+    for iso, dataset, year in [
+        ("pjm", "lmp_da", 2023),
+        ("pjm", "lmp_da", 2024),
+        ("spp", "lmp_rt", 2024),
+        ("ercot", "as", 2024),
+    ]:
         convert_partition(ISOS[iso], dataset, year, tmp_path, budget)
     with dg.instance_for_test() as instance:
         fresh = evaluate(instance, tmp_path, None)

@@ -42,12 +42,18 @@ def _other_zone():
 
 CASES = [
     # (id, items, columns, line, message fragment)
-    pytest.param(_good(), tuple(c for c in KOKU_COLUMNS if c != "pod_usage_cpu_core_seconds"), 1,
-                 "missing required column.*pod_usage_cpu_core_seconds", id="missing-column"),
+    pytest.param(
+        _good(),
+        tuple(c for c in KOKU_COLUMNS if c != "pod_usage_cpu_core_seconds"),
+        1,
+        "missing required column.*pod_usage_cpu_core_seconds",
+        id="missing-column",
+    ),
     # line 3: header is line 1, the second line item is line 3
     pytest.param(_bad_usage(), KOKU_COLUMNS, 3, "pod_usage_cpu_core_seconds", id="non-numeric-usage"),
-    pytest.param(_ends_before_start(), KOKU_COLUMNS, 4, "interval_end.*not after interval_start",
-                 id="interval-ends-before-start"),
+    pytest.param(
+        _ends_before_start(), KOKU_COLUMNS, 4, "interval_end.*not after interval_start", id="interval-ends-before-start"
+    ),
     pytest.param(_empty_key(), KOKU_COLUMNS, 2, "empty", id="empty-namespace"),
     # Only Go's UTC form is accepted: another zone is a parse error, not a silent shift.
     pytest.param(_other_zone(), KOKU_COLUMNS, 3, "interval_start", id="non-utc-timestamp"),

@@ -50,16 +50,18 @@ def root(tmp_path, real_sample):
 
 
 def _materialize(instance, root, key="2019-02", **kw):
-    resources = {"data": DataDirResource(data_dir=str(root)),
-                 "budget": MemoryBudgetResource(memory_mb=512, spill_dir=str(root / "spill"))}
-    return dg.materialize([pod_usage_daily_summary], instance=instance, resources=resources,
-                          partition_key=key, **kw)
+    resources = {
+        "data": DataDirResource(data_dir=str(root)),
+        "budget": MemoryBudgetResource(memory_mb=512, spill_dir=str(root / "spill")),
+    }
+    return dg.materialize([pod_usage_daily_summary], instance=instance, resources=resources, partition_key=key, **kw)
 
 
 def test_asset_materialises_real_sample_with_metadata_and_checks(instance, root):
     # A re-upload of the same report lands in the same month partition: dropped, not summed.
-    shutil.copy2(root / "raw" / "pod_usage" / "koku_ocp_pod_usage_2019-02.csv",
-                 root / "raw" / "pod_usage" / "reupload.csv")
+    shutil.copy2(
+        root / "raw" / "pod_usage" / "koku_ocp_pod_usage_2019-02.csv", root / "raw" / "pod_usage" / "reupload.csv"
+    )
     result = _materialize(instance, root)
     assert result.success
     out = root / "parquet" / "pod_usage" / "daily_summary" / "2019-02.parquet"
@@ -90,8 +92,9 @@ def test_capacity_conflict_is_reported_by_a_warning_check(instance, root):
 
 
 def test_bad_file_fails_the_run_naming_file_and_line(instance, root):
-    write_items(root / "raw" / "pod_usage" / "bad.csv",
-                [line_item("a", "ns", "n1", 1, 3, end_hour=2)])  # ends before it starts
+    write_items(
+        root / "raw" / "pod_usage" / "bad.csv", [line_item("a", "ns", "n1", 1, 3, end_hour=2)]
+    )  # ends before it starts
     result = _materialize(instance, root, raise_on_error=False)
     assert not result.success
     failure = result.get_step_failure_events()[0].step_failure_data.error

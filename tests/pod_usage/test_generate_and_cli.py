@@ -41,14 +41,29 @@ def test_generator_newer_format(tmp_path):
 
 def test_cli_both_engines_agree(tmp_path, capsys):
     raw, out = tmp_path / "raw", tmp_path / "out"
-    assert main(["generate", "--rows", "20000", "--out", str(raw), "--files", "2",
-                 "--duplicate-fraction", "0.01"]) == 0
+    assert main(["generate", "--rows", "20000", "--out", str(raw), "--files", "2", "--duplicate-fraction", "0.01"]) == 0
     generated = json.loads(capsys.readouterr().out)
     assert generated["rows"] > 20_000
     stats = {}
     for engine in ("duckdb", "pandas"):
-        assert main(["summarize", "--input", str(raw), "--output", str(out), "--memory-mb", "512",
-                     "--engine", engine, "--spill-dir", str(tmp_path / "spill")]) == 0
+        assert (
+            main(
+                [
+                    "summarize",
+                    "--input",
+                    str(raw),
+                    "--output",
+                    str(out),
+                    "--memory-mb",
+                    "512",
+                    "--engine",
+                    engine,
+                    "--spill-dir",
+                    str(tmp_path / "spill"),
+                ]
+            )
+            == 0
+        )
         stats[engine] = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     for s in stats.values():
         assert {"rows_in", "rows_out", "seconds", "rows_per_s", "peak_rss_mb", "max_rss_mb"} <= set(s)

@@ -34,8 +34,11 @@ def _row(summary: pd.DataFrame, day: str, namespace: str) -> pd.Series:
 def test_one_namespace_and_day_by_hand(real_sample, summary):
     # Independent figure: the csv module and plain float sums over the raw rows.
     with open(real_sample, newline="") as fh:
-        items = [r for r in csv.DictReader(fh)
-                 if r["namespace"] == "namespace_qa" and r["interval_start"].startswith("2019-02-03 ")]
+        items = [
+            r
+            for r in csv.DictReader(fh)
+            if r["namespace"] == "namespace_qa" and r["interval_start"].startswith("2019-02-03 ")
+        ]
     assert len(items) == 48  # 2 pods x 24 hours
 
     def total(col: str) -> float:
@@ -48,11 +51,13 @@ def test_one_namespace_and_day_by_hand(real_sample, summary):
     assert row["pod_usage_cpu_core_hours"] == pytest.approx(usage, rel=1e-12)
     assert row["pod_request_cpu_core_hours"] == pytest.approx(total("pod_request_cpu_core_seconds") / 3600)
     assert row["pod_limit_cpu_core_hours"] == pytest.approx(total("pod_limit_cpu_core_seconds") / 3600)
-    effective = sum(max(float(r["pod_usage_cpu_core_seconds"]), float(r["pod_request_cpu_core_seconds"]))
-                    for r in items)
+    effective = sum(
+        max(float(r["pod_usage_cpu_core_seconds"]), float(r["pod_request_cpu_core_seconds"])) for r in items
+    )
     assert row["pod_effective_usage_cpu_core_hours"] == pytest.approx(effective / 3600, rel=1e-12)
     assert row["pod_usage_memory_gigabyte_hours"] == pytest.approx(
-        total("pod_usage_memory_byte_seconds") / 3600 / 2**30, rel=1e-12)
+        total("pod_usage_memory_byte_seconds") / 3600 / 2**30, rel=1e-12
+    )
     # Literal values, checked once by hand against the file (sum / 3600, sum / 3600 / 2**30).
     assert row["pod_usage_cpu_core_hours"] == pytest.approx(109.771121913889, rel=1e-12)
     assert row["pod_request_cpu_core_hours"] == pytest.approx(242.125)
@@ -81,8 +86,7 @@ def test_node_capacity_counted_once_per_node_and_interval(real_sample, summary):
 
 def test_streaming_equals_in_memory(real_sample, summary):
     expected = summarize_in_memory([real_sample], report_period="2019-02")
-    pd.testing.assert_frame_equal(normalised(summary), normalised(expected),
-                                  check_exact=True, check_dtype=False)
+    pd.testing.assert_frame_equal(normalised(summary), normalised(expected), check_exact=True, check_dtype=False)
 
 
 def test_newer_export_column_order_and_node_role(real_sample, summary, budget, tmp_path):

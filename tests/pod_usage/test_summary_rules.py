@@ -15,18 +15,24 @@ def _summarise(tmp_path, budget, files, **kw):
     out = tmp_path / "out" / "summary.parquet"
     stats = summarize_files(files, out, budget, **kw)
     frame = pd.read_parquet(out)
-    pd.testing.assert_frame_equal(normalised(frame), normalised(summarize_in_memory(files, **kw)),
-                                  check_exact=True, check_dtype=False)
+    pd.testing.assert_frame_equal(
+        normalised(frame), normalised(summarize_in_memory(files, **kw)), check_exact=True, check_dtype=False
+    )
     return stats, frame
 
 
 def test_effective_usage_is_max_per_line_item_then_summed(tmp_path, budget):
     # a: usage 2 cores > request 1; b: usage 1 < request 3. Effective = 2 + 3 = 5 core-hours,
     # not max(usage sum 3, request sum 4) = 4.
-    files = [write_items(tmp_path / "raw" / "a.csv", [
-        line_item("a", "ns", "n1", 1, 0, usage_cpu=7200, request_cpu=3600),
-        line_item("b", "ns", "n1", 1, 0, usage_cpu=3600, request_cpu=10800),
-    ])]
+    files = [
+        write_items(
+            tmp_path / "raw" / "a.csv",
+            [
+                line_item("a", "ns", "n1", 1, 0, usage_cpu=7200, request_cpu=3600),
+                line_item("b", "ns", "n1", 1, 0, usage_cpu=3600, request_cpu=10800),
+            ],
+        )
+    ]
     _, frame = _summarise(tmp_path, budget, files)
     row = frame.iloc[0]
     assert (row["pod_usage_cpu_core_hours"], row["pod_request_cpu_core_hours"]) == (3.0, 4.0)
@@ -56,10 +62,15 @@ def test_capacity_once_per_node_and_interval_shared_by_namespaces(tmp_path, budg
 
 
 def test_empty_usage_of_a_completed_pod_counts_as_zero(tmp_path, budget):
-    files = [write_items(tmp_path / "raw" / "a.csv", [
-        line_item("job", "ns", "n1", 1, 0, usage_cpu=3600, usage_mem=2**30 * 3600),
-        line_item("job", "ns", "n1", 1, 1, usage_cpu="", usage_mem=""),  # completed: no usage
-    ])]
+    files = [
+        write_items(
+            tmp_path / "raw" / "a.csv",
+            [
+                line_item("job", "ns", "n1", 1, 0, usage_cpu=3600, usage_mem=2**30 * 3600),
+                line_item("job", "ns", "n1", 1, 1, usage_cpu="", usage_mem=""),  # completed: no usage
+            ],
+        )
+    ]
     _, frame = _summarise(tmp_path, budget, files)
     row = frame.iloc[0]
     assert row["line_items"] == 2
@@ -88,8 +99,10 @@ def test_duplicate_with_other_values_keeps_the_later_file(tmp_path, budget):
     two_cores = line_item("a", "ns", "n1", 1, 0, usage_cpu=7200)
     first = write_items(tmp_path / "raw" / "2019-02-a.csv", [one_core])
     later = write_items(tmp_path / "raw" / "2019-02-b.csv", [two_cores])
-    same_file = write_items(tmp_path / "raw2" / "c.csv", [line_item("a", "ns", "n1", 1, 0, usage_cpu=7200),
-                                                          line_item("a", "ns", "n1", 1, 0, usage_cpu=3600)])
+    same_file = write_items(
+        tmp_path / "raw2" / "c.csv",
+        [line_item("a", "ns", "n1", 1, 0, usage_cpu=7200), line_item("a", "ns", "n1", 1, 0, usage_cpu=3600)],
+    )
     for files in ([first, later], [later, first]):  # order given does not matter: path order does
         stats, frame = _summarise(tmp_path, budget, files)
         assert stats.duplicate_line_items == 1
@@ -110,8 +123,7 @@ def test_rows_of_other_report_periods_are_read_and_counted(tmp_path, budget):
 def test_streaming_equals_in_memory_on_generated_items(tmp_path, newer_format):
     from memsafe.budget import Budget
 
-    sample = generate(tmp_path / "raw", 60_000, files=3, seed=7, newer_format=newer_format,
-                      duplicate_fraction=0.02)
+    sample = generate(tmp_path / "raw", 60_000, files=3, seed=7, newer_format=newer_format, duplicate_fraction=0.02)
     # The smallest budget DuckDB accepts here (128 MB engine), to exercise the bounded path.
     budget = Budget(memory_mb=384, threads=2, spill_dir=str(tmp_path / "spill"))
     stats, frame = _summarise(tmp_path, budget, sample.files)

@@ -21,8 +21,12 @@ def grouped(tmp_path_factory):
     """Both samples imported with the default rules (probe = `from`, failed pings kept) and grouped."""
     root = tmp_path_factory.mktemp("atlas")
     stats = import_files([ATLAS_PING, ATLAS_TRACEROUTE], root / "shards")
-    group = group_probes(root / "shards", root / "out", Budget(memory_mb=512, spill_dir=str(root / "spill")),
-                         GroupConfig(test_fraction=0.25))
+    group = group_probes(
+        root / "shards",
+        root / "out",
+        Budget(memory_mb=512, spill_dir=str(root / "spill")),
+        GroupConfig(test_fraction=0.25),
+    )
     rows = pl.read_parquet(str(root / "out" / "*" / "*.parquet"))
     return {s.name: v for s, v in stats.items()}, group, rows
 
@@ -55,7 +59,11 @@ def test_known_probes_first_measurements(grouped):
     first = trace["measurements"][0]
     assert first["event_time"] == dt.datetime(2024, 9, 13, 22, 48, 45, tzinfo=UTC)  # timestamp 1726267725
     assert (first["dst_addr"], first["rtt_ms"], first["prb_id"], first["hop_count"]) == (
-        "172.217.169.78", 10.409, 11813, 10)  # min of 10.409, 10.634, 33.625 from the destination
+        "172.217.169.78",
+        10.409,
+        11813,
+        10,
+    )  # min of 10.409, 10.634, 33.625 from the destination
     times = [m["event_time"] for m in trace["measurements"]]
     assert times == sorted(times) and len(set(times)) == 24
     ping = by_addr["80.57.152.161"]  # prb_id 1: lines 1 and 4 of the NDJSON

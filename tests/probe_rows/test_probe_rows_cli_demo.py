@@ -14,23 +14,60 @@ from tests.probe_rows.probe_rows_testdata import REPO
 
 
 def _cli(*args: str) -> list[dict]:
-    done = subprocess.run([sys.executable, "-m", "probe_rows.cli", *args], cwd=REPO, capture_output=True,
-                          text=True, check=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-m", "probe_rows.cli", *args],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    )
     return [json.loads(line) for line in done.stdout.splitlines()]
 
 
 def test_cli_generate_group_and_baseline(tmp_path):
-    [gen] = _cli("generate", "--output", str(tmp_path / "in"), "--measurements", "20000", "--probes", "50",
-                 "--shards", "2", "--order", "shuffled")
+    [gen] = _cli(
+        "generate",
+        "--output",
+        str(tmp_path / "in"),
+        "--measurements",
+        "20000",
+        "--probes",
+        "50",
+        "--shards",
+        "2",
+        "--order",
+        "shuffled",
+    )
     assert gen["shards"] == 2
-    [stats] = _cli("group", "--input", str(tmp_path / "in"), "--output", str(tmp_path / "out"),
-                   "--memory-mb", "512", "--spill-dir", str(tmp_path / "spill"), "--min-measurements", "2")
+    [stats] = _cli(
+        "group",
+        "--input",
+        str(tmp_path / "in"),
+        "--output",
+        str(tmp_path / "out"),
+        "--memory-mb",
+        "512",
+        "--spill-dir",
+        str(tmp_path / "spill"),
+        "--min-measurements",
+        "2",
+    )
     assert (stats["measurements"], stats["probes"], stats["path"]) == (20_000, 50, "bucketed")
     assert stats["peak_rss_mb"] > 50 and stats["seconds"] > 0 and stats["measurements_per_second"] > 0
     ours = pl.read_parquet(str(tmp_path / "out" / "*" / "*.parquet")).sort("src_addr")
     for engine in ("polars", "duckdb"):
-        [base] = _cli("baseline", "--engine", engine, "--input", str(tmp_path / "in"),
-                      "--output", str(tmp_path / f"{engine}.parquet"), "--spill-dir", str(tmp_path / "spill"))
+        [base] = _cli(
+            "baseline",
+            "--engine",
+            engine,
+            "--input",
+            str(tmp_path / "in"),
+            "--output",
+            str(tmp_path / f"{engine}.parquet"),
+            "--spill-dir",
+            str(tmp_path / "spill"),
+        )
         assert (base["engine"], base["measurements"], base["probes"]) == (engine, 20_000, 50)
         theirs = pl.read_parquet(tmp_path / f"{engine}.parquet").sort("src_addr")
         # Same probes, same lists in the same time order (generated times are distinct per probe).

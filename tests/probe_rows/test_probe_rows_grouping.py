@@ -104,8 +104,9 @@ def test_min_measurements_drops_small_probes(generated, tmp_path):
     counts = _input(generated["shuffled"]).group_by("src_addr").len()
     threshold = int(counts["len"].sort()[40])  # about 40 probes below it (fewer on equal counts)
     below = counts.filter(pl.col("len") < threshold)
-    stats = group_probes(generated["shuffled"], tmp_path / "out", _budget(tmp_path),
-                         GroupConfig(min_measurements=threshold))
+    stats = group_probes(
+        generated["shuffled"], tmp_path / "out", _budget(tmp_path), GroupConfig(min_measurements=threshold)
+    )
     rows = _read(tmp_path / "out")
     assert stats.probes_below_min == below.height >= 30
     assert rows.height == N_PROBES - below.height
@@ -124,23 +125,33 @@ T0 = dt.datetime(2026, 3, 1, tzinfo=dt.UTC)
 
 def _rows(rows: list[tuple]) -> pa.Table:
     src, dst, secs, rtt = zip(*rows, strict=True)
-    return pa.table({
-        "src_addr": pa.array(src, pa.string()), "dst_addr": pa.array(dst, pa.string()),
-        "event_time": pa.array([T0 + dt.timedelta(seconds=s) for s in secs], pa.timestamp("us", tz="UTC")),
-        "rtt_ms": pa.array(rtt, pa.float64()),
-    })
+    return pa.table(
+        {
+            "src_addr": pa.array(src, pa.string()),
+            "dst_addr": pa.array(dst, pa.string()),
+            "event_time": pa.array([T0 + dt.timedelta(seconds=s) for s in secs], pa.timestamp("us", tz="UTC")),
+            "rtt_ms": pa.array(rtt, pa.float64()),
+        }
+    )
 
 
-TIES = [("p1", "b", 5, 2.0), ("p1", "a", 5, None), ("p1", "a", 5, 1.0), ("p1", "c", 1, 3.0),
-        ("p2", "z", 9, 4.0), ("p2", "y", 9, 4.0)]
+TIES = [
+    ("p1", "b", 5, 2.0),
+    ("p1", "a", 5, None),
+    ("p1", "a", 5, 1.0),
+    ("p1", "c", 1, 3.0),
+    ("p2", "z", 9, 4.0),
+    ("p2", "y", 9, 4.0),
+]
 
 
 def test_ties_are_broken_by_value_not_by_input_order(tmp_path):
     firsts = []
     for name, rows in (("fwd", TIES), ("rev", TIES[::-1])):
         _write(tmp_path / name / "s.parquet", _rows(rows))
-        stats = group_probes(tmp_path / name, tmp_path / f"out-{name}", _budget(tmp_path),
-                             GroupConfig(test_fraction=0.0))
+        stats = group_probes(
+            tmp_path / name, tmp_path / f"out-{name}", _budget(tmp_path), GroupConfig(test_fraction=0.0)
+        )
         assert stats.path == "bucketed"  # ties are never "proven ordered"
         firsts.append(_read(tmp_path / f"out-{name}"))
     assert firsts[0].equals(firsts[1])
@@ -163,8 +174,9 @@ def test_stale_ordering_proof_falls_back_to_exact_path(generated, tmp_path, capl
     stale = [diagnose_shard(p) for p in list_shards(generated["sorted"])]
     assert proven_ordered(stale)
     with caplog.at_level("WARNING", logger="probe_rows.grouping"):
-        stats = group_probes(None, tmp_path / "out", _budget(tmp_path), files=list_shards(generated["shuffled"]),
-                             diagnostics=stale)
+        stats = group_probes(
+            None, tmp_path / "out", _budget(tmp_path), files=list_shards(generated["shuffled"]), diagnostics=stale
+        )
     assert (stats.path, stats.fell_back) == ("bucketed", True)
     assert ["recorded shard order did not hold" in r.getMessage() for r in caplog.records] == [True]
     _assert_exact(tmp_path / "out", generated["shuffled"])
@@ -178,16 +190,13 @@ GOOD = _rows([("p1", "a", 1, 1.0)])
     [
         (GOOD.drop_columns(["rtt_ms"]), "rtt_ms", "required column missing"),
         # event_time written as text: a common export mistake.
-        (GOOD.set_column(2, "event_time", pa.array(["2026-03-01T00:00:01Z"])), "event_time",
-         "not a timestamp"),
+        (GOOD.set_column(2, "event_time", pa.array(["2026-03-01T00:00:01Z"])), "event_time", "not a timestamp"),
         (GOOD.set_column(0, "src_addr", pa.array([17], pa.int64())), "src_addr", "not a string"),
         (b"PAR1 this is not parquet", None, "unreadable as parquet"),
     ],
     ids=["missing-rtt", "text-event-time", "numeric-src-addr", "unreadable"],
 )
-def test_bad_shard_fails_naming_shard_and_column_and_leaves_output_alone(
-    tmp_path, table_or_bytes, column, problem
-):
+def test_bad_shard_fails_naming_shard_and_column_and_leaves_output_alone(tmp_path, table_or_bytes, column, problem):
     good_dir = tmp_path / "in"
     _write(good_dir / "a-good.parquet", GOOD)
     previous = group_probes(good_dir, tmp_path / "out", _budget(tmp_path), GroupConfig(test_fraction=0.0))
@@ -238,9 +247,11 @@ def test_extra_column_types_unified_across_shards_and_empty_first_shard(tmp_path
     stats = group_probes(tmp_path / "in", tmp_path / "out", _budget(tmp_path), GroupConfig(test_fraction=0.0))
     assert stats.path == "bucketed" and stats.buckets >= 2 and stats.measurements_out == 6
     rows = _read(tmp_path / "out")
-    assert rows.schema["measurements"] == pl.List(pl.Struct({
-        "dst_addr": pl.String, "event_time": pl.Datetime("us", "UTC"), "rtt_ms": pl.Float64,
-        "hops": pl.Int64}))
+    assert rows.schema["measurements"] == pl.List(
+        pl.Struct(
+            {"dst_addr": pl.String, "event_time": pl.Datetime("us", "UTC"), "rtt_ms": pl.Float64, "hops": pl.Int64}
+        )
+    )
     p2 = rows.filter(pl.col("src_addr") == "p2")["measurements"].to_list()[0]
     assert [(m["dst_addr"], m["hops"]) for m in p2] == [("y", 6), ("z", 5)]
 

@@ -16,10 +16,15 @@ T0 = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
 
 def _shard(path: Path, rows: list[tuple[str | None, int]]) -> Path:
     src, secs = zip(*rows, strict=True) if rows else ((), ())
-    pq.write_table(pa.table({
-        "src_addr": pa.array(src, pa.string()),
-        "event_time": pa.array([T0 + dt.timedelta(seconds=s) for s in secs], pa.timestamp("us", tz="UTC")),
-    }), path)
+    pq.write_table(
+        pa.table(
+            {
+                "src_addr": pa.array(src, pa.string()),
+                "event_time": pa.array([T0 + dt.timedelta(seconds=s) for s in secs], pa.timestamp("us", tz="UTC")),
+            }
+        ),
+        path,
+    )
     return path
 
 
@@ -43,8 +48,13 @@ def _shard(path: Path, rows: list[tuple[str | None, int]]) -> Path:
 )
 def test_diagnostics(tmp_path, rows, expected):
     d = diagnose_shard(_shard(tmp_path / "s.parquet", rows))
-    assert (d.src_addr_changes, d.src_addr_decreases, d.event_time_violations, d.event_time_ties,
-            d.sorted_within) == expected
+    assert (
+        d.src_addr_changes,
+        d.src_addr_decreases,
+        d.event_time_violations,
+        d.event_time_ties,
+        d.sorted_within,
+    ) == expected
     assert d.rows == len(rows) and d.null_src_addr == sum(r[0] is None for r in rows)
 
 
@@ -89,6 +99,7 @@ def test_event_time_in_another_zone_is_ordered_as_instants(tmp_path):
 
 def test_naive_event_time_is_read_as_utc(tmp_path):
     path = tmp_path / "naive.parquet"
-    pq.write_table(pa.table({"src_addr": ["a"], "event_time": pa.array([dt.datetime(2026, 1, 1, 12)],
-                                                                          pa.timestamp("ns"))}), path)
+    pq.write_table(
+        pa.table({"src_addr": ["a"], "event_time": pa.array([dt.datetime(2026, 1, 1, 12)], pa.timestamp("ns"))}), path
+    )
     assert diagnose_shard(path).first_event_time == dt.datetime(2026, 1, 1, 12, tzinfo=dt.UTC)

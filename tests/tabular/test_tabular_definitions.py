@@ -55,9 +55,7 @@ def test_assets_materialise_into_data_dir(tmp_path, resources):
             run_config={
                 "ops": {
                     "tabular_shards": {"config": roles},
-                    "tabular_splits": {
-                        "config": {**roles, "ratios": {"train": 0.6, "test": 0.2, "val": 0.2}}
-                    },
+                    "tabular_splits": {"config": {**roles, "ratios": {"train": 0.6, "test": 0.2, "val": 0.2}}},
                     "tabular_transformed": {"config": roles},
                 }
             },
@@ -108,9 +106,7 @@ def test_single_mode_materialises_only_that_split(tmp_path, resources):
             instance=instance,
             resources=resources,
             partition_key="toy",
-            run_config={
-                "ops": {"tabular_splits": {"config": {**cfg, "mode": "single", "single_split": "val"}}}
-            },
+            run_config={"ops": {"tabular_splits": {"config": {**cfg, "mode": "single", "single_split": "val"}}}},
         )
     keys = [e.materialization.asset_key.to_user_string() for e in result.get_asset_materialization_events()]
     assert keys == ["tabular_val"]
@@ -135,9 +131,7 @@ def test_bad_ratio_config_fails_the_run_and_writes_nothing(tmp_path, resources):
             partition_key="toy",
             raise_on_error=False,
             run_config={
-                "ops": {
-                    "tabular_splits": {"config": {**cfg, "ratios": {"train": 0.5, "test": 0.1, "val": 0.1}}}
-                }
+                "ops": {"tabular_splits": {"config": {**cfg, "ratios": {"train": 0.5, "test": 0.1, "val": 0.1}}}}
             },
         )
     assert not result.success
@@ -149,8 +143,10 @@ def test_bad_ratio_config_fails_the_run_and_writes_nothing(tmp_path, resources):
 def test_demo_runs_and_reports(tmp_path):
     with dg.instance_for_test() as instance:
         rows = demo.run(instance, tmp_path)
-        latest = {k: instance.fetch_materializations(dg.AssetKey(k), limit=1).records[0].storage_id
-                  for k in ("tabular_shards", "tabular_train", "tabular_test", "tabular_val", "tabular_transformed")}
+        latest = {
+            k: instance.fetch_materializations(dg.AssetKey(k), limit=1).records[0].storage_id
+            for k in ("tabular_shards", "tabular_train", "tabular_test", "tabular_val", "tabular_transformed")
+        }
     # The transforms were fitted on the splits that remain: newer than every split, not stale.
     assert latest["tabular_transformed"] > max(latest[k] for k in ("tabular_train", "tabular_test", "tabular_val"))
     assets = [r["asset"] for r in rows]
@@ -179,12 +175,14 @@ def test_sensor_adds_a_partition_per_data_set_folder_and_reruns_a_changed_one(tm
         assert [r.partition_key for r in first.run_requests] == ["toy"]
         assert first.dynamic_partitions_requests[0].partition_keys == ["toy"]
         instance.add_dynamic_partitions(DATASETS.name, ["toy"])
-        again = tabular_dataset_sensor(dg.build_sensor_context(instance=instance, resources={"data": data},
-                                                               cursor=first.cursor))
+        again = tabular_dataset_sensor(
+            dg.build_sensor_context(instance=instance, resources={"data": data}, cursor=first.cursor)
+        )
         assert isinstance(again, dg.SkipReason)  # nothing changed
         generate_wide(raw / "toy", 100, 4, files=2, fmt="csv", seed=1)  # a file added
-        changed = tabular_dataset_sensor(dg.build_sensor_context(instance=instance, resources={"data": data},
-                                                                 cursor=first.cursor))
+        changed = tabular_dataset_sensor(
+            dg.build_sensor_context(instance=instance, resources={"data": data}, cursor=first.cursor)
+        )
         assert [r.partition_key for r in changed.run_requests] == ["toy"]
         assert changed.dynamic_partitions_requests == []  # already registered
         assert changed.run_requests[0].job_name in (None, "tabular_job")

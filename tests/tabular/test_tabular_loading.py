@@ -21,9 +21,7 @@ from tests.tabular.tabular_samples import REAL, REAL_LABELS
 @pytest.mark.parametrize("name", sorted(REAL_LABELS))
 def test_statistics_equal_pandas_on_real_sample(name, real_dir, tmp_path):
     # Small blocks so the statistics are merged from many parts (30,000 rows -> 30 blocks).
-    result = load_dataset(
-        real_dir(name), tmp_path / "out", LoadSpec(label=REAL_LABELS[name], batch_rows=1000)
-    )
+    result = load_dataset(real_dir(name), tmp_path / "out", LoadSpec(label=REAL_LABELS[name], batch_rows=1000))
     df = pd.read_csv(REAL / f"{name}.csv")
     stats = json.loads((tmp_path / "out" / "_metadata.json").read_text())["columns"]
     assert result.rows == len(df) == json.loads((tmp_path / "out" / "_metadata.json").read_text())["rows"]
@@ -58,9 +56,7 @@ def test_wa_churn_mixed_columns_signature_and_mods(real_dir, tmp_path):
 
 
 def test_shards_numbered_continuously_across_files(wide_csv, tmp_path):
-    result = load_dataset(
-        wide_csv, tmp_path / "out", LoadSpec(label="label", rows_per_shard=2_500, batch_rows=700)
-    )
+    result = load_dataset(wide_csv, tmp_path / "out", LoadSpec(label="label", rows_per_shard=2_500, batch_rows=700))
     names = sorted(p.name for p in (tmp_path / "out").glob("part-*"))
     assert names == ["part-00000.parquet", "part-00001.parquet", "part-00002.parquet"]
     assert [pq.read_metadata(tmp_path / "out" / n).num_rows for n in names] == [2_500, 2_500, 1_000]

@@ -66,11 +66,7 @@ def test_caravan_rare_class_split_exactly(real_dir, tmp_path):
 def test_every_row_lands_in_exactly_one_split(real_dir, tmp_path):
     shards = _loaded(real_dir, tmp_path, "wa_churn")
     split_dataset(shards, tmp_path / "splits", SplitSpec(label="churn", batch_rows=500))
-    ids = [
-        i
-        for s in ("train", "test", "val")
-        for i in _table(tmp_path / "splits" / s).column("rownames").to_pylist()
-    ]
+    ids = [i for s in ("train", "test", "val") for i in _table(tmp_path / "splits" / s).column("rownames").to_pylist()]
     assert sorted(ids) == list(range(1, 7_044))
 
 
@@ -92,9 +88,7 @@ def test_batch_and_streaming_splits_identical(mode, wide_csv, tmp_path):
     shards = tmp_path / "shards"
     load_dataset(wide_csv, shards, LoadSpec(label="label", rows_per_shard=1_000))
     extra = {"customer_column": "customer_id", "date_column": "event_time", "cutoffs": ("2024-07-01",)}
-    spec = dict(
-        label="label", mode=mode, seed=7, rows_per_shard=1_500, **(extra if mode == "temporal" else {})
-    )
+    spec = dict(label="label", mode=mode, seed=7, rows_per_shard=1_500, **(extra if mode == "temporal" else {}))
     s = split_dataset(shards, tmp_path / "s", SplitSpec(**spec, batch_rows=333))
     b = split_dataset(shards, tmp_path / "b", SplitSpec(**spec, processing="batch"))
     assert s.rows == b.rows and s.summary == b.summary
@@ -115,9 +109,7 @@ def test_stratified_does_not_depend_on_batch_size_but_on_seed(real_dir, tmp_path
 
 def test_temporal_no_customer_in_two_splits(wide_csv, tmp_path):
     shards = tmp_path / "shards"
-    load_dataset(
-        wide_csv, shards, LoadSpec(label="label", customer_column="customer_id", date_column="event_time")
-    )
+    load_dataset(wide_csv, shards, LoadSpec(label="label", customer_column="customer_id", date_column="event_time"))
     spec = SplitSpec(
         label="label",
         mode="temporal",
@@ -181,9 +173,7 @@ def test_temporal_on_real_file_with_generated_customer_id(tmp_path):
 def test_missing_labels_dropped_and_counted(tmp_path):
     raw = tmp_path / "raw"
     raw.mkdir()
-    (raw / "a.csv").write_text(
-        "id,y\n" + "".join(f"{i},{'' if i % 10 == 0 else 'ab'[i % 2]}\n" for i in range(100))
-    )
+    (raw / "a.csv").write_text("id,y\n" + "".join(f"{i},{'' if i % 10 == 0 else 'ab'[i % 2]}\n" for i in range(100)))
     load_dataset(raw, tmp_path / "shards", LoadSpec(label="y"))
     for mode in ("stratified", "random"):
         res = split_dataset(tmp_path / "shards", tmp_path / mode, SplitSpec(label="y", mode=mode))
@@ -194,9 +184,7 @@ def test_missing_labels_dropped_and_counted(tmp_path):
 
 def test_single_mode_without_label(wide_csv, tmp_path):
     load_dataset(wide_csv, tmp_path / "shards", LoadSpec())
-    res = split_dataset(
-        tmp_path / "shards", tmp_path / "splits", SplitSpec(mode="single", single_split="val")
-    )
+    res = split_dataset(tmp_path / "shards", tmp_path / "splits", SplitSpec(mode="single", single_split="val"))
     assert res.rows == {"val": 6_000}
     assert sorted(p.name for p in (tmp_path / "splits").iterdir()) == ["_splits.json", "val"]
 
@@ -227,9 +215,7 @@ def test_apportion_within_one_row(n, ratios, expected):
 
 
 def test_stratified_blocks_meet_quotas_and_shuffle_within_class():
-    codes = np.array(
-        [0] * 90_000 + [1] * 10_000 + [-1] * 50
-    )  # sorted input: the worst case for a prefix split
+    codes = np.array([0] * 90_000 + [1] * 10_000 + [-1] * 50)  # sorted input: the worst case for a prefix split
     quotas = np.array([apportion(90_000, [0.8, 0.2]), apportion(10_000, [0.8, 0.2])])
     assign = np.concatenate(list(stratified_blocks([codes[:12_345], codes[12_345:]], quotas, seed=0)))
     assert (assign[-50:] == -1).all()
@@ -270,15 +256,11 @@ def test_cutoff_outside_data_range_leaves_previous_output(wide_csv, tmp_path):
         cutoffs=("2024-06-01",),
     )
     split_dataset(tmp_path / "shards", tmp_path / "splits", good)
-    before = {
-        p.relative_to(tmp_path).as_posix(): p.stat().st_mtime_ns for p in (tmp_path / "splits").rglob("*")
-    }
+    before = {p.relative_to(tmp_path).as_posix(): p.stat().st_mtime_ns for p in (tmp_path / "splits").rglob("*")}
     bad = SplitSpec(**{**good.__dict__, "cutoffs": ("2031-01-01",)})
     with pytest.raises(SplitConfigError, match=r"cutoffs: 2031-01-01 is outside"):
         split_dataset(tmp_path / "shards", tmp_path / "splits", bad)
-    after = {
-        p.relative_to(tmp_path).as_posix(): p.stat().st_mtime_ns for p in (tmp_path / "splits").rglob("*")
-    }
+    after = {p.relative_to(tmp_path).as_posix(): p.stat().st_mtime_ns for p in (tmp_path / "splits").rglob("*")}
     assert after == before
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
 
@@ -337,23 +319,15 @@ def test_temporal_with_string_ids_date_column_and_missing_customers(tmp_path):
     # Text customer ids, a date32 column (ISO dates in CSV) and two rows without a customer id.
     raw = tmp_path / "raw"
     raw.mkdir()
-    lines = (
-        ["cust,day,y"]
-        + [f"c{i % 7},2024-{1 + i % 12:02d}-15,{i % 2}" for i in range(84)]
-        + [",2024-03-01,1"] * 2
-    )
+    lines = ["cust,day,y"] + [f"c{i % 7},2024-{1 + i % 12:02d}-15,{i % 2}" for i in range(84)] + [",2024-03-01,1"] * 2
     (raw / "a.csv").write_text("\n".join(lines) + "\n")
     load_dataset(raw, tmp_path / "shards", LoadSpec(label="y"))
     assert pq.read_schema(tmp_path / "shards" / "part-00000.parquet").field("day").type == pa.date32()
-    spec = SplitSpec(
-        label="y", mode="temporal", customer_column="cust", date_column="day", cutoffs=("2024-02-01",)
-    )
+    spec = SplitSpec(label="y", mode="temporal", customer_column="cust", date_column="day", cutoffs=("2024-02-01",))
     # Every customer is first seen in January (i % 12 == 0 for i = 0..6 -> c0..c6 all seen 2024-01-15).
     with pytest.raises(SplitConfigError, match="outside the customers' first-seen range"):
         split_dataset(tmp_path / "shards", tmp_path / "splits", spec)
-    lines = (
-        ["cust,day,y"] + [f"c{i},2024-{1 + i % 12:02d}-15,{i % 2}" for i in range(24)] + [",2024-03-01,1"] * 2
-    )
+    lines = ["cust,day,y"] + [f"c{i},2024-{1 + i % 12:02d}-15,{i % 2}" for i in range(24)] + [",2024-03-01,1"] * 2
     (raw / "a.csv").write_text("\n".join(lines) + "\n")
     load_dataset(raw, tmp_path / "shards", LoadSpec(label="y"))
     res = split_dataset(tmp_path / "shards", tmp_path / "splits", spec)
@@ -384,8 +358,6 @@ def test_temporal_first_seen_merged_across_many_batches(tmp_path, monkeypatch):
     split_dataset(tmp_path / "s", tmp_path / "o", spec)
     first = table.group_by("cust").aggregate([("day", "min")])
     cut = np.datetime64("2024-08-01")
-    expected = {
-        c for c, d in zip(first["cust"].to_pylist(), first["day_min"].to_numpy(), strict=True) if d < cut
-    }
+    expected = {c for c, d in zip(first["cust"].to_pylist(), first["day_min"].to_numpy(), strict=True) if d < cut}
     assert set(pq.read_table(tmp_path / "o" / "train")["cust"].to_pylist()) == expected
     assert not expected & set(pq.read_table(tmp_path / "o" / "test")["cust"].to_pylist())
