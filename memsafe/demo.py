@@ -47,10 +47,12 @@ def format_table(rows: list[dict]) -> str:
     header = ["location", "asset", "partition", "rows", "size", "seconds", "peak RSS MB"]
     body = [[cell(r, c) for c in COLUMNS] for r in rows]
     widths = [max(len(h), *(len(b[i]) for b in body)) if body else len(h) for i, h in enumerate(header)]
-    line = lambda cells: "  ".join(
-        c.rjust(w) if i >= 3 else c.ljust(w)  # noqa: E731
-        for i, (c, w) in enumerate(zip(cells, widths, strict=True))
-    )
+
+    def line(cells: list[str]) -> str:
+        return "  ".join(
+            c.rjust(w) if i >= 3 else c.ljust(w) for i, (c, w) in enumerate(zip(cells, widths, strict=True))
+        )
+
     return "\n".join([line(header), line(["-" * w for w in widths]), *map(line, body)])
 
 
