@@ -98,7 +98,9 @@ def _process_gone(pid: int | None, since: float) -> bool:
     if pid is None:
         return False
     try:
-        return psutil.Process(pid).create_time() > since + 1
+        proc = psutil.Process(pid)
+        # A killed process whose parent died too stays a zombie until init reaps it: it is gone.
+        return proc.status() == psutil.STATUS_ZOMBIE or proc.create_time() > since + 1
     except psutil.NoSuchProcess:
         return True
 
