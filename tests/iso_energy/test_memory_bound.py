@@ -1,8 +1,11 @@
 """Bounded memory: four times the input does not raise a conversion's peak beyond a small margin.
 
 Each conversion runs in its own process (``python -m iso_energy.convert``) so its peak RSS is
-its own. The budget is small (320 MB: DuckDB gets 128 MB) so that already the 1x input exceeds
-DuckDB's share and spills; below that, memory grows with data until the limit, by design.
+its own. The budget is small: the streamed engine holds one parse block per file in flight and
+one group of days, so its peak stays flat as the input grows, and within the budget. The budget is
+400 MB, not the 320 MB of the former whole-year query: the engine imports polars to parse, and in a
+freshly installed virtualenv (as in CI) the process measures 170 MB after imports (113 MB in a
+long-used one) and peaks at 330-369 MB here whatever the budget (measured at 320, 384 and 448 MB).
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from datetime import date
 from iso_energy.sample import pjm
 from tests.conftest import REPO
 
-BUDGET_MB = 320
+BUDGET_MB = 400
 
 
 def convert(root) -> dict:
