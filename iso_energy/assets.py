@@ -47,7 +47,6 @@ LMP_CHECKS = {
         "(the conversion keeps the last file's; the metadata names one example)."
     ),
 }
-CHECK_NAMES = tuple(LMP_CHECKS)
 
 
 def check_specs(asset: str, checks: dict[str, str], partitions_def: dg.PartitionsDefinition) -> list:
@@ -161,7 +160,6 @@ AS_CHECKS = {
         "(the conversion keeps the last file's; the metadata names one example)."
     ),
 }
-AS_CHECK_NAMES = tuple(AS_CHECKS)
 AS_PARTITIONS = iso_year_partitions(isos_with(AS_DATASET))
 
 

@@ -533,15 +533,11 @@ class IsoConverter(ABC):
         year: int,
         output: Path,
         budget: Budget,
-        *,
-        rows_read: int = 0,
-        rows_in_year: int | None = None,
-        log=None,
     ) -> ConversionStats:
         """Convert the rows of operating ``year`` found in ``files`` to one parquet file.
 
         Two passes, neither holding the year (see :mod:`iso_energy.isos.stream`): each file is
-        streamed (pyarrow parses, DuckDB applies the operator's SQL) into per-UTC-day spill
+        streamed (polars parses, DuckDB applies the operator's SQL) into per-UTC-day spill
         files; then each run of days is deduplicated (highest ``_version``, then last file in
         name order) and appended in time order to the output. Peak memory is one parse block
         plus one group of days, whatever the size of the year.
@@ -555,7 +551,6 @@ class IsoConverter(ABC):
             output: the final parquet path; written atomically (temporary name, then rename)
                 under the partition lock, so on any error the previous output stays in place.
             budget: memory/threads/spill folder for DuckDB and the day spill files.
-            rows_read / rows_in_year: accepted for compatibility; both are counted here.
 
         Returns:
             :class:`ConversionStats`; ``memory`` holds the step's peak RSS and DuckDB's figure.
