@@ -20,6 +20,8 @@ EXECUTOR_ENV = "MEMSAFE_EXECUTOR"
 BROKER_ENV = "MEMSAFE_CELERY_BROKER"
 BACKEND_ENV = "MEMSAFE_CELERY_BACKEND"
 KINDS = ("multiprocess", "celery")
+# What the step forkserver imports once (each step forked from it inherits the modules).
+PRELOAD_MODULES = ["iso_energy.definitions", "memsafe.step_preload"]
 
 
 @dg.executor(name="memsafe", config_schema=dg.Permissive(), requirements=dg.multiple_process_executor_requirements())
@@ -33,10 +35,11 @@ def memsafe_executor(init_context: dg.InitExecutorContext) -> dg.Executor:
     if kind == "multiprocess":
         # Forkserver: each step re-imports far less than with spawn (7.7 s vs 13.4 s for 7 trivial
         # steps on 2 cores, ../shared/notes/dagster-1.13.md section 8); preloading this location
-        # means a step started from a job loaded elsewhere (the demo's) does not re-import it either.
+        # means a step started from a job loaded elsewhere (the demo's) does not re-import it
+        # either, and memsafe.step_preload spares each step the instance's storage imports.
         return _core_multiprocess_executor_creation(
             {
-                "start_method": {"forkserver": {"preload_modules": ["iso_energy.definitions"]}},
+                "start_method": {"forkserver": {"preload_modules": PRELOAD_MODULES}},
                 "retries": {"enabled": {}},
             }
         )
