@@ -61,6 +61,15 @@ def months(cal: Calendar) -> list[tuple[str, np.ndarray]]:
     return out
 
 
+def days(cal: Calendar) -> list[tuple[str, np.ndarray]]:
+    """``(YYYY-MM-DD, interval indices)`` per operating day, like daily exports."""
+    labels = cal.operating_date
+    bounds = np.flatnonzero(np.diff(labels.astype(np.int64))) + 1
+    starts = np.concatenate([[0], bounds])
+    stops = np.concatenate([bounds, [len(labels)]])
+    return [(str(labels[a]), np.arange(a, b)) for a, b in zip(starts, stops, strict=True)]
+
+
 def prices(n_intervals: int, n_nodes: int, seed: int) -> dict[str, np.ndarray]:
     """LMP and components in USD/MWh, shape (n_intervals * n_nodes,), interval-major.
 

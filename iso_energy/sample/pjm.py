@@ -1,7 +1,7 @@
 """PJM Data Miner 2 ``da_hrl_lmps`` / ``rt_hrl_lmps`` sample files (CRLF, 12-hour clock).
 
-Quirks written: monthly exports that overlap by ``overlap_days`` (exact duplicate rows across
-files); a superseded revision (``row_is_current=False``, ``version_nbr=1``) for the first hour
+Quirks written: monthly (or, with ``daily``, daily) exports that overlap by ``overlap_days``
+(exact duplicate rows across files); a superseded revision (``row_is_current=False``, ``version_nbr=1``) for the first hour
 of each file's first node, with the current row at ``version_nbr=2``; empty voltage/equipment/
 zone for hubs; ``True``/``False`` booleans.
 """
@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
-from iso_energy.sample.common import calendar, grid, months, prices, take, write_csv
+from iso_energy.sample.common import calendar, days, grid, months, prices, take, write_csv
 
 TZ = "America/New_York"
 HUBS = ["WESTERN HUB", "EASTERN HUB", "AEP GEN HUB", "CHICAGO HUB", "DOMINION HUB", "OHIO HUB"]
@@ -36,7 +36,14 @@ def nodes(n: int) -> tuple[list[str], list[str], list[str]]:
 
 
 def write(
-    raw: Path, dataset: str, start: date, end: date, n_nodes: int, seed: int = 0, overlap_days: int = 1
+    raw: Path,
+    dataset: str,
+    start: date,
+    end: date,
+    n_nodes: int,
+    seed: int = 0,
+    overlap_days: int = 1,
+    daily: bool = False,
 ) -> list[Path]:
     suffix = "da" if dataset == "lmp_da" else "rt"
     cal = calendar(start, end, TZ, 60)
@@ -44,7 +51,7 @@ def write(
     ids, names, types = nodes(n_nodes)
     p = prices(len(cal), n_nodes, seed + (0 if suffix == "da" else 1))
     files = []
-    for month, idx in months(cal):
+    for month, idx in days(cal) if daily else months(cal):
         lo, hi = idx[0], min(len(cal), idx[-1] + 1 + overlap_days * 24)
         t_idx, n_idx = grid(hi - lo, n_nodes)
         t_abs = pa.array(np.asarray(t_idx) + lo)
