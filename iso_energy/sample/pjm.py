@@ -1,9 +1,9 @@
 """PJM Data Miner 2 ``da_hrl_lmps`` / ``rt_hrl_lmps`` sample files (CRLF, 12-hour clock).
 
 Quirks written: monthly (or, with ``daily``, daily) exports that overlap by ``overlap_days``
-(exact duplicate rows across files); a superseded revision (``row_is_current=False``, ``version_nbr=1``) for the first hour
-of each file's first node, with the current row at ``version_nbr=2``; empty voltage/equipment/
-zone for hubs; ``True``/``False`` booleans.
+(exact duplicate rows across files); a superseded revision (``row_is_current=False``,
+``version_nbr=1``) for the first hour of each file's first node, with the current row at
+``version_nbr=2``; empty voltage/equipment/zone for hubs; ``True``/``False`` booleans.
 """
 
 from __future__ import annotations
