@@ -7,8 +7,9 @@ same way for every operator:
 
     sniff headers (Python, a few KB per file) -> parse (polars, in blocks) -> normalise
     (the operator's SQL, DuckDB over Arrow) -> keep the operating year -> cut by UTC day into
-    spill files -> drop superseded revisions and duplicates per group of days -> write one
-    parquet file atomically (engine: :mod:`iso_energy.isos.stream`).
+    spill files -> drop superseded revisions and duplicates per group of days -> write the
+    affected month files and publish the partition folder atomically (engine:
+    :mod:`iso_energy.isos.stream`; layout and manifest: :mod:`iso_energy.isos.partition`).
 
 Memory is bounded by construction (one parse block per file in flight, one group of days) and
 DuckDB by the budget's ``memory_limit`` (see :class:`memsafe.budget.Budget`); no step holds a

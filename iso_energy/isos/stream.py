@@ -9,10 +9,12 @@ One operating year of one dataset is converted in two passes, neither holding th
         operator's own normalising SQL (the same text as the whole-year query it replaced)
         -> rows of the year, cut by UTC day of ``interval_start_utc`` -> one Arrow stream
         spill file per (raw file, day)
-    pass 2, per run of consecutive days (at most :func:`group_rows` rows, or one whole day):
+    pass 2, per month (``Budget.engine_threads`` months at once), per run of consecutive days
+    (at most :func:`group_rows` rows, or one whole day):
         a run of days each held by one file, already in key order, is taken as it is; any other
         day is sorted (time, key, ``_version`` desc, file desc; polars) and the first row of each
-        key kept -> appended as row groups to one parquet file
+        key kept -> appended as row groups to the month's parquet file
+        (:mod:`iso_energy.isos.partition`: which months a re-conversion rewrites)
 
 Rows can only collide with rows of the same key, and the key holds ``interval_start_utc``, so
 two rows that collide always fall on the same UTC day: deduplicating per group of days gives
