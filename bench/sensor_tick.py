@@ -82,8 +82,8 @@ def main(argv: list[str] | None = None) -> int:
                 root, ISOS[iso], dataset, ISOS[iso].raw_files(root / "raw", dataset), None
             )  # all indexed: no connection needed
             out = partition_path(root, dataset, iso, int(year))
-            out.parent.mkdir(parents=True, exist_ok=True)
-            out.write_bytes(b"stand-in output")
+            out.mkdir(parents=True, exist_ok=True)
+            (out / f"{year}-01.parquet").write_bytes(b"stand-in output")
             freshness.record(root, dataset, iso, int(year), out, file_index.files_for_year(entries, int(year)))
         wall, cpu, r = tick(root, None)
         print(f"indexed, outputs up to date: {wall:.1f} s wall, {cpu:.1f} s CPU, {len(r.run_requests)} requested")

@@ -75,9 +75,9 @@ def build_lmp_asset(dataset: str, description: str) -> dg.AssetsDefinition:
         kinds={"duckdb", "parquet"},
         check_specs=check_specs(dataset, LMP_CHECKS, partitions),
         description=(
-            f"{description}, normalised to one schema. One parquet file per operator and operating "
-            f"year (`parquet/dataset={dataset}/iso=<iso>/year=<year>/data.parquet`); one row per "
-            f"interval and pricing location, keyed on UTC; prices in USD/MWh."
+            f"{description}, normalised to one schema. One folder per operator and operating year, "
+            f"one parquet file per month (`parquet/dataset={dataset}/iso=<iso>/year=<year>/<year>-<MM>.parquet`); "
+            f"one row per interval and pricing location, keyed on UTC; prices in USD/MWh."
         ),
     )
     def _lmp(
@@ -172,8 +172,9 @@ AS_PARTITIONS = iso_year_partitions(isos_with(AS_DATASET))
     check_specs=check_specs("as_prices", AS_CHECKS, AS_PARTITIONS),
     description=(
         "Ancillary-service (AS) clearing prices (regulation, spinning, non-spinning, ... reserves), normalised to "
-        f"one schema. One parquet file per operator and operating year (`parquet/dataset={AS_DATASET}/iso=<iso>/"
-        "year=<year>/data.parquet`); one row per market, region, product and interval, keyed on UTC; USD/MW."
+        f"one schema. One folder per operator and operating year, one parquet file per month "
+        f"(`parquet/dataset={AS_DATASET}/iso=<iso>/year=<year>/<year>-<MM>.parquet`); one row per market, region, "
+        "product and interval, keyed on UTC; USD/MW."
     ),
 )
 def as_prices(

@@ -1,7 +1,7 @@
 """One DuckDB catalog over every parquet output: views ``lmp`` and ``ancillary_services``.
 
 Plain logic (no Dagster): :func:`build_catalog` (re)creates the views in a DuckDB database.
-Each view reads the hive layout ``<root>/parquet/dataset=<ds>/iso=<iso>/year=<year>/data.parquet``
+Each view reads the hive layout ``<root>/parquet/dataset=<ds>/iso=<iso>/year=<year>/<year>-<MM>.parquet``
 with ``hive_partitioning``, so the path keys ``dataset``, ``iso`` and ``year`` are columns and a
 filter on them prunes files before any is opened::
 
@@ -66,7 +66,7 @@ _DUCKDB_TYPES = {
 
 
 def files_glob(parquet_root: Path, spec: ViewSpec) -> str:
-    return str(parquet_root / spec.dataset_glob / "iso=*" / "year=*" / "data.parquet")
+    return str(parquet_root / spec.dataset_glob / "iso=*" / "year=*" / "*.parquet")
 
 
 def view_sql(parquet_root: Path, spec: ViewSpec, has_files: bool) -> str:

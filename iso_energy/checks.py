@@ -1,4 +1,4 @@
-"""Data-quality checks on one converted LMP partition (plain logic, DuckDB over the parquet file).
+"""Data-quality checks on one converted partition (plain logic, DuckDB over its month files).
 
 Each check returns a :class:`CheckOutcome`; the asset turns them into Dagster asset-check
 results reported with the materialisation.
@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from iso_energy.isos.base import AS_KEY, LMP_KEY
+from iso_energy.isos.partition import parquet_glob
 from memsafe.budget import Budget
 
 
@@ -31,7 +32,7 @@ def _partition_figures(
     strictly inside the file's date range are ``bad``, wrong first/last days are ``edges``."""
     con = budget.connect()
     try:
-        p = {"path": str(path)}
+        p = {"path": parquet_glob(path)}
         rows, distinct, nulls = con.execute(
             f"SELECT count(*), count(DISTINCT ({', '.join(key)})), count(*) FILTER (WHERE {value} IS NULL) "
             f"FROM read_parquet($path)",
@@ -160,7 +161,7 @@ def lmp_component_check(path: Path, tolerance: float | None, budget: Budget) -> 
             f"SELECT count({diff}), count(*) FILTER (WHERE {diff} > $tol), max({diff}), "
             f"list([location_id, CAST(interval_start_utc AS VARCHAR), CAST(round({diff}, 6) AS VARCHAR)] "
             f"ORDER BY {diff} DESC) FILTER (WHERE {diff} > $tol)[:5] FROM read_parquet($path)",
-            {"path": str(path), "tol": tolerance},
+            {"path": parquet_glob(path), "tol": tolerance},
         ).fetchone()
     finally:
         con.close()

@@ -3,7 +3,7 @@
 Also runnable as a command, for benchmarks and for converting without Dagster::
 
     python -m iso_energy.convert --iso pjm --dataset lmp_da --year 2024 \
-        [--data-dir DIR] [--output FILE] [--memory-mb 2048] [--threads 2]
+        [--data-dir DIR] [--output FOLDER] [--memory-mb 2048] [--threads 2]
 
 prints one JSON line of :class:`~iso_energy.isos.base.ConversionStats` metadata.
 """
@@ -26,8 +26,10 @@ from memsafe.settings import data_dir, output_dir, raw_dir
 
 
 def partition_path(root: Path, dataset: str, iso: str, year: int) -> Path:
-    """``<root>/parquet/dataset=<dataset>/iso=<iso>/year=<year>/data.parquet`` (hive layout)."""
-    return output_dir(root, f"dataset={dataset}", f"iso={iso}", f"year={year}", "data.parquet")
+    """The partition folder ``<root>/parquet/dataset=<dataset>/iso=<iso>/year=<year>`` (hive layout),
+    holding ``<year>-<MM>.parquet`` month files and ``_manifest.json``
+    (:mod:`iso_energy.isos.partition`)."""
+    return output_dir(root, f"dataset={dataset}", f"iso={iso}", f"year={year}")
 
 
 def convert_partition(
@@ -44,8 +46,9 @@ def convert_partition(
 
     Steps: list raw files -> look them up in the file index -> convert the indexed files
     holding ``year`` plus the new or changed ones (whose years the conversion records in the
-    index) -> write ``output`` (default :func:`partition_path`) atomically. A rerun replaces
-    exactly this partition's file.
+    index) -> rewrite the months of ``output`` (default :func:`partition_path`) that new,
+    changed or removed files touch, carry the others over, publish the folder atomically. A
+    rerun replaces exactly this partition's folder.
 
     Raises:
         NoInputError: the raw folder is empty or missing, or no file holds ``year``.
@@ -78,7 +81,13 @@ def convert_partition(
     index_seconds = time.perf_counter() - t0
     try:
         stats = converter.convert_year(
-            chosen, dataset, year, output or partition_path(root, dataset, converter.iso_id, year), budget
+            chosen,
+            dataset,
+            year,
+            output or partition_path(root, dataset, converter.iso_id, year),
+            budget,
+            key_root=root,
+            scan=stale,
         )
     except NoInputError as exc:
         counts = getattr(exc, "file_counts", None)
@@ -107,7 +116,8 @@ def convert_partition(
         indexed, _ = file_index.lookup(root, converter.iso_id, dataset, files)
         freshness.record(root, dataset, converter.iso_id, year, stats.output, file_index.files_for_year(indexed, year))
     log(
-        f"wrote {stats.rows_out:,} rows ({stats.bytes_out / 1e6:.1f} MB) in {stats.seconds:.2f} s "
+        f"read {stats.files_read} file(s), wrote {stats.months_written} month(s), carried "
+        f"{stats.months_carried}: {stats.rows_out:,} rows ({stats.bytes_out / 1e6:.1f} MB) in {stats.seconds:.2f} s "
         f"(indexing {index_seconds:.2f} s), "
         f"peak RSS {stats.memory.peak_rss_mb:.0f} MB, DuckDB {stats.memory.engine_peak_mb or 0:.0f} MB"
     )

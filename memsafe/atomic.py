@@ -148,7 +148,10 @@ def _publish_dir(staging: Path, final: Path, tag: str) -> None:
     if final.exists():
         os.replace(final, old)
     os.replace(staging, final)
-    shutil.rmtree(old, ignore_errors=True)
+    if old.is_dir() and not old.is_symlink():
+        shutil.rmtree(old, ignore_errors=True)
+    else:  # the target was a file (an output layout that became a folder)
+        old.unlink(missing_ok=True)
 
 
 @contextmanager

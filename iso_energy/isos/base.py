@@ -7,8 +7,9 @@ same way for every operator:
 
     sniff headers (Python, a few KB per file) -> parse (polars, in blocks) -> normalise
     (the operator's SQL, DuckDB over Arrow) -> keep the operating year -> cut by UTC day into
-    spill files -> drop superseded revisions and duplicates per group of days -> write one
-    parquet file atomically (engine: :mod:`iso_energy.isos.stream`).
+    spill files -> drop superseded revisions and duplicates per group of days -> write the
+    affected month files and publish the partition folder atomically (engine:
+    :mod:`iso_energy.isos.stream`; layout and manifest: :mod:`iso_energy.isos.partition`).
 
 Memory is bounded by construction (one parse block per file in flight, one group of days) and
 DuckDB by the budget's ``memory_limit`` (see :class:`memsafe.budget.Budget`); no step holds a
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import dataclasses
 import errno
 import io
 import json
@@ -27,7 +29,7 @@ import shutil
 import tempfile
 import time
 from abc import ABC
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -39,7 +41,7 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from iso_energy.isos import stream
+from iso_energy.isos import partition, stream
 from memsafe.atomic import atomic_output
 from memsafe.budget import Budget, BudgetError
 from memsafe.csv_source import read_csv_sql
@@ -218,6 +220,9 @@ class ConversionStats:
     conflict_example: str | None = None
     # Per file read: {"rows": data rows, "years": {year: current rows}} (for the file index).
     file_counts: dict[Path, dict] = field(default_factory=dict)
+    # Month files this run wrote, and those carried over unchanged from the previous output.
+    months_written: int = 0
+    months_carried: int = 0
 
     @property
     def duplicates_dropped(self) -> int:
@@ -242,6 +247,8 @@ class ConversionStats:
             "exact_duplicates": self.exact_duplicates,
             "conflicting_revisions": self.conflicting_revisions,
             "conflict_example": self.conflict_example or "",
+            "months_written": self.months_written,
+            "months_carried": self.months_carried,
             **self.memory.as_metadata(),
         }
 
@@ -533,27 +540,42 @@ class IsoConverter(ABC):
         year: int,
         output: Path,
         budget: Budget,
+        *,
+        key_root: Path | None = None,
+        scan: Collection[Path] = (),
     ) -> ConversionStats:
-        """Convert the rows of operating ``year`` found in ``files`` to one parquet file.
+        """Convert the rows of operating ``year`` found in ``files`` to the partition folder
+        ``output``: one parquet file per month plus a manifest (:mod:`iso_energy.isos.partition`).
 
         Two passes, neither holding the year (see :mod:`iso_energy.isos.stream`): each file is
         streamed (polars parses, DuckDB applies the operator's SQL) into per-UTC-day spill
-        files; then each run of days is deduplicated (highest ``_version``, then last file in
-        name order) and appended in time order to the output. Peak memory is one parse block
-        plus one group of days, whatever the size of the year.
+        files; then each month's runs of days are deduplicated (highest ``_version``, then last
+        file in name order) and written in time order, ``budget.engine_threads`` months at once.
+        Peak memory is one parse block per file in flight plus the groups of days in flight,
+        whatever the size of the year.
+
+        Incremental: when ``output`` holds a manifest of this converter version, only new or
+        changed files are read whole; the months they (or removed files) hold are rewritten,
+        reading the unchanged files that held those months for those months' rows; every other
+        month file is carried over by hard link. The result equals a full conversion of ``files``.
 
         Args:
-            files: raw CSV exports that may hold ``year`` (see :mod:`iso_energy.file_index`).
-                Files holding no row of ``year`` are read and counted (the file index learns
-                their years from :attr:`ConversionStats.file_counts`).
+            files: raw CSV exports that may hold ``year`` (see :mod:`iso_energy.file_index`);
+                the partition is the conversion of exactly these (a file of the manifest not
+                listed counts as removed). Files holding no row of ``year`` are read and counted
+                (the file index learns their years from :attr:`ConversionStats.file_counts`).
             dataset: a key of :attr:`datasets` (``"lmp_da"``, ``"lmp_rt"``).
             year: the operator's local operating year.
-            output: the final parquet path; written atomically (temporary name, then rename)
-                under the partition lock, so on any error the previous output stays in place.
+            output: the partition folder; published atomically (a temporary folder, then
+                rename) under its lock, so on any error the previous output stays in place.
             budget: memory/threads/spill folder for DuckDB and the day spill files.
+            key_root: raw files are named in the manifest relative to it (the data root).
+            scan: files to read even if the manifest says they are unchanged (their year counts
+                are wanted, e.g. by the file index); only their affected months' rows are kept.
 
         Returns:
-            :class:`ConversionStats`; ``memory`` holds the step's peak RSS and DuckDB's figure.
+            :class:`ConversionStats`; figures (rows, duplicates) are the whole partition's;
+            ``files_read``/``bytes_read`` what this run read; ``memory`` the step's peak RSS.
 
         Raises:
             NoInputError: ``files`` is empty, or none holds a row of ``year``.
@@ -565,55 +587,70 @@ class IsoConverter(ABC):
         started = time.time()
         fmt = self.datasets[dataset]
         columns = [f.name for f in fmt.schema]
+        files = [Path(f) for f in files]
+        keys = {f: partition.file_key(f, key_root) for f in files}
+        sigs = {f: partition.signature(f) for f in files}
+        # The dedup tie-break among equal versions: the last file in name order (of all files,
+        # so an incremental run breaks ties as a full one does).
+        rank = {f: r for r, f in enumerate(sorted(files, key=str))}
         con = budget.connect()
         # Parallelism is across files (one DuckDB cursor per file in flight), so each query runs
         # on one DuckDB thread: that also keeps each file's row order (with several threads and
         # preserve_insertion_order off, chunks come back shuffled), which lets pass 2 take a day
         # one file holds in key order as it is, without buffering for order.
         con.execute("SET threads = 1")
-        dedup = stream.DedupCounts()
         file_counts: dict[Path, stream.FileCounts] = {}
-        spilled = 0
         # One writer per partition at a time; leftovers of a killed writer are removed under the lock.
         with (
-            atomic_output(output) as staged,
+            atomic_output(output, folder=True) as staged,
             contextlib.closing(con),
             stream.WorkDir(budget.spill_path(), f"days_{self.iso_id}_{dataset}_{year}_") as work,
-            self.prepared(files, dataset, work) as ready,
         ):
-            removed, tmp = staged.stale_removed, staged.path
+            old = partition.load(output, year)
+            todo = partition.plan(old, files, keys)
             # Sampled every 0.1 s: DuckDB holds little here (no year-wide sort), and each probe costs CPU.
             with PeakMemory(engine_probe=duckdb_probe(con), interval=0.1) as pm:
-                spill = stream.DaySpill(work)
-                # The dedup tie-break among equal versions: the last file in name order.
-                rank = {str(p.path): r for r, p in enumerate(sorted(ready, key=lambda p: str(p.path)))}
+                spill = stream.DaySpill(work, year)
+                index = {f: i for i, f in enumerate(files)}
 
-                def one(item: tuple[int, PreparedFile]) -> None:
-                    i, p = item
-                    s = self.sniff(p.path, dataset, source=p.source, line_offset=p.line_offset)
-                    cur = con.cursor()  # one DuckDB connection per thread
-                    try:
-                        self._stream_file(
-                            cur, s, dataset, year, spill.file(i, rank[str(p.path)]), file_counts[Path(files[i])]
-                        )
-                    finally:
-                        cur.close()
+                def pass1(batch: list[Path]) -> None:
+                    with self.prepared(batch, dataset, work) as ready:
 
-                for f in files:
-                    file_counts[Path(f)] = stream.FileCounts()
+                        def one(item: tuple[Path, PreparedFile]) -> None:
+                            f, p = item
+                            s = self.sniff(p.path, dataset, source=p.source, line_offset=p.line_offset)
+                            cur = con.cursor()  # one DuckDB connection per thread
+                            try:
+                                self._stream_file(cur, s, dataset, year, spill.file(index[f], rank[f]), file_counts[f])
+                            finally:
+                                cur.close()
+
+                        for f in batch:
+                            file_counts[f] = stream.FileCounts()
+                        try:
+                            # Files in parallel (polars and DuckDB release the GIL), as many as the
+                            # budget has engine threads (each file in flight holds a block).
+                            with ThreadPoolExecutor(max_workers=budget.engine_threads) as pool:
+                                list(pool.map(one, zip(batch, ready, strict=True)))
+                        except OSError as exc:
+                            if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+                                raise _spill_error(self, dataset, work, exc) from exc
+                            raise
+
                 try:
-                    # Files in parallel (polars and DuckDB release the GIL), as many as the budget has
-                    # engine threads (fewer under a small budget: each file in flight holds a block).
-                    with ThreadPoolExecutor(max_workers=budget.engine_threads) as pool:
-                        list(pool.map(one, enumerate(ready)))
-                except OSError as exc:
-                    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
-                        raise _spill_error(self, dataset, work, exc) from exc
-                    raise
+                    # New and changed files whole; then, once their months are known, the
+                    # unchanged files holding an affected month, for those months only.
+                    pass1(todo.changed)
+                    affected = todo.affected | spill.months() if old is not None else set(range(1, 13))
+                    spill.keep = affected
+                    again = [f for f, ms in todo.unchanged.items() if ms & affected or f in scan]
+                    if again:
+                        pass1(again)
                 finally:
                     spill.close()
+                carried = sorted(int(m) for m in (old.months if old else {}) if int(m) not in affected)
                 spilled = sum(spill.rows.values())
-                if spilled == 0:
+                if spilled == 0 and not carried:
                     err = NoInputError(
                         f"no {self.iso_id} {dataset} row of operating year {year} in "
                         f"{len(files)} file(s): {[str(f) for f in files][:5]}"
@@ -622,40 +659,58 @@ class IsoConverter(ABC):
                     err.file_counts = {f: {"rows": c.rows, "years": c.years} for f, c in file_counts.items()}
                     raise err
                 try:
-                    rows_out = stream.write_groups(
+                    written = stream.write_months(
                         spill,
+                        affected,
                         columns,
                         fmt.key,
-                        tmp,
+                        staged.path,
                         max(budget.batch_rows, 10_000),
-                        dedup,
                         memory_mb=budget.engine_memory_mb,
                         schema=pa.schema([pa.field(f.name, f.type) for f in fmt.schema]),
+                        threads=budget.engine_threads,
                     )
                 except OSError as exc:
                     if exc.errno in (errno.ENOSPC, errno.EDQUOT):
                         raise _spill_error(self, dataset, work, exc) from exc
                     raise
+                partition.carry(output, staged.path, year, carried)
+                manifest = partition.Manifest(partition.converter_version(), year)
+                for m in carried:
+                    manifest.months[f"{m:02d}"] = old.months[f"{m:02d}"]
+                for m, r in written.items():
+                    manifest.months[f"{m:02d}"] = dataclasses.asdict(r)
+                for f in files:
+                    prev = old.files[keys[f]]["months"] if f in todo.unchanged else {}
+                    months = {k: n for k, n in prev.items() if int(k) not in affected or f not in file_counts}
+                    months |= {f"{m:02d}": n for m, n in spill.file_months.get(index[f], {}).items()}
+                    size, mtime = sigs[f]
+                    manifest.files[keys[f]] = {"size": size, "mtime_ns": mtime, "months": dict(sorted(months.items()))}
+                manifest.write(staged.path)
+        total = manifest.totals()
+        read = list(file_counts)
         return ConversionStats(
             iso=self.iso_id,
             dataset=dataset,
             year=year,
             output=output,
-            files_read=len(files),
-            bytes_read=sum(f.stat().st_size for f in files),
+            files_read=len(read),
+            bytes_read=sum(sigs[f][0] for f in read),
             rows_read=sum(c.rows for c in file_counts.values()),
-            rows_in_year=spilled,
-            rows_out=int(rows_out),
-            bytes_out=output.stat().st_size,
+            rows_in_year=total.rows_in,
+            rows_out=total.rows_out,
+            bytes_out=sum(p.stat().st_size for p in output.glob("*.parquet")),
             started_at=started,
             seconds=time.time() - started,
             memory=pm.report,
-            stale_temps_removed=removed,
-            files=[str(f) for f in files],
-            exact_duplicates=dedup.exact_duplicates,
-            conflicting_revisions=dedup.conflicting_revisions,
-            conflict_example=dedup.conflict_example,
+            stale_temps_removed=staged.stale_removed,
+            files=[str(f) for f in read],
+            exact_duplicates=total.exact_duplicates,
+            conflicting_revisions=total.conflicting_revisions,
+            conflict_example=total.conflict_example,
             file_counts={f: {"rows": c.rows, "years": c.years} for f, c in file_counts.items()},
+            months_written=len(written),
+            months_carried=len(carried),
         )
 
     def _stream_file(

@@ -9,10 +9,12 @@ One operating year of one dataset is converted in two passes, neither holding th
         operator's own normalising SQL (the same text as the whole-year query it replaced)
         -> rows of the year, cut by UTC day of ``interval_start_utc`` -> one Arrow stream
         spill file per (raw file, day)
-    pass 2, per run of consecutive days (at most :func:`group_rows` rows, or one whole day):
+    pass 2, per month (``Budget.engine_threads`` months at once), per run of consecutive days
+    (at most :func:`group_rows` rows, or one whole day):
         a run of days each held by one file, already in key order, is taken as it is; any other
         day is sorted (time, key, ``_version`` desc, file desc; polars) and the first row of each
-        key kept -> appended as row groups to one parquet file
+        key kept -> appended as row groups to the month's parquet file
+        (:mod:`iso_energy.isos.partition`: which months a re-conversion rewrites)
 
 Rows can only collide with rows of the same key, and the key holds ``interval_start_utc``, so
 two rows that collide always fall on the same UTC day: deduplicating per group of days gives
@@ -30,7 +32,8 @@ import re
 import shutil
 import tempfile
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -40,6 +43,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.ipc as ipc
 import pyarrow.parquet as pq
+
+from iso_energy.isos.partition import MonthResult, month_file, month_of_day, months_of_days
 
 # Rows per pass-2 group of days at most (about 100 MB of Arrow for LMP rows); fewer under a small
 # budget (see group_rows). One day is never split.
@@ -105,12 +110,16 @@ class DaySpill:
     half-way is dropped whole before it is re-read by the reference path. Files may be spilled
     from several threads at once."""
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, year: int) -> None:
         self.folder = folder
+        self.year = year
         self.rows: dict[int, int] = {}  # day -> rows of finished files
         self.parts: dict[int, list[tuple[int, Path]]] = {}  # day -> (file index, spill file)
+        self.file_months: dict[int, dict[int, int]] = {}  # file index -> month -> rows
         self.bytes = 0
         self.schema: pa.Schema | None = None
+        # Months (1..12, see partition.months_of_days) whose rows are kept; None: every month.
+        self.keep: set[int] | None = None
         self._lock = threading.Lock()
 
     def file(self, index: int, rank: int) -> FileSpill:
@@ -128,17 +137,26 @@ class DaySpill:
         with self._lock:
             for day, path in paths.items():
                 self.parts.setdefault(day, []).append((index, path))
+            months = self.file_months.setdefault(index, {})
             for day, n in rows.items():
                 self.rows[day] = self.rows.get(day, 0) + n
+                m = month_of_day(day, self.year)
+                months[m] = months.get(m, 0) + n
+
+    def months(self) -> set[int]:
+        """The months some finished file spilled rows for."""
+        return {month_of_day(d, self.year) for d in self.rows}
 
     def close(self) -> None:
         self.bytes = sum(p.stat().st_size for ps in self.parts.values() for _, p in ps)
 
-    def groups(self, max_rows: int) -> Iterator[list[int]]:
-        """Runs of consecutive spilled days (in order) of at most ``max_rows`` rows (or one day)."""
+    def groups(self, max_rows: int, month: int | None = None) -> Iterator[list[int]]:
+        """Runs of consecutive spilled days (in order) of at most ``max_rows`` rows (or one day),
+        of ``month`` only when given."""
         group: list[int] = []
         n = 0
-        for day in sorted(self.rows):
+        days = sorted(d for d in self.rows if month is None or month_of_day(d, self.year) == month)
+        for day in days:
             if group and n + self.rows[day] > max_rows:
                 yield group
                 group, n = [], 0
@@ -169,6 +187,12 @@ class FileSpill:
         """Append ``batch`` (whose rows fall on UTC ``days``, one int per row) to its days."""
         if len(days) == 0:
             return
+        if self.spill.keep is not None:  # an incremental pass: only the affected months' rows
+            mask = np.isin(months_of_days(days, self.spill.year), list(self.spill.keep))
+            if not mask.all():
+                batch, days = batch.filter(pa.array(mask)), days[mask]
+                if len(days) == 0:
+                    return
         batch = batch.append_column("_rank", pa.array(np.full(batch.num_rows, self.rank, dtype=np.int32)))
         batch = self.spill._schema_of(batch)
         steps = np.diff(days)
@@ -392,35 +416,35 @@ def strictly_ordered(table: pa.Table, key: tuple[str, ...]) -> bool:
     return bool(less.all())
 
 
-def group_rows(memory_mb: int, spill: DaySpill) -> int:
+def group_rows(memory_mb: int, spill: DaySpill, in_flight: int = 1) -> int:
     """Rows per pass-2 group under a ``memory_mb`` share: the spill's bytes per row, held
-    :data:`GROUP_COPIES` times, in at most a quarter of it; at most :data:`GROUP_ROWS`."""
+    :data:`GROUP_COPIES` times, in at most a quarter of it; at most :data:`GROUP_ROWS`. With
+    ``in_flight`` groups written at once (months in parallel), each gets that share divided."""
     rows = max(1, sum(spill.rows.values()))
     per_row = max(1.0, spill.bytes / rows)
-    return max(1, min(GROUP_ROWS, int(memory_mb * 2**20 / 4 / GROUP_COPIES / per_row)))
+    cap = min(GROUP_ROWS, int(memory_mb * 2**20 / 4 / GROUP_COPIES / per_row))
+    return max(1, cap // max(1, in_flight))
 
 
-def write_groups(
+def write_month(
     spill: DaySpill,
+    month: int,
     columns: list[str],
     key: tuple[str, ...],
     out: Path,
     row_group_rows: int,
-    counts: DedupCounts,
-    memory_mb: int = 2048,
+    max_rows: int,
     schema: pa.Schema | None = None,
-) -> int:
-    """Pass 2: dedup and order each group of days and append it to the parquet file ``out``.
-    ``memory_mb``: the memory the groups may use (see :func:`group_rows`); ``schema``: the
-    column types written (the dataset's declared types, every column nullable).
-
-    Returns the rows written.
-    """
+) -> MonthResult:
+    """Pass 2 for one month: dedup and order each group of its days (at most ``max_rows`` rows,
+    or one day) and append it to the parquet file ``out``. ``schema``: the column types written
+    (the dataset's declared types, every column nullable)."""
     writer = None
-    rows = 0
+    counts = DedupCounts()
+    rows_in = rows_out = 0
     value_columns = [c for c in columns if c not in key]
     try:
-        for days in spill.groups(group_rows(memory_mb, spill)):
+        for days in spill.groups(max_rows, month):
             # Runs of days one file each holds are taken as they are when in key order (the usual
             # export: one check per run); a day several files hold (an overlap) or out of order is
             # sorted and deduplicated on its own.
@@ -428,6 +452,7 @@ def write_groups(
             for single, run in itertools.groupby(days, key=lambda d: len(spill.parts[d]) == 1):
                 run = list(run)
                 table = spill.read(run)
+                rows_in += table.num_rows
                 if single and strictly_ordered(table, key):
                     parts.append(table.select(columns))
                     continue
@@ -445,8 +470,46 @@ def write_groups(
                 strings = [f.name for f in table.schema if pa.types.is_string(f.type)]
                 writer = pq.ParquetWriter(out, table.schema, compression="zstd", use_dictionary=strings)
             writer.write_table(table, row_group_size=row_group_rows)
-            rows += table.num_rows
+            rows_out += table.num_rows
     finally:
         if writer is not None:
             writer.close()
-    return rows
+    return MonthResult(
+        rows_in=rows_in,
+        rows_out=rows_out,
+        exact_duplicates=counts.exact_duplicates,
+        conflicting_revisions=counts.conflicting_revisions,
+        conflict_example=counts.conflict_example,
+    )
+
+
+def write_months(
+    spill: DaySpill,
+    months: Iterable[int],
+    columns: list[str],
+    key: tuple[str, ...],
+    folder: Path,
+    row_group_rows: int,
+    memory_mb: int = 2048,
+    schema: pa.Schema | None = None,
+    threads: int = 1,
+) -> dict[int, MonthResult]:
+    """Pass 2: write each of ``months`` that has spilled rows to ``folder/<year>-<MM>.parquet``
+    (:func:`write_month`), up to ``threads`` months at once (polars and pyarrow release the GIL).
+    Memory: ``threads`` groups in flight, each of ``group_rows(memory_mb, spill, threads)`` rows,
+    so the groups together stay within the single-writer share. A month's file is the same
+    whatever ``threads``.
+
+    Returns the result of each month written, in month order.
+    """
+    todo = sorted(set(months) & spill.months())
+    max_rows = group_rows(memory_mb, spill, threads)
+
+    def one(month: int) -> MonthResult:
+        out = folder / month_file(spill.year, month)
+        return write_month(spill, month, columns, key, out, row_group_rows, max_rows, schema)
+
+    if threads <= 1 or len(todo) <= 1:
+        return {m: one(m) for m in todo}
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        return dict(zip(todo, pool.map(one, todo), strict=True))

@@ -66,6 +66,7 @@ def test_csv_to_parquet_end_to_end_at_a_tiny_scale(tmp_path, capsys):
     tools = {
         "converter",
         "converter_warm_index",
+        "converter_incremental",
         "duckdb",
         "polars",
         "pyarrow",
@@ -83,14 +84,16 @@ def test_csv_to_parquet_end_to_end_at_a_tiny_scale(tmp_path, capsys):
         # The converter keeps one row per node and 2024 hour; the baselines copy every data row
         # (overlap days and superseded revisions included), so they all agree with the input.
         assert by[(size, "converter")]["rows_out"] == nodes * 8784
-        copies = tools - {"converter", "converter_warm_index", "polars_same_job"}
+        # The incremental run (December added to a converted year) ends with the same partition.
+        assert by[(size, "converter_incremental")]["rows_out"] == nodes * 8784
+        copies = tools - {"converter", "converter_warm_index", "converter_incremental", "polars_same_job"}
         assert {by[(size, t)]["rows_out"] for t in copies} == {by[(size, "converter")]["input_rows"]}
         assert by[(size, "polars_same_job")]["rows_out"] == nodes * 8784
     verdicts = doc["verdicts"]["csv_parquet"]
     assert [v["size"] for v in verdicts] == ["1x", "2x", "4x"]
     for v in verdicts:
         assert v["ratio"] > 0 and v["cpu_ratio"] > 0 and v["reference"] == "polars_same_job"
-        assert "vs plain polars" in v["detail"]
+        assert "vs plain polars" in v["detail"] and "incremental (one month added)" in v["detail"]
         assert v["met"] in (True, False)
     assert set(doc["skipped"]) <= {
         "Probe-row grouping (measurements -> one row per probe)",
@@ -101,7 +104,7 @@ def test_csv_to_parquet_end_to_end_at_a_tiny_scale(tmp_path, capsys):
     order = ["interval_start_utc", "location_id", "location_type"]
     for size in ("1x", "2x"):
         runs = tmp_path / "runs" / "csv_parquet" / size
-        ours = pl.read_parquet(runs / "converter" / "data.parquet")
+        ours = pl.read_parquet(runs / "converter" / "year=2024" / "*.parquet")
         theirs = pl.read_parquet(runs / "polars_same_job" / "data.parquet")
         assert theirs.columns == ours.columns
         assert theirs.cast(ours.schema).sort(order).equals(ours.sort(order)), size

@@ -56,6 +56,22 @@ def temps(folder: Path) -> list[Path]:
     return sorted(p for p in folder.iterdir() if is_temp(p)) if folder.is_dir() else []
 
 
+def written(p: Path) -> int:
+    """Bytes written so far in a temporary partition folder (its month files)."""
+    try:
+        return sum(size_or_zero(f) for f in p.glob("*.parquet")) if p.is_dir() else size_or_zero(p)
+    except FileNotFoundError:  # renamed or removed while listing
+        return 0
+
+
+def snapshot(folder: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
+
+
+def months(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.glob("*.parquet"))
+
+
 def size_or_zero(p: Path) -> int:
     try:
         return p.stat().st_size
@@ -95,17 +111,18 @@ def world(request, tmp_path_factory):
     convert_partition(ISOS[ISO], DATASET, YEAR, data, budget)  # the previous good output
     generate(data, date(2024, 4, 1), date(2024, 7, 1), nodes=NODES, isos=[ISO], datasets=[DATASET])
     # What an uninterrupted conversion of the current files gives (written elsewhere).
-    reference = tmp / "reference.parquet"
+    reference = tmp / "reference"
     convert_partition(ISOS[ISO], DATASET, YEAR, data, budget, output=reference)
     return {"storage": request.param, "tmp": tmp, "home": home, "data": data, "env": env, "reference": reference}
 
 
 def test_sigkill_mid_write_keeps_previous_output_and_rerun_is_identical(world):
     data, env = world["data"], world["env"]
-    final = partition_path(data, DATASET, ISO, YEAR)
-    folder = final.parent
-    before = final.read_bytes()
-    old_rows = pq.ParquetFile(final).metadata.num_rows
+    final = partition_path(data, DATASET, ISO, YEAR)  # the partition folder: month files + manifest
+    folder = final.parent  # where the writer stages its temporary folder
+    before = snapshot(final)
+    old_months = months(final)
+    old_rows = pq.read_table(final).num_rows
 
     # A conversion run (CLI run process + its step process), SIGKILLed while its temp file grows.
     proc = subprocess.Popen(
@@ -121,7 +138,7 @@ def test_sigkill_mid_write_keeps_previous_output_and_rerun_is_identical(world):
     killed_after = None
     try:
         while proc.poll() is None and time.monotonic() - t0 < 180:
-            found = [p for p in temps(folder) if size_or_zero(p) > 0]
+            found = [p for p in temps(folder) if written(p) > 0]
             if found:
                 os.killpg(proc.pid, signal.SIGKILL)
                 killed_after = time.monotonic() - t0
@@ -134,15 +151,17 @@ def test_sigkill_mid_write_keeps_previous_output_and_rerun_is_identical(world):
         f"the run ended (rc={proc.returncode}) before a temporary file was seen: input too small to catch mid-write"
     )
 
-    # The writer died mid-write: its hidden temp file is still on disk...
-    assert temps(folder), "expected the killed writer's temporary file to remain"
+    # The writer died mid-write: its hidden temporary folder is still on disk...
+    assert temps(folder), "expected the killed writer's temporary folder to remain"
     # ...but the previous output is byte-identical and readers see only it.
-    assert final.read_bytes() == before
-    assert sorted(p.name for p in folder.glob("*.parquet")) == ["data.parquet"]
+    assert snapshot(final) == before
+    assert months(final) == old_months
     ds = pads.dataset(data / "parquet" / f"dataset={DATASET}", format="parquet", partitioning="hive")
-    assert [Path(f).name for f in ds.files] == ["data.parquet"]
+    assert [Path(f).name for f in ds.files] == old_months
     assert ds.count_rows() == old_rows
-    glob = str(data / "parquet" / f"dataset={DATASET}" / "**" / "*.parquet")
+    # The catalog's glob (iso_energy.catalog.files_glob): hive folders only. A recursive `**` would
+    # also descend into the writer's hidden staging folder (docs/iso_energy.md).
+    glob = str(data / "parquet" / f"dataset={DATASET}" / "iso=*" / "year=*" / "*.parquet")
     with duckdb.connect() as con:
         (n,) = con.execute("SELECT count(*) FROM read_parquet($g, hive_partitioning = true)", {"g": glob}).fetchone()
     assert n == old_rows
@@ -168,8 +187,8 @@ def test_sigkill_mid_write_keeps_previous_output_and_rerun_is_identical(world):
     rerun = run_cli(materialize_cmd(), env=env, timeout=240, log=ARTIFACTS / f"faults-rerun-{world['storage']}.log")
     rerun_seconds = time.monotonic() - t1
     assert rerun.returncode == 0, rerun.stdout[-3000:]
-    assert temps(folder) == []
-    assert sorted(p.name for p in folder.glob("*.parquet")) == ["data.parquet"]
+    assert temps(folder) == [] and temps(final) == []
+    assert months(final) == months(world["reference"])
     new, ref = sorted_table(final), sorted_table(world["reference"])
     assert new.num_rows > old_rows
     assert new.schema == ref.schema and new.equals(ref)
@@ -208,7 +227,7 @@ def tiny_tmpfs(path: Path, size: str = "1m"):
 def test_spill_folder_too_small_fails_clearly_and_quickly(world):
     data, env = world["data"], world["env"]
     final = partition_path(data, DATASET, ISO, YEAR)
-    before = final.read_bytes()
+    before = snapshot(final)
     with tiny_tmpfs(world["tmp"] / "spill_1mb") as spill:
         # A small budget makes the conversion spill; the spill folder holds 1 MB.
         config = world["tmp"] / "spill.yaml"
@@ -239,8 +258,8 @@ def test_spill_folder_too_small_fails_clearly_and_quickly(world):
     # A clear failure: the engine could not write its spill files (not a crash, hang or OOM kill)...
     assert "offload" in message or "No space left" in message or "max_temp_directory_size" in message, message
     # ...the partition's previous output is untouched, nothing half-written is left visible...
-    assert final.read_bytes() == before
+    assert snapshot(final) == before
     assert temps(final.parent) == [] or all(p.stat().st_mtime < wall0 for p in temps(final.parent))
-    assert sorted(p.name for p in final.parent.glob("*.parquet")) == ["data.parquet"]
+    assert temps(final) == []
     # ...and the failed step gave its pool slot back.
     assert all(s.run_id != latest.run_id for s in slots.claimed_slots)

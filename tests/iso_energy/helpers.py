@@ -9,6 +9,7 @@ import duckdb
 
 from iso_energy.assets import LMP_ASSETS
 from iso_energy.convert import partition_path
+from iso_energy.isos.partition import parquet_glob
 from iso_energy.resources import ConversionBudgetResource
 from memsafe.resources import DataDirResource
 
@@ -44,11 +45,11 @@ def checks(result: dg.ExecuteInProcessResult) -> dict[str, bool]:
 
 
 def query(root: Path, dataset: str, iso: str, year: int, sql: str, params: dict | None = None) -> list:
-    """Run ``sql`` against the partition's file exposed as table ``p``."""
+    """Run ``sql`` against the partition's month files exposed as table ``p``."""
     path = partition_path(root, dataset, iso, year)
     con = duckdb.connect()
     con.execute("SET TimeZone = 'UTC'")
-    con.register("p", con.read_parquet(str(path)))
+    con.register("p", con.read_parquet(parquet_glob(path)))
     return con.execute(sql, params or {}).fetchall()
 
 
@@ -60,3 +61,13 @@ def step_error(result: dg.ExecuteInProcessResult) -> str:
         parts.append(err.message)
         err = err.cause
     return "\n".join(parts)
+
+
+def snapshot(folder: Path) -> dict[str, bytes]:
+    """A partition folder's files and their bytes (month files and manifest)."""
+    return {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
+
+
+def no_temporaries(folder: Path) -> bool:
+    """Nothing half-written beside or inside a published partition folder: no hidden names."""
+    return not any(p.name.startswith(".") for p in [*folder.iterdir(), *folder.parent.iterdir()])

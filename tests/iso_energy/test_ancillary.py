@@ -55,7 +55,7 @@ def test_as_contract_around_dst(tmp_path: Path, budget: Budget, iso: str):
         ancillary.write(iso, tmp_path / "raw", start, end, 2)
     stats = convert_partition(ISOS[iso], "as", 2024, tmp_path, budget)
     assert stats.output == partition_path(tmp_path, "as", iso, 2024)
-    assert [(f.name, f.type) for f in pq.read_schema(stats.output)] == [(f.name, f.type) for f in AS_SCHEMA]
+    assert [(f.name, f.type) for f in pq.read_table(stats.output).schema] == [(f.name, f.type) for f in AS_SCHEMA]
     con = duckdb.connect()
     p = {"p": str(stats.output)}
     rows, distinct = con.execute(

@@ -15,7 +15,7 @@ from iso_energy.isos.base import NoInputError, RawFileError
 from iso_energy.isos.stream import FileSpill
 from iso_energy.sample import generate
 from memsafe.budget import Budget, BudgetError
-from tests.iso_energy.helpers import materialize_lmp, step_error
+from tests.iso_energy.helpers import materialize_lmp, no_temporaries, snapshot, step_error
 
 GOOD_LINE = "11/1/2023 4:00:00 AM,11/1/2023 12:00:00 AM,51200,WESTERN HUB,,,HUB,,26.79,29.5,2.2,0.4,True,1"
 PJM_HEADER = (
@@ -53,7 +53,7 @@ def good_root(data_root):
 def test_bad_file_fails_and_keeps_previous_output(good_root, case):
     content, words, line = CASES[case]
     out = partition_path(good_root, "lmp_da", "pjm", 2023)
-    before = out.read_bytes()
+    before = snapshot(out)
     bad = good_root / "raw" / "pjm" / "lmp_da" / f"zz_{case}.csv"
     bad.write_text(content)
     result = materialize_lmp(good_root, "lmp_da", "pjm|2023", raise_on_error=False)
@@ -64,8 +64,8 @@ def test_bad_file_fails_and_keeps_previous_output(good_root, case):
         assert word in err, err
     if line is not None:
         assert f"line {line}" in err, err
-    assert out.read_bytes() == before  # the previous good output is intact
-    assert sorted(p.name for p in out.parent.iterdir()) == ["data.parquet"]  # nothing half-written
+    assert snapshot(out) == before  # the previous good output is intact
+    assert no_temporaries(out)  # nothing half-written
 
 
 @pytest.mark.parametrize("case", ["non-numeric-price", "truncated-last-line"])
@@ -74,7 +74,7 @@ def test_plain_converter_raises_raw_file_error(tmp_path, case):
     path = tmp_path / "bad.csv"
     path.write_text(content)
     with pytest.raises(RawFileError) as info:
-        ISOS["pjm"].convert_year([path], "lmp_da", 2023, tmp_path / "out" / "data.parquet", Budget(memory_mb=512))
+        ISOS["pjm"].convert_year([path], "lmp_da", 2023, tmp_path / "out" / "year=2023", Budget(memory_mb=512))
     assert info.value.path == str(path) and info.value.line == line
     out = tmp_path / "out"
     assert not out.exists() or list(out.iterdir()) == []  # no output, no temporary file left
@@ -103,7 +103,7 @@ def test_spill_space_exhausted_is_a_budget_error_at_once(tmp_path, monkeypatch):
         write(self, day, batch)
 
     monkeypatch.setattr(FileSpill, "_write", disk_full_after_a_few)
-    out = tmp_path / "out" / "data.parquet"
+    out = tmp_path / "out" / "year=2024"
     spill = tmp_path / "spill"
     with pytest.raises(BudgetError, match=r"spill files ran out of space .* spill_dir"):
         ISOS["pjm"].convert_year(files, "lmp_rt", 2024, out, Budget(memory_mb=256, threads=1, spill_dir=str(spill)))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import shutil
 from datetime import date
 from pathlib import Path
 
@@ -114,4 +115,4 @@ def test_views_see_partitions_converted_after_the_catalog(converted: Path, tmp_p
         assert con.execute("SELECT count(*) FROM lmp WHERE iso = 'spp' AND dataset = 'lmp_rt'").fetchone()[0] == 288
         con.close()
     finally:
-        (converted / "parquet" / "dataset=lmp_rt" / "iso=spp" / "year=2024" / "data.parquet").unlink()
+        shutil.rmtree(converted / "parquet" / "dataset=lmp_rt" / "iso=spp" / "year=2024")

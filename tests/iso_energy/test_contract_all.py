@@ -43,7 +43,7 @@ def test_contract(tmp_path: Path, iso: str, dataset: str):
     stats = convert_partition(conv, dataset, 2024, tmp_path, budget)
 
     assert stats.output == partition_path(tmp_path, dataset, iso, 2024)
-    schema = pq.read_schema(stats.output)
+    schema = pq.read_table(stats.output).schema
     assert [(f.name, f.type) for f in schema] == [(f.name, f.type) for f in LMP_SCHEMA]
 
     con = duckdb.connect()

@@ -73,7 +73,7 @@ def test_operator_contract_across_dst_and_new_year(dst_root, iso, dataset):
     r24 = materialize_lmp(dst_root, dataset, f"{iso}|2024")
     assert all(checks(r23).values()) and all(checks(r24).values())
     for year in (2023, 2024):
-        schema = pq.read_schema(partition_path(dst_root, dataset, iso, year))
+        schema = pq.read_table(partition_path(dst_root, dataset, iso, year)).schema
         assert [(f.name, f.type) for f in schema] == [(f.name, f.type) for f in LMP_SCHEMA]
     per_hour = 60 // ISOS[iso].datasets[dataset].interval_minutes
     loc = query(dst_root, dataset, iso, 2023, "SELECT min(location_id) FROM p")[0][0]

@@ -15,6 +15,7 @@ from iso_energy.isos import ISOS
 from iso_energy.isos.base import DatasetFormat, RawFileError
 from iso_energy.isos.spp import SPP
 from memsafe.budget import Budget
+from tests.iso_energy.helpers import no_temporaries, snapshot
 
 
 def _real_samples() -> Path:
@@ -89,14 +90,14 @@ def test_miso_unpivots_hours_in_est_all_year(tmp_path, budget):
 def test_miso_file_without_header_line_fails_and_keeps_previous_output(tmp_path, budget):
     raw_file(tmp_path, "miso", "lmp_da", "20240701_da_expost_lmp.csv", MISO_DA)
     out = convert_partition(ISOS["miso"], "lmp_da", 2024, tmp_path, budget).output
-    before = out.read_bytes()
+    before = snapshot(out)
     headerless = "\n".join(ln for ln in MISO_DA.splitlines() if not ln.startswith("Node,")) + "\n"
     bad = raw_file(tmp_path, "miso", "lmp_da", "20240702_da_expost_lmp.csv", headerless.replace("07/01", "07/02"))
     with pytest.raises(RawFileError, match="no MISO header line") as err:
         convert_partition(ISOS["miso"], "lmp_da", 2024, tmp_path, budget)
     assert err.value.path == str(bad)
-    assert out.read_bytes() == before
-    assert [p.name for p in out.parent.iterdir()] == ["data.parquet"]  # no temporary left
+    assert snapshot(out) == before
+    assert no_temporaries(out)
 
 
 def test_miso_bad_price_names_raw_file_and_raw_line(tmp_path, budget):

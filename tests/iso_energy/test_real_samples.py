@@ -27,7 +27,7 @@ def test_pjm_day_ahead_real_export(data_root):
     assert md["rows_out"] == 26_508 == md["rows_in_year"] == md["rows_read"]
     assert md["files_read"] == 1
     assert md["path"] == str(partition_path(data_root, "lmp_da", "pjm", 2025))
-    assert [(f.name, f.type) for f in pq.read_schema(md["path"])] == [(f.name, f.type) for f in LMP_SCHEMA]
+    assert [(f.name, f.type) for f in pq.read_table(md["path"]).schema] == [(f.name, f.type) for f in LMP_SCHEMA]
     # Hour beginning 2025-05-01 00:00 EPT = 04:00 UTC, as the export's first line gives it.
     row = query(
         data_root,

@@ -5,6 +5,7 @@ against the code location's Definitions."""
 from __future__ import annotations
 
 import os
+import shutil
 from datetime import date
 from pathlib import Path
 
@@ -173,7 +174,7 @@ def test_up_to_date_outputs_are_not_requested(tmp_path: Path):
         # A deleted output is not up to date, whatever the files.
         convert_partition(ISOS["spp"], "lmp_rt", 2024, tmp_path, budget)
         assert evaluate(instance, tmp_path, None).run_requests == []
-        partition_path(tmp_path, "as", "ercot", 2024).unlink()
+        shutil.rmtree(partition_path(tmp_path, "as", "ercot", 2024))
         assert requested(evaluate(instance, tmp_path, None)) == {("as_prices", "ercot|2024")}
 
         # A new file holding 2023 only: pjm|2023 is stale, pjm|2024 stays up to date.
