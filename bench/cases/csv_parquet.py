@@ -177,7 +177,8 @@ class CsvToParquet(Case):
         """``converter_incremental``: January..November converted (the snapshot, made once per
         bench run, not timed), then December's export added and the year re-converted."""
         raw = inputs.path / "raw" / "pjm" / "lmp_da"
-        added = next(raw.glob(f"*_{ADDED_MONTH}.csv"))
+        # December's monthly export, or its 31 daily files (seed size)
+        added = sorted(raw.glob(f"*_{ADDED_MONTH}*.csv"))
         root = ctx.work / "inputs" / self.key / f"nodes-{size.params['nodes']}-incremental"
         folder = root / "raw" / "pjm" / "lmp_da"
         out = ctx.out_dir(self.key, size.label, "converter_incremental")
@@ -189,7 +190,7 @@ class CsvToParquet(Case):
                 shutil.rmtree(root, ignore_errors=True)
                 folder.mkdir(parents=True)
                 for f in raw.glob("*.csv"):
-                    if f != added:
+                    if f not in added:
                         os.link(f, folder / f.name)  # same size and mtime: unchanged for the manifest
                 subprocess.run(
                     converter_argv(ctx, root, snap / "output", root / "spill"),
@@ -199,19 +200,21 @@ class CsvToParquet(Case):
                 )
                 shutil.copytree(root / "state", snap / "state")
                 made.append(True)
-            (folder / added.name).unlink(missing_ok=True)
+            for f in added:
+                (folder / f.name).unlink(missing_ok=True)
             for path in (output, root / "state"):
                 shutil.rmtree(path, ignore_errors=True)
             shutil.copytree(snap / "output", output)
             shutil.copytree(snap / "state", root / "state")
-            os.link(added, folder / added.name)
+            for f in added:
+                os.link(f, folder / f.name)
 
         return Tool(
             name="converter_incremental",
             role="project-info",
             argv=converter_argv(ctx, root, output, out / "spill"),
             before_each=before,
-            note=f"incremental: one month's file ({ADDED_MONTH}) added to a converted year; "
+            note=f"incremental: one month's file(s) ({ADDED_MONTH}) added to a converted year; "
             f"target <= {INCREMENTAL_SHARE:.0%} of a full conversion",
         )
 
