@@ -445,22 +445,18 @@ def write_month(
     value_columns = [c for c in columns if c not in key]
     try:
         for days in spill.groups(max_rows, month):
-            # Runs of days one file each holds are taken as they are when in key order (the usual
-            # export: one check per run); a day several files hold (an overlap) or out of order is
-            # sorted and deduplicated on its own.
+            # A run of days one file each holds is taken as it is when in key order (the usual
+            # export: one check per run). Otherwise (days several files hold, an overlap, or rows
+            # out of order) the run is sorted and deduplicated at once: rows of different days
+            # never share a key, and the sort is by time first, so this equals sorting each day
+            # on its own (one sort per run, not per day: 366 daily files cost 366 sorts before).
             parts = []
             for single, run in itertools.groupby(days, key=lambda d: len(spill.parts[d]) == 1):
-                run = list(run)
-                table = spill.read(run)
+                table = spill.read(list(run))
                 rows_in += table.num_rows
-                if single and strictly_ordered(table, key):
-                    parts.append(table.select(columns))
-                    continue
-                for day in run:
-                    table = spill.read([day]) if len(run) > 1 else table
-                    if len(spill.parts[day]) > 1 or not strictly_ordered(table, key):
-                        table = dedup_sorted(sort_group(table, key), key, value_columns, counts)
-                    parts.append(table.select(columns))
+                if not (single and strictly_ordered(table, key)):
+                    table = dedup_sorted(sort_group(table, key), key, value_columns, counts)
+                parts.append(table.select(columns))
             table = pa.concat_tables(parts)
             if schema is not None and table.schema != schema:
                 table = table.cast(schema)  # e.g. DuckDB's "Etc/UTC" -> the declared "UTC"
