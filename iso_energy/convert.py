@@ -19,7 +19,8 @@ from pathlib import Path
 
 from iso_energy import file_index, freshness
 from iso_energy.isos import ISOS
-from iso_energy.isos.base import ConversionStats, IsoConverter, NoInputError, dumps_stats
+from iso_energy.isos.base import ConversionStats, IsoConverter, dumps_stats
+from iso_energy.isos.schema import NoInputError
 from memsafe.budget import Budget, add_budget_flags, budget_from_args
 from memsafe.cli import CliUsageError, add_debug_flag, run_cli
 from memsafe.settings import data_dir, output_dir, raw_dir

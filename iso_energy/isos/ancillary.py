@@ -35,8 +35,9 @@ product must be mapped, not silently passed through). Source formats:
 
 from __future__ import annotations
 
-from iso_energy.isos.base import AS_KEY, AS_SCHEMA, DatasetFormat, local_to_utc_sql
-from memsafe.csv_source import sql_str as _lit
+from iso_energy.isos.base import DatasetFormat
+from iso_energy.isos.schema import AS_KEY, AS_SCHEMA
+from iso_energy.isos.sql import local_to_utc_sql, mapped_sql
 
 PJM_TZ, ERCOT_TZ = "America/New_York", "America/Chicago"
 
@@ -63,17 +64,6 @@ CAISO_MARKETS = {"DAM": "DA", "RTM": "RT"}
 # ERCOT's Responsive Reserve (RRS) and ERCOT Contingency Reserve (ECRS) have no exact common
 # equivalent, so they keep ERCOT's names.
 ERCOT_PRODUCTS = {"REGUP": "REG_UP", "REGDN": "REG_DOWN", "RRS": "RRS", "NSPIN": "NON_SPIN", "ECRS": "ECRS"}
-
-
-def mapped_sql(expr: str, table: dict[str, str], what: str, match: str = "=") -> str:
-    """``CASE`` mapping ``expr`` through ``table``; an unmapped value raises a DuckDB error that
-    the base reports against the file. ``match``: ``=``, ``starts_with`` or ``ends_with``."""
-
-    def cond(key: str) -> str:
-        return f"{expr} = {_lit(key)}" if match == "=" else f"{match}({expr}, {_lit(key)})"
-
-    whens = " ".join(f"WHEN {cond(k)} THEN {_lit(v)}" for k, v in table.items())
-    return f"CASE {whens} ELSE error('unknown {what} ' || coalesce({expr}, 'NULL')) END"
 
 
 def pjm_as() -> DatasetFormat:

@@ -27,7 +27,8 @@ real-time type is ``RN`` too.
 from __future__ import annotations
 
 from iso_energy.isos.ancillary import ercot_as
-from iso_energy.isos.base import DatasetFormat, IsoConverter, local_to_utc_sql
+from iso_energy.isos.base import DatasetFormat, IsoConverter
+from iso_energy.isos.sql import local_to_utc_sql
 
 TZ = "America/Chicago"
 # Name prefix -> ERCOT settlement point type code, for day-ahead files that carry no type.

@@ -36,7 +36,7 @@ from dagster_procs import (
 
 from iso_energy.convert import convert_partition, partition_path
 from iso_energy.isos import ISOS
-from iso_energy.isos.base import LMP_KEY
+from iso_energy.isos.schema import LMP_KEY
 from iso_energy.resources import POOL
 from iso_energy.sample import generate
 from memsafe.budget import Budget
