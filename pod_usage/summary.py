@@ -64,12 +64,12 @@ import pyarrow.parquet as pq
 
 from memsafe.atomic import atomic_output
 from memsafe.budget import Budget
+from memsafe.csv_source import SniffedFile
 from memsafe.engine_errors import engine_file, engine_line, engine_problem
 from memsafe.memory import MemoryReport, PeakMemory, duckdb_probe
 from pod_usage.format import (
     NoPodUsageFiles,
     PodUsageInputError,
-    SniffedFile,
     find_bad_row,
     group_by_header,
     read_sql,

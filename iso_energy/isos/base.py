@@ -21,9 +21,7 @@ helpers the operator modules use in :mod:`iso_energy.isos.sql`.
 from __future__ import annotations
 
 import contextlib
-import csv
 import errno
-import io
 import json
 import os
 import shutil
@@ -46,14 +44,10 @@ from iso_energy.isos import stream
 from iso_energy.isos.schema import LMP_KEY, LMP_SCHEMA, NoInputError, RawFileError
 from memsafe.atomic import atomic_output
 from memsafe.budget import Budget, BudgetError
-from memsafe.csv_source import read_csv_sql
+from memsafe.csv_source import HEADER_SCAN_LINES, CsvHeaderError, SniffedFile, find_header, read_csv_sql
 from memsafe.csv_source import sql_str as _sql_str
 from memsafe.engine_errors import engine_line, engine_problem
 from memsafe.memory import MemoryReport, PeakMemory, duckdb_probe
-
-# Lines scanned for a header before a file is declared not to be the expected format.
-HEADER_SCAN_LINES = 50
-HEADER_SCAN_BYTES = 64 * 1024
 
 
 @dataclass(frozen=True)
@@ -174,28 +168,6 @@ class PreparedFile:
     line_offset: int = 0
 
 
-@dataclass(frozen=True)
-class SniffedFile:
-    """A file whose header was found: ``skip`` lines precede the header line.
-
-    ``path`` is what DuckDB reads; ``source`` the raw file it came from when a format's
-    ``prepare`` step rewrote it (errors name ``source``, at raw line = line + ``line_offset``).
-    """
-
-    path: Path
-    header: tuple[str, ...]
-    skip: int
-    source: Path | None = None
-    line_offset: int = 0
-
-    @property
-    def raw(self) -> Path:
-        return self.source or self.path
-
-    def raw_line(self, line: int | None) -> int | None:
-        return None if line is None else line + self.line_offset
-
-
 class IsoConverter(ABC):
     """Base of every market operator's converter. Subclasses declare class attributes only,
     plus :meth:`prepare_file` where a format needs more than a header scan (e.g. ISO-NE's
@@ -221,62 +193,46 @@ class IsoConverter(ABC):
     def sniff(self, path: Path, dataset: str, source: Path | None = None, line_offset: int = 0) -> SniffedFile:
         """Find the header line of ``path`` and check it against the dataset's columns.
 
-        Reads at most :data:`HEADER_SCAN_BYTES`. Raises :class:`RawFileError` for an empty
-        file, an HTML page, an error text saved as CSV, or a header lacking required columns.
-        ``source``: the raw file ``path`` was prepared from (named in errors).
+        Reads at most :data:`memsafe.csv_source.HEADER_SCAN_BYTES` (through
+        :func:`memsafe.csv_source.find_header`). Raises :class:`RawFileError` for an empty file,
+        an HTML page, an error text saved as CSV, or a header lacking required columns (naming
+        the closest header-like line and what it lacks). ``source``: the raw file ``path`` was
+        prepared from (named in errors, at raw line = line + ``line_offset``).
         """
         fmt = self.datasets[dataset]
         origin = source or path
-        with open(path, "rb") as fh:
-            head = fh.read(HEADER_SCAN_BYTES)
-        if not head.strip():
-            raise RawFileError(origin, "file is empty", expected=f"a {fmt.source} CSV export")
-        text = head.decode("utf-8-sig", errors="replace")
-        lowered = text.lstrip().lower()
-        if lowered.startswith(("<!doctype", "<html", "<?xml")) or "<html" in lowered[:512]:
+        try:
+            fields, skip = find_header(path, fmt.required, known=fmt.columns)
+        except CsvHeaderError as exc:
+            if exc.reason in ("empty", "html"):
+                line = None if exc.reason == "empty" else exc.line
+                raise RawFileError(origin, exc.problem, line=line, expected=f"a {fmt.source} CSV export") from None
+            missing, at = exc.closest_missing, exc.closest_line
+            if at:  # a header-like line that lacks some required columns: name them
+                problem = (
+                    f"no {fmt.source} header found in the first {HEADER_SCAN_LINES} lines; "
+                    f"the closest, line {at + line_offset}, lacks the required column(s) {missing}"
+                )
+            else:
+                problem = (
+                    f"no {fmt.source} header found in the first {HEADER_SCAN_LINES} lines "
+                    f"(required column(s) {missing} missing); first line is {exc.first_line[:120]!r}"
+                )
             raise RawFileError(
                 origin,
-                "is an HTML/XML page, not a CSV export (a failed download?)",
-                line=1,
-                expected=f"a {fmt.source} CSV export",
+                problem,
+                line=(at or 1) + line_offset,
+                expected=f"a header with the columns {sorted(fmt.required)}",
+            ) from None
+        unknown = [f for f in fields if f not in fmt.columns]
+        if unknown and not fmt.allow_extra_columns:
+            raise RawFileError(
+                origin,
+                f"unknown column(s) {unknown}",
+                line=skip + 1,
+                expected=f"only the {fmt.source} columns {sorted(fmt.columns)}",
             )
-        lines = text.splitlines()
-        if len(head) == HEADER_SCAN_BYTES and lines:
-            lines = lines[:-1]  # the last line of the sample may be cut
-        required = set(fmt.required)
-        closest: tuple[int, int, list[str]] = (0, 0, sorted(required))  # (known columns, line, missing)
-        for i, line in enumerate(lines[:HEADER_SCAN_LINES]):
-            if not line.strip():
-                continue
-            fields = tuple(f.strip() for f in next(csv.reader(io.StringIO(line))))
-            if required.issubset(fields):
-                unknown = [f for f in fields if f not in fmt.columns]
-                if unknown and not fmt.allow_extra_columns:
-                    raise RawFileError(
-                        origin,
-                        f"unknown column(s) {unknown}",
-                        line=i + 1,
-                        expected=f"only the {fmt.source} columns {sorted(fmt.columns)}",
-                    )
-                return SniffedFile(path=path, header=fields, skip=i, source=source, line_offset=line_offset)
-            known = len(set(fields) & set(fmt.columns))
-            if known > closest[0]:
-                closest = (known, i + 1, sorted(required.difference(fields)))
-        known, at, missing = closest
-        if known:  # a header-like line that lacks some required columns: name them
-            problem = (
-                f"no {fmt.source} header found in the first {HEADER_SCAN_LINES} lines; "
-                f"the closest, line {at + line_offset}, lacks the required column(s) {missing}"
-            )
-        else:
-            first = next((ln.strip() for ln in lines if ln.strip()), "")
-            problem = (
-                f"no {fmt.source} header found in the first {HEADER_SCAN_LINES} lines "
-                f"(required column(s) {missing} missing); first line is {first[:120]!r}"
-            )
-        raise RawFileError(
-            origin, problem, line=(at or 1) + line_offset, expected=f"a header with the columns {sorted(fmt.required)}"
-        )
+        return SniffedFile(path=path, header=fields, skip=skip, source=source, line_offset=line_offset)
 
     # -- SQL -------------------------------------------------------------------------------
     def _read_sql(self, fmt: DatasetFormat, group: Sequence[SniffedFile], param: str) -> str:

@@ -33,8 +33,9 @@ import io
 import re
 from pathlib import Path
 
-from iso_energy.isos.base import HEADER_SCAN_LINES, DatasetFormat, IsoConverter
+from iso_energy.isos.base import DatasetFormat, IsoConverter
 from iso_energy.isos.schema import RawFileError
+from memsafe.csv_source import HEADER_SCAN_LINES
 
 TZ = "Etc/GMT+5"  # EST all year
 # Published types: Hub, Interface, Gennode, Loadzone; an empty one is a node.
