@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 
+import dagster as dg
 import pytest
 
 from memsafe.atomic import atomic_dir, atomic_output, atomic_path, remove_stale_temps, target_lock
 from memsafe.budget import Budget, BudgetError, check_fits_machine
 from memsafe.csv_source import CsvHeaderError, find_header
 from memsafe.memory import PeakMemory, duckdb_probe
+from memsafe.resources import step_logging
 from memsafe.settings import PROJECT_ROOT, data_dir
 
 
@@ -211,3 +214,21 @@ def test_find_header_one_line_scan_names_the_missing_columns(tmp_path):
     path.write_text("A,C\n1,2\n", encoding="utf-8")
     with pytest.raises(CsvHeaderError, match=r"line 1: missing required column\(s\) \['B'\]; header is \['A', 'C'\]"):
         find_header(path, ["A", "B"], scan_lines=1)
+
+
+def test_step_logging_forwards_plain_logic_records_to_the_dagster_log():
+    before = logging.getLogger("memsafe").level
+
+    @dg.asset
+    def noisy(context) -> None:
+        with step_logging(context):
+            logging.getLogger("memsafe.example").info("progress 1 of 2")
+            logging.getLogger("elsewhere").warning("a logger outside the project")
+        logging.getLogger("memsafe.example").info("after the block")
+
+    with dg.instance_for_test() as instance:
+        result = dg.materialize([noisy], instance=instance)
+        messages = [e.user_message for e in instance.all_logs(result.run_id)]
+    assert any(m.endswith("progress 1 of 2") for m in messages)
+    assert not any("outside the project" in m or "after the block" in m for m in messages)
+    assert logging.getLogger("memsafe").level == before  # restored
