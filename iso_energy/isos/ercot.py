@@ -50,17 +50,15 @@ _TYPE_CASE = (
 )
 _REPEATED = "upper(trim(DSTFlag)) = 'Y'"
 
-_DA_LOCAL = "(DeliveryDate + (CAST(split_part(trim(HourEnding), ':', 1) AS INTEGER) - 1) * INTERVAL 1 HOUR)"
+# Hourly reports (DAM prices, AS clearing prices): the hour's start from DeliveryDate + HourEnding.
+_HOURLY_LOCAL = "(DeliveryDate + (CAST(split_part(trim(HourEnding), ':', 1) AS INTEGER) - 1) * INTERVAL 1 HOUR)"
+_HOURLY_START = local_to_utc_sql(_HOURLY_LOCAL, TZ, _REPEATED)
 _RT_LOCAL = "(DeliveryDate + (DeliveryHour - 1) * INTERVAL 1 HOUR + (DeliveryInterval - 1) * INTERVAL 15 MINUTE)"
 
 
 # ERCOT's Responsive Reserve (RRS) and ERCOT Contingency Reserve (ECRS) have no exact common
 # equivalent, so they keep ERCOT's names.
 AS_PRODUCT_CODES = {"REGUP": "REG_UP", "REGDN": "REG_DOWN", "RRS": "RRS", "NSPIN": "NON_SPIN", "ECRS": "ECRS"}
-
-
-_AS_LOCAL = "(DeliveryDate + (CAST(split_part(trim(HourEnding), ':', 1) AS INTEGER) - 1) * INTERVAL 1 HOUR)"
-_AS_START = local_to_utc_sql(_AS_LOCAL, TZ, "upper(trim(DSTFlag)) = 'Y'")
 
 
 def _as_prices() -> DatasetFormat:
@@ -80,8 +78,8 @@ def _as_prices() -> DatasetFormat:
         schema=AS_SCHEMA,
         key=AS_KEY,
         select_sql=f"""
-            {_AS_START} AS interval_start_utc,
-            {_AS_START} + INTERVAL 1 HOUR AS interval_end_utc,
+            {_HOURLY_START} AS interval_start_utc,
+            {_HOURLY_START} + INTERVAL 1 HOUR AS interval_end_utc,
             DeliveryDate AS operating_date, 'ERCOT' AS region,
             {mapped_sql("trim(AncillaryType)", AS_PRODUCT_CODES, "ERCOT AncillaryType")} AS product,
             trim(AncillaryType) AS product_name, MCPC AS price_usd_per_mw,
@@ -108,8 +106,8 @@ class ERCOT(IsoConverter):
             required=("DeliveryDate", "HourEnding", "SettlementPoint", "SettlementPointPrice", "DSTFlag"),
             dateformat="%m/%d/%Y",
             select_sql=f"""
-                {local_to_utc_sql(_DA_LOCAL, TZ, _REPEATED)} AS interval_start_utc,
-                {local_to_utc_sql(_DA_LOCAL, TZ, _REPEATED)} + INTERVAL 1 HOUR AS interval_end_utc,
+                {_HOURLY_START} AS interval_start_utc,
+                {_HOURLY_START} + INTERVAL 1 HOUR AS interval_end_utc,
                 DeliveryDate AS operating_date,
                 SettlementPoint AS location_id, SettlementPoint AS location_name,
                 {_TYPE_CASE} AS location_type,

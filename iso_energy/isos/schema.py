@@ -11,16 +11,22 @@ import os
 
 import pyarrow as pa
 
+# The columns every normalised price starts with: who, which market, which interval (UTC) and
+# the operator's local operating day.
+_INTERVAL_FIELDS = [
+    pa.field("iso", pa.string(), nullable=False),
+    pa.field("market", pa.string(), nullable=False),  # "DA" day-ahead, "RT" real-time
+    pa.field("interval_start_utc", pa.timestamp("us", tz="UTC"), nullable=False),
+    pa.field("interval_end_utc", pa.timestamp("us", tz="UTC"), nullable=False),
+    pa.field("operating_date", pa.date32(), nullable=False),
+]
+
 # One schema for every operator's LMP. Prices in USD/MWh; a component an operator does not
 # publish is null. `operating_date` is the operator's local operating day, which decides the year
 # partition (so a year holds exactly its operating days).
 LMP_SCHEMA = pa.schema(
     [
-        pa.field("iso", pa.string(), nullable=False),
-        pa.field("market", pa.string(), nullable=False),  # "DA" day-ahead, "RT" real-time
-        pa.field("interval_start_utc", pa.timestamp("us", tz="UTC"), nullable=False),
-        pa.field("interval_end_utc", pa.timestamp("us", tz="UTC"), nullable=False),
-        pa.field("operating_date", pa.date32(), nullable=False),
+        *_INTERVAL_FIELDS,
         pa.field("location_id", pa.string(), nullable=False),  # pnode id / settlement point
         pa.field("location_name", pa.string()),
         # HUB, ZONE, GEN, ... as published, else the operator's documented rule: never null.
@@ -47,11 +53,7 @@ PRICE_TYPES = {
 # `product` is normalised (see AS_PRODUCTS); `product_name` is the operator's own code.
 AS_SCHEMA = pa.schema(
     [
-        pa.field("iso", pa.string(), nullable=False),
-        pa.field("market", pa.string(), nullable=False),  # "DA" day-ahead, "RT" real-time
-        pa.field("interval_start_utc", pa.timestamp("us", tz="UTC"), nullable=False),
-        pa.field("interval_end_utc", pa.timestamp("us", tz="UTC"), nullable=False),
-        pa.field("operating_date", pa.date32(), nullable=False),
+        *_INTERVAL_FIELDS,
         pa.field("region", pa.string(), nullable=False),  # AS zone/region as published, or the system
         pa.field("product", pa.string(), nullable=False),  # one of AS_PRODUCTS
         pa.field("product_name", pa.string()),  # the operator's code, e.g. ERCOT "REGDN"
