@@ -49,7 +49,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from iso_energy.isos import ISOS
-from iso_energy.isos.base import LMP_KEY, LMP_SCHEMA
+from iso_energy.isos.schema import LMP_KEY, LMP_SCHEMA
 from memsafe.budget import Budget
 from memsafe.memory import PeakMemory, duckdb_probe
 

@@ -112,7 +112,7 @@ def convert_step(
     # A place on this node as well as the pool's slot: Dagster's slot claim is not atomic.
     with conversion.admitted(POOL, context):
         step_started = time.time()
-        stats = convert_partition(converter, dataset, year, root, budget, log=context.log.info)
+        stats = convert_partition(converter, dataset, year, root, budget)
         outcomes = [
             *checks(stats.output, converter, budget),
             revision_check(stats.conflicting_revisions, stats.conflict_example),

@@ -9,7 +9,7 @@ filter on them prunes files before any is opened::
 
 ``iso`` is also a column inside every file; DuckDB merges the two into one column whose value
 comes from the path (checked by a test), so the filter prunes and the view does not break.
-The ``lmp`` view carries ``price_type`` (:data:`~iso_energy.isos.base.PRICE_TYPES`): filter on
+The ``lmp`` view carries ``price_type`` (:data:`~iso_energy.isos.schema.PRICE_TYPES`): filter on
 ``price_type = 'LMP'`` to compare nodal/zonal LMPs across operators without ERCOT's settlement
 point prices. The views glob at query time: a partition converted later appears without rebuilding the
 catalog. Only a view created while no file of its dataset existed is an empty placeholder
@@ -33,7 +33,7 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from iso_energy.isos.base import AS_SCHEMA, LMP_SCHEMA
+from iso_energy.isos.schema import AS_SCHEMA, LMP_SCHEMA
 from memsafe.csv_source import sql_str as _literal
 from memsafe.settings import catalog_path, data_dir
 

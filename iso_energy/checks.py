@@ -9,8 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from iso_energy.isos.base import AS_KEY, LMP_KEY
 from iso_energy.isos.partition import parquet_glob
+from iso_energy.isos.schema import AS_KEY, LMP_KEY
 from memsafe.budget import Budget
 
 

@@ -12,17 +12,20 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import logging
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 from iso_energy import file_index, freshness
 from iso_energy.isos import ISOS
-from iso_energy.isos.base import ConversionStats, IsoConverter, NoInputError, dumps_stats
+from iso_energy.isos.base import ConversionStats, IsoConverter, dumps_stats
+from iso_energy.isos.schema import NoInputError
 from memsafe.budget import Budget, add_budget_flags, budget_from_args
 from memsafe.cli import CliUsageError, add_debug_flag, run_cli
 from memsafe.settings import data_dir, output_dir, raw_dir
+
+log = logging.getLogger(__name__)
 
 
 def partition_path(root: Path, dataset: str, iso: str, year: int) -> Path:
@@ -40,7 +43,6 @@ def convert_partition(
     budget: Budget,
     *,
     output: Path | None = None,
-    log: Callable[[str], None] = lambda _msg: None,
 ) -> ConversionStats:
     """Convert the operating ``year`` of ``dataset`` from ``<root>/raw/<iso>/<dataset>/``.
 
@@ -48,7 +50,8 @@ def convert_partition(
     holding ``year`` plus the new or changed ones (whose years the conversion records in the
     index) -> rewrite the months of ``output`` (default :func:`partition_path`) that new,
     changed or removed files touch, carry the others over, publish the folder atomically. A
-    rerun replaces exactly this partition's folder.
+    rerun replaces exactly this partition's folder. Progress (files chosen, then rows written,
+    time, peak memory) is logged at INFO on this module's logger.
 
     Raises:
         NoInputError: the raw folder is empty or missing, or no file holds ``year``.
@@ -74,7 +77,7 @@ def convert_partition(
             f"no {converter.iso_id} {dataset} raw file under {folder} holds operating year "
             f"{year}; the files hold {years or 'no rows'}"
         )
-    log(
+    log.info(
         f"{len(files)} raw file(s) under {folder}; converting {len(chosen)} that hold {year} or are new "
         f"({sum(f.stat().st_size for f in chosen) / 1e6:.1f} MB) under a {budget.memory_mb} MB budget"
     )
@@ -115,7 +118,7 @@ def convert_partition(
     if output is None:  # the partition's own file: the sensor will know it is up to date
         indexed, _ = file_index.lookup(root, converter.iso_id, dataset, files)
         freshness.record(root, dataset, converter.iso_id, year, stats.output, file_index.files_for_year(indexed, year))
-    log(
+    log.info(
         f"read {stats.files_read} file(s), wrote {stats.months_written} month(s), carried "
         f"{stats.months_carried}: {stats.rows_out:,} rows ({stats.bytes_out / 1e6:.1f} MB) in {stats.seconds:.2f} s "
         f"(indexing {index_seconds:.2f} s), "
@@ -139,9 +142,8 @@ def main(argv: list[str] | None = None) -> int:
         raise CliUsageError(f"--dataset {args.dataset!r}: {args.iso} has {sorted(converter.datasets)}")
     root = data_dir(args.data_dir)
     budget = budget_from_args(args, spill_default=root / "spill")
-    stats = convert_partition(
-        converter, args.dataset, args.year, root, budget, output=args.output, log=lambda m: print(m, file=sys.stderr)
-    )
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(message)s")  # progress lines
+    stats = convert_partition(converter, args.dataset, args.year, root, budget, output=args.output)
     print(dumps_stats(stats))
     return 0
 

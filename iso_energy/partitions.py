@@ -2,7 +2,7 @@
 
 Dagster 1.13 has no yearly partitions class; a yearly cron time window gives keys "2015",
 "2016", ... up to the current year (``end_offset=1`` exposes the year in progress). The year
-is the operator's *local operating year*: see :mod:`iso_energy.isos.base`.
+is the operator's *local operating year*: see ``operating_date`` in :mod:`iso_energy.isos.schema`.
 
 LMP assets are partitioned by operator x year (a ``MultiPartitionsDefinition``), so the UI
 shows one grid of operators and years per dataset, and "backfill 2024 for every operator" is

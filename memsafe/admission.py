@@ -29,7 +29,7 @@ import os
 import socket
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -130,13 +130,14 @@ def admit(
     pool: str,
     slots: int,
     *,
-    log: Callable[[str], object] | None = None,
     folder: Path | None = None,
     timeout: float | None = None,
 ) -> Iterator[Place]:
     """Hold one of ``slots`` places of ``pool`` on this node for the ``with`` block.
 
-    Waits (polling every :data:`POLL_SECONDS`) while all places are held, logging who holds them.
+    Waits (polling every :data:`POLL_SECONDS`) while all places are held, logging who holds them
+    (INFO on this module's logger; a Dagster step sees it through
+    :func:`memsafe.resources.step_logging`).
     Each acquire and release is appended to ``<folder>/<pool>.log`` as
     ``<epoch seconds> acquire|release <pool> <index> <host> <pid>``, for audits.
     The place is released when the block ends, and by the kernel if the process dies.
@@ -149,7 +150,6 @@ def admit(
         raise ValueError(f"slots must be positive, got {slots}")
     if not pool or "/" in pool or pool.startswith("."):
         raise ValueError(f"pool must be a plain name, got {pool!r}")
-    say = log or logger.info
     folder = folder or admission_dir()
     pool_dir = folder / pool
     pool_dir.mkdir(parents=True, exist_ok=True)
@@ -163,7 +163,7 @@ def admit(
             raise TimeoutError(f"no free place of pool '{pool}' on this node after {timeout:.1f} s")
         if now >= next_log:
             holders = ", ".join(_holder(p) for p in paths)
-            say(f"waiting for one of {slots} places of pool '{pool}' on this node (held by {holders})")
+            logger.info(f"waiting for one of {slots} places of pool '{pool}' on this node (held by {holders})")
             next_log = now + LOG_EVERY_SECONDS
             waited_logged = True
         time.sleep(POLL_SECONDS)
@@ -174,7 +174,7 @@ def admit(
         os.pwrite(fd, f"pid {os.getpid()} on {socket.gethostname()} since {time.time():.3f}".encode(), 0)
         _record(folder, pool, "acquire", index)
         if waited_logged:
-            say(f"admitted to place {index + 1} of {slots} of pool '{pool}' on this node after {waited:.1f} s")
+            logger.info(f"admitted to place {index + 1} of {slots} of pool '{pool}' on this node after {waited:.1f} s")
         yield Place(pool, index, slots, waited)
     finally:
         with contextlib.suppress(OSError):

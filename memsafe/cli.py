@@ -32,8 +32,8 @@ EXIT_INTERRUPTED = 130
 # not import the packages above it; tests/test_cli_errors.py checks that each entry resolves.
 KNOWN_ERRORS: dict[str, str] = {
     "BudgetError": "memsafe.budget",
-    "RawFileError": "iso_energy.isos.base",
-    "NoInputError": "iso_energy.isos.base",
+    "RawFileError": "iso_energy.isos.schema",
+    "NoInputError": "iso_energy.isos.schema",
     "TabularInputError": "tabular.io",  # also SchemaDriftError
     "SplitConfigError": "tabular.splits",
     "PodUsageInputError": "pod_usage.format",

@@ -1,12 +1,14 @@
 """Dagster resources shared by every code location: where data lives and how much memory a step gets.
 
-With :mod:`memsafe.metadata`, the only modules of :mod:`memsafe` that import dagster. Values are
-read when a run starts (``setup_for_execution``), never at import.
+With :mod:`memsafe.metadata`, :mod:`memsafe.sensors` and :mod:`memsafe.demo`, the only modules of
+:mod:`memsafe` that import dagster; :func:`step_logging` is where the plain modules' ``logging``
+records meet a step's Dagster log. Values are read when a run starts, never at import.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -19,6 +21,46 @@ from pydantic import Field
 from memsafe.admission import Place, admit, node_slots
 from memsafe.budget import Budget
 from memsafe.settings import data_dir, spill_dir
+
+# The packages whose plain logic logs through `logging` (never dagster): during a heavy step their
+# INFO records (progress lines, waits for a place on the node) go to the step's Dagster log.
+STEP_LOGGERS = ("memsafe", "iso_energy", "probe_rows", "tabular", "pod_usage")
+
+
+class _DagsterLogHandler(logging.Handler):
+    """Hands each record to a Dagster log manager (``context.log``) at the record's level."""
+
+    def __init__(self, dagster_log) -> None:
+        super().__init__(logging.INFO)
+        self.dagster_log = dagster_log
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            self.dagster_log.log(record.levelno, self.format(record))
+        except Exception:  # noqa: BLE001 - logging must never fail the step (logging's own convention)
+            self.handleError(record)
+
+
+@contextmanager
+def step_logging(context: dg.AssetExecutionContext | dg.InitResourceContext, names=STEP_LOGGERS) -> Iterator[None]:
+    """Forward INFO and above of the plain-logic loggers ``names`` to ``context.log`` for the block.
+
+    Plain modules log with ``logging.getLogger(__name__)``; this is the one place their records
+    meet Dagster. The loggers' levels are lowered to INFO for the block and restored after.
+    """
+    handler = _DagsterLogHandler(context.log)
+    loggers = [logging.getLogger(n) for n in names]
+    levels = [lg.level for lg in loggers]
+    for lg in loggers:
+        lg.addHandler(handler)
+        if lg.getEffectiveLevel() > logging.INFO:
+            lg.setLevel(logging.INFO)
+    try:
+        yield
+    finally:
+        for lg, level in zip(loggers, levels, strict=True):
+            lg.removeHandler(handler)
+            lg.setLevel(level)
 
 
 class DataDirResource(dg.ConfigurableResource):
@@ -65,10 +107,11 @@ class MemoryBudgetResource(dg.ConfigurableResource):
         The node's places are :func:`memsafe.admission.node_slots` of ``memory_mb``, capped by the
         pool's limit in the instance (the operator's figure), or ``max_concurrent`` where the
         instance has none: however many steps Dagster's claim lets through at once, no more than
-        that run their heavy work together on one node. Waiting is logged to ``context.log``.
+        that run their heavy work together on one node. For the block, the plain logic's log
+        records (the wait for a place, progress lines) go to ``context.log`` (:func:`step_logging`).
         """
         limit = pool_limit(context.instance, pool) or self.max_concurrent
-        with admit(pool, node_slots(self.memory_mb, limit), log=context.log.info) as place:
+        with step_logging(context), admit(pool, node_slots(self.memory_mb, limit)) as place:
             yield place
 
 

@@ -2,15 +2,14 @@
 
     python -m pod_usage.cli generate --rows 10000000 --out /data/raw/pod_usage --files 10
     python -m pod_usage.cli summarize --input /data/raw/pod_usage --output /data/out \\
-        --memory-mb 1024 [--engine duckdb|pandas] [--report-period 2024-01]
+        --memory-mb 1024 [--report-period 2024-01]
     python -m pod_usage.cli compare A.parquet B.parquet
 
-``summarize`` prints one JSON line: ``engine, rows_in, rows_out, seconds, rows_per_s,
-peak_rss_mb`` (RSS sampled during the summary), ``max_rss_mb`` (the process' lifetime peak,
-``ru_maxrss``) and the rest of the run's figures. Run each engine in its own process so their
-peaks do not mix. It writes ``<output>/daily_summary.parquet`` (duckdb) or
-``<output>/daily_summary_pandas.parquet`` (pandas). ``compare`` exits 1 unless the two summaries
-are exactly equal (every value, bit for bit).
+``summarize`` prints one JSON line: ``rows_in, rows_out, seconds, rows_per_s, peak_rss_mb``
+(RSS sampled during the summary), ``max_rss_mb`` (the process' lifetime peak, ``ru_maxrss``)
+and the rest of the run's figures, and writes ``<output>/daily_summary.parquet``. ``compare``
+exits 1 unless the two summaries are exactly equal (every value, bit for bit), e.g. against the
+in-memory pandas baseline ``bench/baselines/pod_usage_pandas.py``.
 """
 
 from __future__ import annotations
@@ -23,11 +22,11 @@ from pathlib import Path
 
 import pandas as pd
 
-from memsafe.atomic import atomic_path
 from memsafe.budget import add_budget_flags, budget_from_args
 from memsafe.cli import add_debug_flag, run_cli, usage_errors
-from memsafe.memory import PeakMemory, lifetime_peak_rss_mb
+from memsafe.memory import lifetime_peak_rss_mb
 from pod_usage.format import NoPodUsageFiles, list_files
+from pod_usage.summary import summarize_files
 
 
 def _generate(args: argparse.Namespace) -> dict:
@@ -58,33 +57,12 @@ def _summarize(args: argparse.Namespace) -> dict:
     if not files:
         raise NoPodUsageFiles(f"no pod usage CSV under {args.input}")
     out_dir = Path(args.output)
-    if args.engine == "duckdb":
-        from pod_usage.summary import summarize_files
-
-        budget = budget_from_args(args)
-        stats = summarize_files(files, out_dir / "daily_summary.parquet", budget, report_period=args.report_period)
-        result = stats.as_metadata()
-        rows_in = stats.rows_in + stats.rows_other_periods
-    else:
-        from pod_usage.baseline import summarize_in_memory
-
-        out = out_dir / "daily_summary_pandas.parquet"
-        with PeakMemory() as pm:
-            frame = summarize_in_memory(files, report_period=args.report_period)
-            with atomic_path(out) as tmp:
-                frame.to_parquet(tmp, index=False)
-        rows_in = sum(_count_rows(f) for f in files)  # after timing: not part of the baseline
-        result = {"output": str(out), "rows_out": len(frame), **pm.report.as_metadata()}
-        result["rows_per_s"] = round(rows_in / pm.report.seconds, 1) if pm.report.seconds else 0.0
-    result.update(
-        engine=args.engine, rows_in=rows_in, memory_mb=args.memory_mb, max_rss_mb=round(lifetime_peak_rss_mb(), 1)
-    )
+    budget = budget_from_args(args)
+    stats = summarize_files(files, out_dir / "daily_summary.parquet", budget, report_period=args.report_period)
+    result = stats.as_metadata()
+    rows_in = stats.rows_in + stats.rows_other_periods
+    result.update(rows_in=rows_in, memory_mb=args.memory_mb, max_rss_mb=round(lifetime_peak_rss_mb(), 1))
     return result
-
-
-def _count_rows(path: Path) -> int:
-    with open(path, "rb") as fh:
-        return sum(buf.count(b"\n") for buf in iter(lambda: fh.read(1 << 20), b"")) - 1
 
 
 def _compare(args: argparse.Namespace) -> dict:
@@ -121,14 +99,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     s = sub.add_parser("summarize", help="daily summary of every CSV under --input")
     s.add_argument("--input", required=True)
-    s.add_argument("--output", required=True, help="folder for daily_summary[_pandas].parquet")
-    add_budget_flags(s, memory_mb=1024)  # the duckdb engine's; pandas loads everything
-    s.add_argument(
-        "--engine",
-        choices=("duckdb", "pandas"),
-        default="duckdb",
-        help="duckdb: streaming, bounded; pandas: the in-memory baseline",
-    )
+    s.add_argument("--output", required=True, help="folder for daily_summary.parquet")
+    add_budget_flags(s, memory_mb=1024)
     s.add_argument("--report-period", default=None, help="YYYY-MM; default every period")
     c = sub.add_parser("compare", help="exit 1 unless two summaries are exactly equal")
     c.add_argument("a")

@@ -23,11 +23,10 @@ from __future__ import annotations
 import csv
 import os
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from memsafe.csv_source import CsvHeaderError, find_header, read_csv_sql
+from memsafe.csv_source import CsvHeaderError, SniffedFile, find_header, read_csv_sql
 
 # Column -> DuckDB type for every column the summary needs. Everything else in a header
 # (``resource_id``, ``pod_labels``, ``node_role``, ...) is declared VARCHAR and never converted:
@@ -96,14 +95,6 @@ class PodUsageInputError(ValueError):
 
 class NoPodUsageFiles(FileNotFoundError):
     """No pod usage CSV (or no line item of the requested report period) was found."""
-
-
-@dataclass(frozen=True)
-class SniffedFile:
-    """A file whose header holds every required column."""
-
-    path: Path
-    header: tuple[str, ...]
 
 
 def list_files(folder: Path) -> list[Path]:

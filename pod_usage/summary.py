@@ -31,7 +31,7 @@ Formulas (sums over the line items of the group, one line item = one pod and int
 Exactness: every line-item value is first quantised to an integer (cpu to micro-core-seconds,
 ``round_half_even(x * 1e6)``; memory to byte-seconds, ``round_half_even(x)``), and all sums are
 integer sums, so the result does not depend on summation order or parallelism and equals the
-in-memory pandas computation of :mod:`pod_usage.baseline` bit for bit. Quantisation
+in-memory pandas computation (``bench/baselines/pod_usage_pandas.py``) bit for bit. Quantisation
 error is at most 0.5e-6 core-seconds and 0.5 byte-seconds per line item. Integer sums that
 overflow BIGINT raise rather than wrap.
 
@@ -64,12 +64,12 @@ import pyarrow.parquet as pq
 
 from memsafe.atomic import atomic_output
 from memsafe.budget import Budget
+from memsafe.csv_source import SniffedFile
 from memsafe.engine_errors import engine_file, engine_line, engine_problem
 from memsafe.memory import MemoryReport, PeakMemory, duckdb_probe
 from pod_usage.format import (
     NoPodUsageFiles,
     PodUsageInputError,
-    SniffedFile,
     find_bad_row,
     group_by_header,
     read_sql,

@@ -5,11 +5,11 @@
     python -m probe_rows.cli import-csv --output DIR --map src_addr=source,dst_addr=dest,rtt_ms=time FILE...
     python -m probe_rows.cli diagnose --input DIR
     python -m probe_rows.cli group --input DIR --output DIR --memory-mb 1024
-    python -m probe_rows.cli baseline --engine polars --input DIR --output FILE
 
-``group`` and ``baseline`` print one JSON line: ``measurements``, ``probes``, ``seconds``,
+``group`` prints one JSON line: ``measurements``, ``probes``, ``seconds``,
 ``measurements_per_second``, ``peak_rss_mb`` (the process' lifetime peak, ``ru_maxrss``) and more.
-``--threads`` sets ``POLARS_MAX_THREADS`` before polars is imported, so it applies.
+``--threads`` sets ``POLARS_MAX_THREADS`` before polars is imported, so it applies. The
+groupings it is measured against are scripts in ``bench/baselines/`` (``probe_*.py``).
 """
 
 from __future__ import annotations
@@ -77,21 +77,15 @@ def _parser() -> argparse.ArgumentParser:
     d = sub.add_parser("diagnose", help="print each shard's ordering diagnostics (JSON lines)")
     d.add_argument("--input", type=Path, required=True)
 
-    for name, help_ in (
-        ("group", "group shards into per-probe rows"),
-        ("baseline", "one-query DuckDB or polars grouping, for comparison"),
-    ):
-        s = sub.add_parser(name, help=help_)
-        s.add_argument("--input", type=Path, required=True)
-        s.add_argument("--output", type=Path, required=True)
-        add_budget_flags(s, memory_mb=1024)
-    grp = sub.choices["group"]
+    grp = sub.add_parser("group", help="group shards into per-probe rows")
+    grp.add_argument("--input", type=Path, required=True)
+    grp.add_argument("--output", type=Path, required=True)
+    add_budget_flags(grp, memory_mb=1024)
     grp.add_argument("--batch-rows", type=int, default=100_000)
     grp.add_argument("--min-measurements", type=int, default=1)
     grp.add_argument("--test-fraction", type=float, default=0.2)
     grp.add_argument("--seed", type=int, default=0)
     grp.add_argument("--extra-columns", default=None, help="comma-separated; default: all shared numeric")
-    sub.choices["baseline"].add_argument("--engine", choices=("duckdb", "polars"), required=True)
     return p
 
 
@@ -174,47 +168,6 @@ def main(argv: list[str] | None = None) -> int:
                 "peak_rss_mb": round(max(lifetime_peak_rss_mb(), meta.get("peak_rss_mb", 0.0)), 1),
                 "memory_mb": args.memory_mb,
                 **{k: v for k, v in meta.items() if k not in ("seconds",)},
-            }
-        )
-    elif args.command == "baseline":
-        import duckdb
-
-        from probe_rows import baselines
-        from probe_rows.shards import check_shards
-
-        files = _shards(args.input)
-        rows = sum(s.rows for s in check_shards(files)[0])
-        t0 = time.perf_counter()
-        try:
-            if args.engine == "duckdb":
-                budget = budget_from_args(args)
-                probes = baselines.duckdb_list_order_by(args.input, args.output, budget)
-            else:
-                probes = baselines.polars_group_by(args.input, args.output)
-        except (MemoryError, duckdb.OutOfMemoryException) as exc:  # running out is a result, not a crash
-            error = f"{type(exc).__name__}: {exc}"[:300]
-            _print(
-                {
-                    "engine": args.engine,
-                    "measurements": rows,
-                    "error": error,
-                    "seconds": round(time.perf_counter() - t0, 3),
-                    "peak_rss_mb": round(lifetime_peak_rss_mb(), 1),
-                    "memory_mb": args.memory_mb if args.engine == "duckdb" else None,
-                }
-            )
-            return 1
-        seconds = time.perf_counter() - t0
-        _print(
-            {
-                "engine": args.engine,
-                "measurements": rows,
-                "probes": probes,
-                "seconds": round(seconds, 3),
-                "measurements_per_second": round(rows / seconds),
-                "cpu_seconds": _cpu_seconds(),
-                "peak_rss_mb": round(lifetime_peak_rss_mb(), 1),
-                "memory_mb": args.memory_mb if args.engine == "duckdb" else None,
             }
         )
     return 0

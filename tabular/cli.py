@@ -1,4 +1,4 @@
-"""Command line for the tabular pipeline: generate, load, split, and the baselines it is measured against.
+"""Command line for the tabular pipeline: generate, load, split and transform.
 
 Run as ``python -m tabular.cli <command> ...``; every command prints one JSON line of statistics
 (``rows``, ``seconds``, ``peak_rss_mb`` sampled by :class:`memsafe.memory.PeakMemory`, and more),
@@ -10,7 +10,9 @@ so a benchmark can run each step as its own process. Examples::
     python -m tabular.cli split --input /tmp/wide --output /tmp/splits --label label \\
         --mode stratified --memory-mb 1024
     python -m tabular.cli transform --input /tmp/splits --output /tmp/transformed --label label
-    python -m tabular.cli baseline --engine duckdb --input /tmp/wide --output /tmp/b --label label
+
+The splits it is measured against are scripts in ``bench/baselines/`` (``tabular_duckdb.py``,
+``tabular_pandas.py``).
 """
 
 from __future__ import annotations
@@ -145,20 +147,6 @@ def cmd_transform(a: argparse.Namespace) -> dict:
     }
 
 
-def cmd_baseline(a: argparse.Namespace) -> dict:
-    """Hash split of the same folder by DuckDB (bounded by ``--memory-mb``) or pandas (load all)."""
-    from tabular.baselines import duckdb_hash_split, pandas_split
-
-    if a.engine == "duckdb":
-        budget = budget_from_args(a)
-        rows = duckdb_hash_split(
-            Path(a.input), Path(a.output), budget, a.ratios, a.seed, raw_memory_limit=a.duckdb_memory_limit
-        )
-    else:
-        rows = pandas_split(Path(a.input), Path(a.output), a.label, a.ratios, a.seed)
-    return {"rows": rows, "engine": a.engine}
-
-
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m tabular.cli", description=__doc__.splitlines()[0])
     add_debug_flag(p)
@@ -210,13 +198,6 @@ def build_parser() -> argparse.ArgumentParser:
     common(tr)
     tr.set_defaults(func=cmd_transform)
 
-    b = sub.add_parser("baseline", help="the hash split by DuckDB or pandas, for comparison")
-    common(b)
-    b.add_argument("--engine", choices=["duckdb", "pandas"], required=True)
-    b.add_argument("--ratios", type=parse_ratios, default=dict(DEFAULT_RATIOS))
-    b.add_argument("--seed", type=int, default=0)
-    b.add_argument("--duckdb-memory-limit", default=None, help="raw DuckDB memory_limit, e.g. 2GB")
-    b.set_defaults(func=cmd_baseline)
     return p
 
 

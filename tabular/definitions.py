@@ -8,7 +8,7 @@ import dagster as dg
 
 from memsafe.resources import BUDGET, SHARED_RESOURCES
 from tabular.assets import ASSETS, POOL
-from tabular.sensors import tabular_dataset_sensor, tabular_job
+from tabular.sensors import tabular_automation, tabular_dataset_sensor, tabular_job
 
 # This location's pools and the budget of one step of each (`make instance` sets every location's).
 POOLS = {POOL: BUDGET}
@@ -16,6 +16,6 @@ POOLS = {POOL: BUDGET}
 defs = dg.Definitions(
     assets=ASSETS,
     jobs=[tabular_job],
-    sensors=[tabular_dataset_sensor],
+    sensors=[tabular_dataset_sensor, tabular_automation],
     resources=SHARED_RESOURCES,
 )

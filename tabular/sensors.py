@@ -9,7 +9,7 @@ import dagster as dg
 from memsafe.resources import DataDirResource
 from memsafe.sensors import changed_partition_requests
 from memsafe.settings import raw_dir
-from tabular.assets import DATASETS, GROUP
+from tabular.assets import DATASETS, GROUP, tabular_transformed
 
 # Partitioned by DATASETS, inferred from its assets.
 tabular_job = dg.define_asset_job(
@@ -52,3 +52,14 @@ def tabular_dataset_sensor(
                 if not print_.startswith("0:"):
                     current[entry.name] = print_
     return changed_partition_requests(context, DATASETS, current, nothing=f"no new or changed data set under {root}")
+
+
+# tabular_transformed follows its splits by declarative automation (TRANSFORMED_AUTOMATION), one
+# request per data set whose splits changed. Declared here, running by default, so the location
+# does not depend on the instance's default automation sensor being switched on.
+tabular_automation = dg.AutomationConditionSensorDefinition(
+    "tabular_automation",
+    target=[tabular_transformed],
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    minimum_interval_seconds=30,
+)

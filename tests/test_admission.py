@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import subprocess
@@ -45,18 +46,18 @@ def test_node_memory_can_be_capped(monkeypatch):
     assert node_slots(2048, 6) == 2
 
 
-def test_threads_never_exceed_the_slots_and_waiting_is_logged(tmp_path):
-    messages: list[str] = []
-
+def test_threads_never_exceed_the_slots_and_waiting_is_logged(tmp_path, caplog):
     def work():
-        with admit("pool_a", 2, folder=tmp_path, log=messages.append):
+        with admit("pool_a", 2, folder=tmp_path):
             time.sleep(0.2)
 
     threads = [threading.Thread(target=work) for _ in range(6)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    with caplog.at_level(logging.INFO, logger="memsafe.admission"):
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    messages = [r.getMessage() for r in caplog.records if r.name == "memsafe.admission"]
     windows = read_windows("pool_a", tmp_path)
     assert len(windows) == 6
     assert max_overlap(windows) == 2
@@ -73,7 +74,7 @@ def test_timeout_names_the_pool(tmp_path):
     with (
         admit("busy", 1, folder=tmp_path),
         pytest.raises(TimeoutError, match="pool 'busy'"),
-        admit("busy", 1, folder=tmp_path, timeout=0.3, log=lambda m: None),
+        admit("busy", 1, folder=tmp_path, timeout=0.3),
     ):
         pass
 
@@ -98,7 +99,7 @@ def test_sigkilled_holder_frees_its_place_at_once(tmp_path):
     )
     try:
         assert holder.stdout.readline().strip() == "held"
-        with pytest.raises(TimeoutError), admit("pool_k", 1, folder=tmp_path, timeout=0.3, log=lambda m: None):
+        with pytest.raises(TimeoutError), admit("pool_k", 1, folder=tmp_path, timeout=0.3):
             pass  # really held by the other process
         holder.send_signal(signal.SIGKILL)
         holder.wait(timeout=10)

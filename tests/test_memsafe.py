@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 
+import dagster as dg
 import pytest
 
 from memsafe.atomic import atomic_dir, atomic_output, atomic_path, remove_stale_temps, target_lock
 from memsafe.budget import Budget, BudgetError, check_fits_machine
+from memsafe.csv_source import CsvHeaderError, find_header
 from memsafe.memory import PeakMemory, duckdb_probe
+from memsafe.resources import step_logging
 from memsafe.settings import PROJECT_ROOT, data_dir
 
 
@@ -163,3 +167,68 @@ def test_materialize_result_speaks_the_shared_vocabulary(tmp_path):
     assert (md["peak_rss_mb"], md["engine_peak_mb"], md["memory_budget_mb"]) == (600, 200, 512)
     [check] = result.check_results
     assert (check.check_name, check.passed, check.severity) == (PEAK_CHECK, False, dg.AssetCheckSeverity.WARN)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # A preamble of two lines, then the header: skip counts the lines before it.
+        ("report\n\nA,B,C\n1,2,3\n", (("A", "B", "C"), 2)),
+        # Fields are stripped and a UTF-8 BOM ignored.
+        ("\ufeff A , B ,C\n1,2,3\n", (("A", "B", "C"), 0)),
+    ],
+    ids=["preamble", "bom-and-spaces"],
+)
+def test_find_header_finds_the_line_with_the_required_columns(tmp_path, text, expected):
+    path = tmp_path / "f.csv"
+    path.write_text(text, encoding="utf-8")
+    assert find_header(path, ["A", "B"]) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "reason", "closest_line", "closest_missing"),
+    [
+        ("", "empty", 0, []),
+        ("<!DOCTYPE html><html>error</html>", "html", 0, []),
+        # Line 2 holds two known columns (line 1 one): it is the closest, lacking B.
+        ("title,A\nA,C,x\n1,2,3\n", "no_header", 2, ["B"]),
+        # No known column anywhere: no closest line, every required column missing.
+        ("x,y\n1,2\n", "no_header", 0, ["A", "B"]),
+    ],
+    ids=["empty", "html", "closest-header-like-line", "nothing-like-a-header"],
+)
+def test_find_header_error_says_why_and_names_the_closest_line(tmp_path, text, reason, closest_line, closest_missing):
+    path = tmp_path / "f.csv"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(CsvHeaderError) as err:
+        find_header(path, ["A", "B"], known=["A", "B", "C"])
+    assert err.value.reason == reason
+    assert err.value.path == str(path)
+    if reason == "no_header":
+        assert (err.value.closest_line, err.value.closest_missing) == (closest_line, closest_missing)
+        assert err.value.first_line == text.splitlines()[0]
+
+
+def test_find_header_one_line_scan_names_the_missing_columns(tmp_path):
+    path = tmp_path / "f.csv"
+    path.write_text("A,C\n1,2\n", encoding="utf-8")
+    with pytest.raises(CsvHeaderError, match=r"line 1: missing required column\(s\) \['B'\]; header is \['A', 'C'\]"):
+        find_header(path, ["A", "B"], scan_lines=1)
+
+
+def test_step_logging_forwards_plain_logic_records_to_the_dagster_log():
+    before = logging.getLogger("memsafe").level
+
+    @dg.asset
+    def noisy(context) -> None:
+        with step_logging(context):
+            logging.getLogger("memsafe.example").info("progress 1 of 2")
+            logging.getLogger("elsewhere").warning("a logger outside the project")
+        logging.getLogger("memsafe.example").info("after the block")
+
+    with dg.instance_for_test() as instance:
+        result = dg.materialize([noisy], instance=instance)
+        messages = [e.user_message for e in instance.all_logs(result.run_id)]
+    assert any(m.endswith("progress 1 of 2") for m in messages)
+    assert not any("outside the project" in m or "after the block" in m for m in messages)
+    assert logging.getLogger("memsafe").level == before  # restored

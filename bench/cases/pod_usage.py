@@ -2,7 +2,7 @@
 
 Inputs from ``python -m pod_usage.cli generate``, at half and full size so the table shows
 whether peak memory stays flat. This project's streaming summary (DuckDB under a budget) vs the
-in-memory pandas groupby (``--engine pandas`` of the same command, the reference the streaming
+in-memory pandas groupby (``bench/baselines/pod_usage_pandas.py``, the reference the streaming
 summary must equal). Reported as "pipeline not present" until ``pod_usage.cli`` exists.
 """
 
@@ -37,7 +37,7 @@ def generate_argv(ctx: Context, folder, rows: int) -> list[str]:
     ]
 
 
-def summarize_argv(ctx: Context, inputs, output, engine: str) -> list[str]:
+def summarize_argv(ctx: Context, inputs, output) -> list[str]:
     """The project's summary as a command; adjust here if ``pod_usage.cli`` changes."""
     return [
         ctx.python,
@@ -52,8 +52,6 @@ def summarize_argv(ctx: Context, inputs, output, engine: str) -> list[str]:
         str(MEMORY_MB),
         "--threads",
         str(ctx.threads),
-        "--engine",
-        engine,
     ]
 
 
@@ -75,13 +73,15 @@ class PodUsage(Case):
         return Inputs(path=folder, mb=mb, rows=size.params["rows"])
 
     def tools(self, size: Size, inputs: Inputs, ctx: Context) -> list[Tool]:
-        tools = []
-        for name, engine, role in (("pod_usage", "duckdb", "project"), ("pandas_in_memory", "pandas", "baseline")):
-            output = ctx.out_dir(self.key, size.label.replace(",", "").replace(" ", "_"), name) / "summary"
-            tools.append(
-                Tool(name, summarize_argv(ctx, inputs.path, output, engine), role=role, before_each=self.fresh(output))
-            )
-        return tools
+        def output(name: str):
+            return ctx.out_dir(self.key, size.label.replace(",", "").replace(" ", "_"), name) / "summary"
+
+        ours, theirs = output("pod_usage"), output("pandas_in_memory")
+        pandas_argv = self.baseline("pod_usage_pandas.py", ctx, "--input", str(inputs.path), "--output", str(theirs))
+        return [
+            Tool("pod_usage", summarize_argv(ctx, inputs.path, ours), role="project", before_each=self.fresh(ours)),
+            Tool("pandas_in_memory", pandas_argv, role="baseline", before_each=self.fresh(theirs)),
+        ]
 
     def verdicts(self, results: Sequence[Result]) -> list[Verdict]:
         sizes = list(dict.fromkeys(r.size for r in results))

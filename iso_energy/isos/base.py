@@ -14,15 +14,16 @@ same way for every operator:
 Memory is bounded by construction (one parse block per file in flight, one group of days) and
 DuckDB by the budget's ``memory_limit`` (see :class:`memsafe.budget.Budget`); no step holds a
 year. DuckDB's strict CSV reader reads a file the fast path cannot, and names bad lines.
+
+The normalised schemas and input errors live in :mod:`iso_energy.isos.schema`, the SQL-text
+helpers the operator modules use in :mod:`iso_energy.isos.sql`.
 """
 
 from __future__ import annotations
 
 import contextlib
-import csv
 import dataclasses
 import errno
-import io
 import json
 import os
 import shutil
@@ -42,101 +43,13 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from iso_energy.isos import partition, stream
+from iso_energy.isos.schema import LMP_KEY, LMP_SCHEMA, NoInputError, RawFileError
 from memsafe.atomic import atomic_output
 from memsafe.budget import Budget, BudgetError
-from memsafe.csv_source import read_csv_sql
+from memsafe.csv_source import HEADER_SCAN_LINES, CsvHeaderError, SniffedFile, find_header, read_csv_sql
 from memsafe.csv_source import sql_str as _sql_str
 from memsafe.engine_errors import engine_line, engine_problem
 from memsafe.memory import MemoryReport, PeakMemory, duckdb_probe
-
-# One schema for every operator's LMP. Prices in USD/MWh; a component an operator does not
-# publish is null. `operating_date` is the operator's local operating day, which decides the year
-# partition (so a year holds exactly its operating days).
-LMP_SCHEMA = pa.schema(
-    [
-        pa.field("iso", pa.string(), nullable=False),
-        pa.field("market", pa.string(), nullable=False),  # "DA" day-ahead, "RT" real-time
-        pa.field("interval_start_utc", pa.timestamp("us", tz="UTC"), nullable=False),
-        pa.field("interval_end_utc", pa.timestamp("us", tz="UTC"), nullable=False),
-        pa.field("operating_date", pa.date32(), nullable=False),
-        pa.field("location_id", pa.string(), nullable=False),  # pnode id / settlement point
-        pa.field("location_name", pa.string()),
-        # HUB, ZONE, GEN, ... as published, else the operator's documented rule: never null.
-        pa.field("location_type", pa.string(), nullable=False),
-        # What the price is: "LMP" (nodal/zonal locational marginal price) or "SPP" (ERCOT
-        # settlement point price, which at hubs and load zones averages nodal LMPs): PRICE_TYPES.
-        pa.field("price_type", pa.string(), nullable=False),
-        pa.field("lmp_usd_per_mwh", pa.float64()),
-        pa.field("energy_usd_per_mwh", pa.float64()),
-        pa.field("congestion_usd_per_mwh", pa.float64()),
-        pa.field("loss_usd_per_mwh", pa.float64()),
-    ]
-)
-# Identifies one price: unique in every partition (asset check `unique_key`). `price_type` is
-# not in it: it is fixed per operator and dataset, so it never tells two rows of a partition apart.
-LMP_KEY = ("location_id", "location_type", "interval_start_utc")
-PRICE_TYPES = {
-    "LMP": "locational marginal price at a pricing node, zone or hub",
-    "SPP": "ERCOT settlement point price (resource node LMP; hub/load zone averages)",
-}
-
-# Ancillary-service (AS) clearing prices, the second normalised schema: one price per market,
-# region and product and interval, in USD/MW (of capacity, per interval hour as published).
-# `product` is normalised (see AS_PRODUCTS); `product_name` is the operator's own code.
-AS_SCHEMA = pa.schema(
-    [
-        pa.field("iso", pa.string(), nullable=False),
-        pa.field("market", pa.string(), nullable=False),  # "DA" day-ahead, "RT" real-time
-        pa.field("interval_start_utc", pa.timestamp("us", tz="UTC"), nullable=False),
-        pa.field("interval_end_utc", pa.timestamp("us", tz="UTC"), nullable=False),
-        pa.field("operating_date", pa.date32(), nullable=False),
-        pa.field("region", pa.string(), nullable=False),  # AS zone/region as published, or the system
-        pa.field("product", pa.string(), nullable=False),  # one of AS_PRODUCTS
-        pa.field("product_name", pa.string()),  # the operator's code, e.g. ERCOT "REGDN"
-        pa.field("price_usd_per_mw", pa.float64()),
-    ]
-)
-AS_KEY = ("market", "region", "product", "interval_start_utc")
-# Normalised AS products. Operators map their own codes onto these; a product with no common
-# equivalent keeps an operator-specific name (ERCOT RRS, ECRS) rather than a misleading one.
-AS_PRODUCTS = (
-    "REG_UP",
-    "REG_DOWN",
-    "REG",
-    "REG_MILEAGE",
-    "REG_MILEAGE_UP",
-    "REG_MILEAGE_DOWN",
-    "SPIN",
-    "NON_SPIN",
-    "SUPPLEMENTAL",
-    "PRIMARY",
-    "RRS",
-    "ECRS",
-)
-
-# Lines scanned for a header before a file is declared not to be the expected format.
-HEADER_SCAN_LINES = 50
-HEADER_SCAN_BYTES = 64 * 1024
-
-
-class RawFileError(ValueError):
-    """A raw file that is not what its dataset expects. Names the file, the line and the problem."""
-
-    def __init__(
-        self, path: os.PathLike[str] | str, problem: str, line: int | None = None, expected: str | None = None
-    ) -> None:
-        self.path = str(path)
-        self.line = line
-        self.problem = problem
-        where = f"{self.path}" + (f", line {line}" if line else "")
-        msg = f"{where}: {problem}"
-        if expected:
-            msg += f" (expected {expected})"
-        super().__init__(msg)
-
-
-class NoInputError(FileNotFoundError):
-    """No raw file can hold the requested partition."""
 
 
 @dataclass(frozen=True)
@@ -262,28 +175,6 @@ class PreparedFile:
     line_offset: int = 0
 
 
-@dataclass(frozen=True)
-class SniffedFile:
-    """A file whose header was found: ``skip`` lines precede the header line.
-
-    ``path`` is what DuckDB reads; ``source`` the raw file it came from when a format's
-    ``prepare`` step rewrote it (errors name ``source``, at raw line = line + ``line_offset``).
-    """
-
-    path: Path
-    header: tuple[str, ...]
-    skip: int
-    source: Path | None = None
-    line_offset: int = 0
-
-    @property
-    def raw(self) -> Path:
-        return self.source or self.path
-
-    def raw_line(self, line: int | None) -> int | None:
-        return None if line is None else line + self.line_offset
-
-
 class IsoConverter(ABC):
     """Base of every market operator's converter. Subclasses declare class attributes only,
     plus :meth:`prepare_file` where a format needs more than a header scan (e.g. ISO-NE's
@@ -309,62 +200,46 @@ class IsoConverter(ABC):
     def sniff(self, path: Path, dataset: str, source: Path | None = None, line_offset: int = 0) -> SniffedFile:
         """Find the header line of ``path`` and check it against the dataset's columns.
 
-        Reads at most :data:`HEADER_SCAN_BYTES`. Raises :class:`RawFileError` for an empty
-        file, an HTML page, an error text saved as CSV, or a header lacking required columns.
-        ``source``: the raw file ``path`` was prepared from (named in errors).
+        Reads at most :data:`memsafe.csv_source.HEADER_SCAN_BYTES` (through
+        :func:`memsafe.csv_source.find_header`). Raises :class:`RawFileError` for an empty file,
+        an HTML page, an error text saved as CSV, or a header lacking required columns (naming
+        the closest header-like line and what it lacks). ``source``: the raw file ``path`` was
+        prepared from (named in errors, at raw line = line + ``line_offset``).
         """
         fmt = self.datasets[dataset]
         origin = source or path
-        with open(path, "rb") as fh:
-            head = fh.read(HEADER_SCAN_BYTES)
-        if not head.strip():
-            raise RawFileError(origin, "file is empty", expected=f"a {fmt.source} CSV export")
-        text = head.decode("utf-8-sig", errors="replace")
-        lowered = text.lstrip().lower()
-        if lowered.startswith(("<!doctype", "<html", "<?xml")) or "<html" in lowered[:512]:
+        try:
+            fields, skip = find_header(path, fmt.required, known=fmt.columns)
+        except CsvHeaderError as exc:
+            if exc.reason in ("empty", "html"):
+                line = None if exc.reason == "empty" else exc.line
+                raise RawFileError(origin, exc.problem, line=line, expected=f"a {fmt.source} CSV export") from None
+            missing, at = exc.closest_missing, exc.closest_line
+            if at:  # a header-like line that lacks some required columns: name them
+                problem = (
+                    f"no {fmt.source} header found in the first {HEADER_SCAN_LINES} lines; "
+                    f"the closest, line {at + line_offset}, lacks the required column(s) {missing}"
+                )
+            else:
+                problem = (
+                    f"no {fmt.source} header found in the first {HEADER_SCAN_LINES} lines "
+                    f"(required column(s) {missing} missing); first line is {exc.first_line[:120]!r}"
+                )
             raise RawFileError(
                 origin,
-                "is an HTML/XML page, not a CSV export (a failed download?)",
-                line=1,
-                expected=f"a {fmt.source} CSV export",
+                problem,
+                line=(at or 1) + line_offset,
+                expected=f"a header with the columns {sorted(fmt.required)}",
+            ) from None
+        unknown = [f for f in fields if f not in fmt.columns]
+        if unknown and not fmt.allow_extra_columns:
+            raise RawFileError(
+                origin,
+                f"unknown column(s) {unknown}",
+                line=skip + 1,
+                expected=f"only the {fmt.source} columns {sorted(fmt.columns)}",
             )
-        lines = text.splitlines()
-        if len(head) == HEADER_SCAN_BYTES and lines:
-            lines = lines[:-1]  # the last line of the sample may be cut
-        required = set(fmt.required)
-        closest: tuple[int, int, list[str]] = (0, 0, sorted(required))  # (known columns, line, missing)
-        for i, line in enumerate(lines[:HEADER_SCAN_LINES]):
-            if not line.strip():
-                continue
-            fields = tuple(f.strip() for f in next(csv.reader(io.StringIO(line))))
-            if required.issubset(fields):
-                unknown = [f for f in fields if f not in fmt.columns]
-                if unknown and not fmt.allow_extra_columns:
-                    raise RawFileError(
-                        origin,
-                        f"unknown column(s) {unknown}",
-                        line=i + 1,
-                        expected=f"only the {fmt.source} columns {sorted(fmt.columns)}",
-                    )
-                return SniffedFile(path=path, header=fields, skip=i, source=source, line_offset=line_offset)
-            known = len(set(fields) & set(fmt.columns))
-            if known > closest[0]:
-                closest = (known, i + 1, sorted(required.difference(fields)))
-        known, at, missing = closest
-        if known:  # a header-like line that lacks some required columns: name them
-            problem = (
-                f"no {fmt.source} header found in the first {HEADER_SCAN_LINES} lines; "
-                f"the closest, line {at + line_offset}, lacks the required column(s) {missing}"
-            )
-        else:
-            first = next((ln.strip() for ln in lines if ln.strip()), "")
-            problem = (
-                f"no {fmt.source} header found in the first {HEADER_SCAN_LINES} lines "
-                f"(required column(s) {missing} missing); first line is {first[:120]!r}"
-            )
-        raise RawFileError(
-            origin, problem, line=(at or 1) + line_offset, expected=f"a header with the columns {sorted(fmt.required)}"
-        )
+        return SniffedFile(path=path, header=fields, skip=skip, source=source, line_offset=line_offset)
 
     # -- SQL -------------------------------------------------------------------------------
     def _read_sql(self, fmt: DatasetFormat, group: Sequence[SniffedFile], param: str) -> str:
@@ -821,22 +696,3 @@ def _engine_problem(text: str) -> str:
 def dumps_stats(stats: ConversionStats) -> str:
     """JSON of a conversion's metadata (used by the CLI and the benchmarks)."""
     return json.dumps(stats.as_metadata(), sort_keys=True)
-
-
-def local_to_utc_sql(local: str, tz: str, repeated: str | None = None) -> str:
-    """SQL turning a naive local prevailing-time TIMESTAMP expression into TIMESTAMPTZ (UTC).
-
-    DuckDB's ICU resolves a fall-back (ambiguous) local time to its *second*, standard-time
-    occurrence. Operators mark the repeated hour themselves (ERCOT ``DSTFlag='Y'``, ISO-NE
-    ``02X``): ``repeated`` is a boolean SQL expression true on those rows. A row in an ambiguous
-    hour that is *not* marked repeated is the first occurrence, one hour earlier in UTC.
-    Ambiguity is detected as a two-hour UTC gap across one local hour.
-    """
-    utc = f"timezone({_sql_str(tz)}, {local})"
-    if repeated is None:
-        return utc
-    before = f"timezone({_sql_str(tz)}, {local} - INTERVAL 1 HOUR)"
-    return (
-        f"({utc} - CASE WHEN NOT ({repeated}) AND {utc} - {before} > INTERVAL 1 HOUR "
-        f"THEN INTERVAL 1 HOUR ELSE INTERVAL 0 HOUR END)"
-    )

@@ -20,12 +20,23 @@ with the literal offset ``-00:00``; ``OPR_DT`` is the Pacific operating date (23
 spring-forward day, 25 on fall-back; ``OPR_HR`` is the hour ending, not needed). The components
 are pivoted to one row per node and interval. OASIS publishes no node type: it follows CAISO's
 node naming as gridstatus does (:data:`LOCATION_TYPE_RULES`).
+
+Ancillary-service (AS) clearing prices, the ``as`` dataset (normalised to
+:data:`~iso_energy.isos.schema.AS_SCHEMA`): OASIS ``PRC_AS``, long format::
+
+    INTERVALSTARTTIME_GMT,INTERVALENDTIME_GMT,OPR_DT,OPR_HR,OPR_INTERVAL,ANC_REGION,
+    MARKET_RUN_ID,ANC_TYPE,XML_DATA_ITEM,MW,GROUP
+
+``MW`` holds the price ($/MW) despite its name; ``ANC_REGION`` is the AS region
+(``AS_CAISO_EXP``, ``AS_SP26_EXP``, ...); ``MARKET_RUN_ID`` ``DAM`` -> DA, ``RTM`` -> RT
+(15-minute); the hour-ahead advisory run (``HASP``) is not kept.
 """
 
 from __future__ import annotations
 
-from iso_energy.isos.ancillary import caiso_as
 from iso_energy.isos.base import DatasetFormat, IsoConverter
+from iso_energy.isos.schema import AS_KEY, AS_SCHEMA
+from iso_energy.isos.sql import mapped_sql
 
 OASIS_COLUMNS = {
     "INTERVALSTARTTIME_GMT": "TIMESTAMPTZ",
@@ -110,6 +121,59 @@ def _oasis_lmp(market: str, report: str, minutes: int) -> DatasetFormat:
     )
 
 
+# AS: OASIS ANC_TYPE -> normalised product; MARKET_RUN_ID -> market (HASP is not kept).
+AS_PRODUCT_CODES = {
+    "RU": "REG_UP",
+    "RD": "REG_DOWN",
+    "RMU": "REG_MILEAGE_UP",
+    "RMD": "REG_MILEAGE_DOWN",
+    "SR": "SPIN",
+    "NR": "NON_SPIN",
+}
+AS_MARKETS = {"DAM": "DA", "RTM": "RT"}
+
+
+def _as_prices() -> DatasetFormat:
+    """The ``as`` dataset: day-ahead (hourly) and real-time (15-minute) AS clearing prices."""
+    return DatasetFormat(
+        market=None,
+        source="CAISO OASIS PRC_AS",
+        columns={
+            "INTERVALSTARTTIME_GMT": "TIMESTAMPTZ",
+            "INTERVALENDTIME_GMT": "TIMESTAMPTZ",
+            "OPR_DT": "DATE",
+            "OPR_HR": "INTEGER",
+            "OPR_INTERVAL": "INTEGER",
+            "ANC_REGION": "VARCHAR",
+            "MARKET_RUN_ID": "VARCHAR",
+            "ANC_TYPE": "VARCHAR",
+            "XML_DATA_ITEM": "VARCHAR",
+            "MW": "DOUBLE",
+            "GROUP": "INTEGER",
+        },
+        required=(
+            "INTERVALSTARTTIME_GMT",
+            "INTERVALENDTIME_GMT",
+            "OPR_DT",
+            "ANC_REGION",
+            "MARKET_RUN_ID",
+            "ANC_TYPE",
+            "MW",
+        ),
+        where_sql="MARKET_RUN_ID <> 'HASP'",
+        schema=AS_SCHEMA,
+        key=AS_KEY,
+        interval_minutes=15,  # RTM; DAM rows are hourly. Start and end are the file's own GMT times.
+        select_sql=f"""
+            {mapped_sql("MARKET_RUN_ID", AS_MARKETS, "CAISO MARKET_RUN_ID")} AS market,
+            INTERVALSTARTTIME_GMT AS interval_start_utc, INTERVALENDTIME_GMT AS interval_end_utc,
+            OPR_DT AS operating_date, ANC_REGION AS region,
+            {mapped_sql("ANC_TYPE", AS_PRODUCT_CODES, "CAISO ANC_TYPE")} AS product,
+            ANC_TYPE AS product_name, MW AS price_usd_per_mw,
+            0 AS _version, _file""",
+    )
+
+
 class CAISO(IsoConverter):
     iso_id = "caiso"
     name = "California ISO"
@@ -120,5 +184,5 @@ class CAISO(IsoConverter):
     datasets = {
         "lmp_da": _oasis_lmp("DA", "PRC_LMP", 60),
         "lmp_rt": _oasis_lmp("RT", "PRC_INTVL_LMP", 5),
-        "as": caiso_as(),  # ancillary-service prices, see iso_energy.isos.ancillary
+        "as": _as_prices(),  # ancillary-service prices (AS_SCHEMA)
     }

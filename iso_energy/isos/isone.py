@@ -19,7 +19,7 @@ Components are published in full (``lmp = energy + congestion + loss``).
 ``prepare`` streams each file into a plain CSV (first ``H`` line as header, ``D`` lines without
 their prefix) and checks the trailer: a file whose trailer count disagrees with its data lines,
 without a trailer (truncated), without an ``H`` header or with an unknown record type is a
-:class:`~iso_energy.isos.base.RawFileError` naming the file and line.
+:class:`~iso_energy.isos.schema.RawFileError` naming the file and line.
 """
 
 from __future__ import annotations
@@ -27,7 +27,9 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from iso_energy.isos.base import DatasetFormat, IsoConverter, RawFileError, local_to_utc_sql
+from iso_energy.isos.base import DatasetFormat, IsoConverter
+from iso_energy.isos.schema import RawFileError
+from iso_energy.isos.sql import local_to_utc_sql
 
 TZ = "America/New_York"
 # Record type -> what the line is. Data, not code: the prepare loop dispatches on it.

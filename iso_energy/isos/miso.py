@@ -23,7 +23,7 @@ The market day lives in the preamble, which DuckDB's CSV reader cannot see, so `
 streams each file into a clean CSV with a ``MarketDay`` column; the hour columns are then
 unpivoted (DuckDB ``UNPIVOT``) to one row per node, component and hour, and the components
 pivoted back to one row per node and hour. A file without its ``Node,Type,Value,HE 1..`` header
-line, or without a market day before it, is a :class:`~iso_energy.isos.base.RawFileError`.
+line, or without a market day before it, is a :class:`~iso_energy.isos.schema.RawFileError`.
 """
 
 from __future__ import annotations
@@ -33,7 +33,9 @@ import io
 import re
 from pathlib import Path
 
-from iso_energy.isos.base import HEADER_SCAN_LINES, DatasetFormat, IsoConverter, RawFileError
+from iso_energy.isos.base import DatasetFormat, IsoConverter
+from iso_energy.isos.schema import RawFileError
+from memsafe.csv_source import HEADER_SCAN_LINES
 
 TZ = "Etc/GMT+5"  # EST all year
 # Published types: Hub, Interface, Gennode, Loadzone; an empty one is a node.

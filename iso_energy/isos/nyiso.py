@@ -47,7 +47,9 @@ from functools import cache
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from iso_energy.isos.base import DatasetFormat, IsoConverter, RawFileError, local_to_utc_sql
+from iso_energy.isos.base import DatasetFormat, IsoConverter
+from iso_energy.isos.schema import RawFileError
+from iso_energy.isos.sql import local_to_utc_sql
 
 TZ = "America/New_York"
 PRICE = "LBMP ($/MWHr)"

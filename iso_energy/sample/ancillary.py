@@ -1,10 +1,10 @@
 """Ancillary-service price sample files (the ``as`` dataset) for PJM, CAISO and ERCOT.
 
-Native layouts as :mod:`iso_energy.isos.ancillary` documents them, quirks included: PJM's
-12-hour clock, CRLF, DA and RT feeds side by side (market told by the file name), a superseded
-revision and a non-price ``Ratio`` row; CAISO's long OASIS rows with DAM (hourly), RTM
-(15-minute) and HASP runs and GMT ``-00:00`` times; ERCOT's ``HourEnding`` ``24:00`` and
-``DSTFlag``. ``n_regions`` is ignored where the operator has one region.
+Native layouts as the operator modules (:mod:`iso_energy.isos.pjm`, ``caiso``, ``ercot``)
+document them, quirks included: PJM's 12-hour clock, CRLF, DA and RT feeds side by side (market
+told by the file name), a superseded revision and a non-price ``Ratio`` row; CAISO's long OASIS
+rows with DAM (hourly), RTM (15-minute) and HASP runs and GMT ``-00:00`` times; ERCOT's
+``HourEnding`` ``24:00`` and ``DSTFlag``. ``n_regions`` is ignored where the operator has one region.
 """
 
 from __future__ import annotations

@@ -10,7 +10,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from dagster_procs import STORAGES, DagsterDev, postgres_url, start_dev
+
+from tests.instance.dagster_procs import STORAGES, DagsterDev, postgres_url, start_dev
 
 
 def _dev(tmp_path_factory, storage: str) -> Iterator[DagsterDev]:

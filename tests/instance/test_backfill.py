@@ -14,12 +14,12 @@ from datetime import date
 
 import dagster as dg
 import pytest
-from dagster_procs import ARTIFACTS, wait_for
 
 from iso_energy.convert import partition_path
 from iso_energy.isos import ISOS
 from iso_energy.resources import POOL
 from iso_energy.sample import generate
+from tests.instance.dagster_procs import ARTIFACTS, wait_for
 from tests.overlap import max_overlap
 
 pytestmark = pytest.mark.instance

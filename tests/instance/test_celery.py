@@ -17,13 +17,13 @@ from datetime import date
 
 import dagster as dg
 import pytest
-from dagster_procs import ARTIFACTS, BIN, DAGSTER, REPO, kill_session, run_cli, start_dev, wait_for
-from test_backfill import LAUNCH, STATUS, TERMINAL, step_windows
 
 from iso_energy.isos import ISOS
 from iso_energy.resources import POOL
 from iso_energy.sample import generate
 from memsafe.admission import admit
+from tests.instance.dagster_procs import ARTIFACTS, BIN, DAGSTER, REPO, kill_session, run_cli, start_dev, wait_for
+from tests.instance.test_backfill import LAUNCH, STATUS, TERMINAL, step_windows
 from tests.overlap import max_overlap
 
 pytestmark = pytest.mark.instance

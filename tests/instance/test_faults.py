@@ -22,7 +22,14 @@ import pyarrow.dataset as pads
 import pyarrow.parquet as pq
 import pytest
 import yaml
-from dagster_procs import (
+
+from iso_energy.convert import convert_partition, partition_path
+from iso_energy.isos import ISOS
+from iso_energy.isos.schema import LMP_KEY
+from iso_energy.resources import POOL
+from iso_energy.sample import generate
+from memsafe.budget import Budget
+from tests.instance.dagster_procs import (
     ARTIFACTS,
     DAGSTER,
     REPO,
@@ -33,13 +40,6 @@ from dagster_procs import (
     run_cli,
     service_env,
 )
-
-from iso_energy.convert import convert_partition, partition_path
-from iso_energy.isos import ISOS
-from iso_energy.isos.base import LMP_KEY
-from iso_energy.resources import POOL
-from iso_energy.sample import generate
-from memsafe.budget import Budget
 
 pytestmark = pytest.mark.instance
 

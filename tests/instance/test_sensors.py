@@ -24,10 +24,10 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from dagster_procs import ARTIFACTS, STORAGES, postgres_url, start_dev, wait_for
 
 from iso_energy.convert import partition_path
 from iso_energy.sample import generate
+from tests.instance.dagster_procs import ARTIFACTS, STORAGES, postgres_url, start_dev, wait_for
 
 pytestmark = pytest.mark.instance
 

@@ -20,12 +20,20 @@ from datetime import date
 
 import dagster as dg
 import pytest
-from dagster_procs import ARTIFACTS, DAGSTER, REPO, apply_pool_limit, kill_session, make_home, service_env
 
 from iso_energy.isos import isos_with
 from iso_energy.resources import POOL, pool_limit
 from iso_energy.sample import generate
 from memsafe.admission import read_windows
+from tests.instance.dagster_procs import (
+    ARTIFACTS,
+    DAGSTER,
+    REPO,
+    apply_pool_limit,
+    kill_session,
+    make_home,
+    service_env,
+)
 from tests.overlap import max_overlap
 
 pytestmark = pytest.mark.instance

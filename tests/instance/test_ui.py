@@ -18,9 +18,9 @@ from pathlib import Path
 
 import dagster as dg
 import pytest
-from dagster_procs import ARTIFACTS, kill_session
 
 from iso_energy.isos import ISOS
+from tests.instance.dagster_procs import ARTIFACTS, kill_session
 
 pytestmark = pytest.mark.instance
 

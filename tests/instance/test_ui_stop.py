@@ -10,7 +10,8 @@ import sys
 
 import psutil
 import pytest
-from dagster_procs import REPO, DagsterDev, kill_session, make_home, service_env, session_pids, wait_for
+
+from tests.instance.dagster_procs import REPO, DagsterDev, kill_session, make_home, service_env, session_pids, wait_for
 
 pytestmark = pytest.mark.instance
 

@@ -16,7 +16,7 @@ from iso_energy.assets import as_prices, price_catalog
 from iso_energy.checks import as_checks
 from iso_energy.convert import convert_partition, partition_path
 from iso_energy.isos import ISOS, isos_with
-from iso_energy.isos.base import AS_KEY, AS_PRODUCTS, AS_SCHEMA, RawFileError
+from iso_energy.isos.schema import AS_KEY, AS_PRODUCTS, AS_SCHEMA, RawFileError
 from iso_energy.resources import CatalogDuckDBResource, ConversionBudgetResource
 from iso_energy.sample import ancillary
 from memsafe.budget import Budget

@@ -11,7 +11,7 @@ import pytest
 
 from iso_energy.convert import partition_path
 from iso_energy.isos import ISOS
-from iso_energy.isos.base import NoInputError, RawFileError
+from iso_energy.isos.schema import NoInputError, RawFileError
 from iso_energy.isos.stream import FileSpill
 from iso_energy.sample import generate
 from memsafe.budget import Budget, BudgetError

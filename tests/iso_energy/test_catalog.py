@@ -14,7 +14,7 @@ import pytest
 from iso_energy.assets import price_catalog
 from iso_energy.convert import convert_partition
 from iso_energy.isos import ISOS
-from iso_energy.isos.base import AS_SCHEMA, LMP_SCHEMA
+from iso_energy.isos.schema import AS_SCHEMA, LMP_SCHEMA
 from iso_energy.resources import CatalogDuckDBResource
 from iso_energy.sample import WRITERS
 from memsafe.budget import Budget

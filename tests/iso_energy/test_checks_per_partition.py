@@ -83,3 +83,13 @@ def test_catalog_follows_converted_partitions_by_declarative_automation(tmp_path
         assert (tmp_path / "catalog.duckdb").is_file()
         done = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=after.cursor)
         assert done.total_requested == 0
+
+
+def test_conversion_progress_lines_reach_the_dagster_log(tmp_path: Path):
+    # convert_partition logs through `logging`; the step forwards it to context.log.
+    WRITERS["spp"](tmp_path / "raw", "lmp_da", date(2024, 3, 1), date(2024, 3, 2), 1)
+    with dg.instance_for_test() as instance:
+        result = materialize_lmp(tmp_path, "lmp_da", "spp|2024", instance)
+        messages = [e.user_message for e in instance.all_logs(result.run_id)]
+    assert any("raw file(s) under" in m and "converting 1 that hold 2024" in m for m in messages)
+    assert any(" rows (" in m and "peak RSS" in m for m in messages)

@@ -18,7 +18,7 @@ import pytest
 from iso_energy.checks import lmp_checks, lmp_component_check
 from iso_energy.convert import convert_partition, partition_path
 from iso_energy.isos import ISOS
-from iso_energy.isos.base import LMP_KEY, LMP_SCHEMA
+from iso_energy.isos.schema import LMP_KEY, LMP_SCHEMA
 from iso_energy.sample import WRITERS
 from memsafe.budget import Budget
 

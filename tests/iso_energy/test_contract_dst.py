@@ -13,7 +13,8 @@ import pytest
 
 from iso_energy.convert import partition_path
 from iso_energy.isos import ISOS
-from iso_energy.isos.base import LMP_SCHEMA, local_to_utc_sql
+from iso_energy.isos.schema import LMP_SCHEMA
+from iso_energy.isos.sql import local_to_utc_sql
 from iso_energy.sample import generate
 from tests.iso_energy.helpers import checks, materialize_lmp, query
 

@@ -19,7 +19,7 @@ import pytest
 
 from iso_energy.convert import convert_partition
 from iso_energy.isos import ISOS
-from iso_energy.isos.base import RawFileError
+from iso_energy.isos.schema import RawFileError
 from iso_energy.sample.nyiso import write_realtime_day
 from memsafe.budget import Budget
 

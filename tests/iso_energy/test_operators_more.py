@@ -12,7 +12,8 @@ import pytest
 
 from iso_energy.convert import convert_partition, partition_path
 from iso_energy.isos import ISOS
-from iso_energy.isos.base import DatasetFormat, RawFileError
+from iso_energy.isos.base import DatasetFormat
+from iso_energy.isos.schema import RawFileError
 from iso_energy.isos.spp import SPP
 from memsafe.budget import Budget
 from tests.iso_energy.helpers import no_temporaries, snapshot

@@ -12,7 +12,7 @@ import pytest
 
 from iso_energy.convert import convert_partition
 from iso_energy.isos import ISOS
-from iso_energy.isos.base import PRICE_TYPES, RawFileError
+from iso_energy.isos.schema import PRICE_TYPES, RawFileError
 from iso_energy.sample import generate
 from memsafe.budget import Budget
 from tests.conftest import REAL

@@ -9,7 +9,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from iso_energy.convert import partition_path
-from iso_energy.isos.base import LMP_SCHEMA
+from iso_energy.isos.schema import LMP_SCHEMA
 from tests.conftest import REAL, place
 from tests.iso_energy.helpers import checks, materialize_lmp, metadata, query, step_error
 

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from pod_usage.baseline import summarize_in_memory
+from bench.baselines.pod_usage_pandas import summarize_in_memory
 from pod_usage.format import KOKU_COLUMNS, NoPodUsageFiles, PodUsageInputError
 from pod_usage.summary import summarize_files
 from tests.pod_usage.helpers import line_item, write_items

@@ -11,7 +11,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from pod_usage.baseline import summarize_in_memory
+from bench.baselines.pod_usage_pandas import summarize_in_memory
 from pod_usage.summary import SUMMARY_COLUMNS, summarize_files
 from tests.pod_usage.helpers import normalised
 

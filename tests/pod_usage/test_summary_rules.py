@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from pod_usage.baseline import summarize_in_memory
+from bench.baselines.pod_usage_pandas import summarize_in_memory
 from pod_usage.generate import generate
 from pod_usage.summary import summarize_files
 from tests.pod_usage.helpers import line_item, normalised, write_items

@@ -11,7 +11,7 @@ import pytest
 
 from memsafe.resources import BUDGET, DATA, DataDirResource, MemoryBudgetResource
 from tabular import demo
-from tabular.assets import ASSETS, DATASETS, tabular_shards, tabular_splits
+from tabular.assets import ASSETS, DATASETS, tabular_shards, tabular_splits, tabular_transformed
 from tabular.definitions import defs
 from tabular.generate import generate_wide
 
@@ -186,3 +186,32 @@ def test_sensor_adds_a_partition_per_data_set_folder_and_reruns_a_changed_one(tm
         assert [r.partition_key for r in changed.run_requests] == ["toy"]
         assert changed.dynamic_partitions_requests == []  # already registered
         assert changed.run_requests[0].job_name in (None, "tabular_job")
+
+
+def test_transformed_follows_rewritten_splits_per_data_set_by_declarative_automation(tmp_path, resources):
+    """A data set whose splits are rewritten gets its transforms refitted; another data set and a
+    data set already up to date get no request."""
+    sensors = {s.name: s for s in defs.sensors}
+    assert sensors["tabular_automation"].default_status == dg.DefaultSensorStatus.RUNNING
+    for name in ("a", "b"):
+        generate_wide(tmp_path / "raw" / "tabular" / name, 600, 6, fmt="parquet")
+    transformed = dg.AssetKey("tabular_transformed")
+    with dg.instance_for_test() as instance:
+        instance.add_dynamic_partitions(DATASETS.name, ["a", "b"])
+        idle = dg.evaluate_automation_conditions(defs=defs, instance=instance)
+        assert idle.total_requested == 0  # nothing split yet
+        for name in ("a", "b"):  # the sensor's run: shards, splits and transforms of each data set
+            assert dg.materialize(ASSETS, instance=instance, resources=resources, partition_key=name).success
+        fresh = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=idle.cursor)
+        assert fresh.total_requested == 0  # transforms already fitted on the current splits
+        # A second split of "a" (another seed) leaves its transforms fitted on the old train rows.
+        resplit = {"ops": {"tabular_splits": {"config": {"seed": 7}}}}
+        assert dg.materialize(
+            [tabular_splits], instance=instance, resources=resources, partition_key="a", run_config=resplit
+        ).success
+        stale = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=fresh.cursor)
+        assert stale.get_requested_partitions(transformed) == {"a"}
+        assert stale.total_requested == 1
+        assert dg.materialize([tabular_transformed], instance=instance, resources=resources, partition_key="a").success
+        done = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=stale.cursor)
+        assert done.total_requested == 0
