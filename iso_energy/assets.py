@@ -17,6 +17,7 @@ from iso_energy.convert import convert_partition
 from iso_energy.isos import ISOS, isos_with
 from iso_energy.partitions import iso_year_partitions
 from iso_energy.resources import POOL, CatalogDuckDBResource, ConversionBudgetResource
+from memsafe.memory import PeakMemory
 from memsafe.metadata import materialize_result, peak_check_spec
 from memsafe.resources import DataDirResource
 from memsafe.settings import output_dir
@@ -113,10 +114,13 @@ def convert_step(
     with conversion.admitted(POOL, context):
         step_started = time.time()
         stats = convert_partition(converter, dataset, year, root, budget)
-        outcomes = [
-            *checks(stats.output, converter, budget),
-            revision_check(stats.conflicting_revisions, stats.conflict_example),
-        ]
+        # The checks run under the same budget: their peak counts in the step's reported peak.
+        with PeakMemory(interval=0.1) as pm:
+            outcomes = [
+                *checks(stats.output, converter, budget),
+                revision_check(stats.conflicting_revisions, stats.conflict_example),
+            ]
+        stats.memory.peak_rss_mb = max(stats.memory.peak_rss_mb, pm.report.peak_rss_mb)
         step_finished = time.time()
     part = {"partition": str(context.partition_key)}
     results = [

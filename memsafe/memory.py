@@ -8,11 +8,13 @@ Dagster's in-process executor it would include every earlier step.
 
 from __future__ import annotations
 
+import os
 import resource
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import psutil
 
@@ -105,17 +107,39 @@ class PeakMemory:
             self.report.spill_peak_mb = self._spill_peak / MB
 
 
-def duckdb_probe(con) -> Callable[[], tuple[int, int]]:
+def folder_bytes(folder: Path) -> int:
+    """Bytes of the files under ``folder`` (recursive; files vanishing meanwhile are skipped)."""
+    total = 0
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return 0
+    for entry in entries:
+        try:
+            if entry.is_dir(follow_symlinks=False):
+                total += folder_bytes(Path(entry.path))
+            else:
+                total += entry.stat(follow_symlinks=False).st_size
+        except OSError:
+            continue
+    return total
+
+
+def duckdb_probe(con, spill_folder: Path | None = None) -> Callable[[], tuple[int, int]]:
     """An ``engine_probe`` for :class:`PeakMemory` reading DuckDB's own accounting.
 
-    Uses a separate cursor of ``con`` (same database, own connection) so it can run while the
-    main connection executes a query.
+    Spill is DuckDB's temporary files plus, when given, the bytes under ``spill_folder`` (an
+    engine's own spill, such as the converter's per-day Arrow files). Uses a separate cursor of
+    ``con`` (same database, own connection) so it can run while the main connection executes a
+    query.
     """
     cur = con.cursor()
 
     def probe() -> tuple[int, int]:
         engine = cur.execute("SELECT coalesce(sum(memory_usage_bytes), 0) FROM duckdb_memory()").fetchone()[0]
         spill = cur.execute("SELECT coalesce(sum(size), 0) FROM duckdb_temporary_files()").fetchone()[0]
+        if spill_folder is not None:
+            spill += folder_bytes(spill_folder)
         return int(engine), int(spill)
 
     return probe

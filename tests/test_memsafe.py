@@ -232,3 +232,23 @@ def test_step_logging_forwards_plain_logic_records_to_the_dagster_log():
     assert any(m.endswith("progress 1 of 2") for m in messages)
     assert not any("outside the project" in m or "after the block" in m for m in messages)
     assert logging.getLogger("memsafe").level == before  # restored
+
+
+def test_progress_logs_at_most_every_interval_and_a_final_line(caplog):
+    from memsafe.progress import Progress
+
+    logger = logging.getLogger("memsafe.test_progress")
+    with caplog.at_level(logging.INFO, logger="memsafe.test_progress"):
+        quiet = Progress(logger, "short step", 3, "files", every=3600)
+        for _ in range(3):
+            quiet.add(rows=10)
+        quiet.done()
+        assert caplog.records == []  # a short step logs nothing
+        loud = Progress(logger, "pass 1", 2, "files", every=0)
+        loud.add(rows=5, MB=1.5)
+        loud.add(rows=7, MB=1.5)
+        loud.done()
+    lines = [r.getMessage() for r in caplog.records]
+    assert lines[0].startswith("pass 1: 1/2 files (5 rows, 2 MB), ")
+    assert lines[1].startswith("pass 1: 2/2 files (12 rows, 3 MB), ")
+    assert len(lines) == 3 and lines[2].startswith("pass 1: 2/2 files")

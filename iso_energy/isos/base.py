@@ -25,6 +25,7 @@ import contextlib
 import dataclasses
 import errno
 import json
+import logging
 import os
 import shutil
 import tempfile
@@ -50,6 +51,9 @@ from memsafe.csv_source import HEADER_SCAN_LINES, CsvHeaderError, SniffedFile, f
 from memsafe.csv_source import sql_str as _sql_str
 from memsafe.engine_errors import engine_line, engine_problem
 from memsafe.memory import MemoryReport, PeakMemory, duckdb_probe
+from memsafe.progress import Progress
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -484,7 +488,8 @@ class IsoConverter(ABC):
             old = partition.load(output, year)
             todo = partition.plan(old, files, keys)
             # Sampled every 0.1 s: DuckDB holds little here (no year-wide sort), and each probe costs CPU.
-            with PeakMemory(engine_probe=duckdb_probe(con), interval=0.1) as pm:
+            # Spill counts the day files and prepared copies in ``work`` as well as DuckDB's own.
+            with PeakMemory(engine_probe=duckdb_probe(con, spill_folder=work), interval=0.1) as pm:
                 spill = stream.DaySpill(work, year)
                 index = {f: i for i, f in enumerate(files)}
 
@@ -502,11 +507,18 @@ class IsoConverter(ABC):
 
                         for f in batch:
                             file_counts[f] = stream.FileCounts()
+                        progress = Progress(log, f"{self.iso_id} {dataset} {year} pass 1", len(batch), "files")
+
+                        def counted(item: tuple[Path, PreparedFile]) -> None:
+                            one(item)
+                            progress.add(rows=file_counts[item[0]].rows, MB=item[0].stat().st_size / 1e6)
+
                         try:
                             # Files in parallel (polars and DuckDB release the GIL), as many as the
                             # budget has engine threads (each file in flight holds a block).
                             with ThreadPoolExecutor(max_workers=budget.engine_threads) as pool:
-                                list(pool.map(one, zip(batch, ready, strict=True)))
+                                list(pool.map(counted, zip(batch, ready, strict=True)))
+                            progress.done()
                         except OSError as exc:
                             if exc.errno in (errno.ENOSPC, errno.EDQUOT):
                                 raise _spill_error(self, dataset, work, exc) from exc
@@ -544,6 +556,7 @@ class IsoConverter(ABC):
                         memory_mb=budget.engine_memory_mb,
                         schema=pa.schema([pa.field(f.name, f.type) for f in fmt.schema]),
                         threads=budget.engine_threads,
+                        progress=Progress(log, f"{self.iso_id} {dataset} {year} pass 2", len(affected), "months"),
                     )
                 except OSError as exc:
                     if exc.errno in (errno.ENOSPC, errno.EDQUOT):

@@ -71,6 +71,13 @@ def parquet_glob(path: Path) -> str:
     return str(Path(path) / "*.parquet") if Path(path).is_dir() else str(path)
 
 
+def month_files(path: Path) -> list[Path]:
+    """The parquet files of an output in month order: a partition folder's month files, or
+    ``[path]`` for a single file."""
+    path = Path(path)
+    return sorted(path.glob("*.parquet")) if path.is_dir() else [path]
+
+
 @functools.cache
 def converter_version() -> str:
     """Digest of :data:`FORMAT_VERSION` and the source of every module under ``iso_energy/isos/``

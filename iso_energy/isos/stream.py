@@ -45,6 +45,7 @@ import pyarrow.ipc as ipc
 import pyarrow.parquet as pq
 
 from iso_energy.isos.partition import MonthResult, month_file, month_of_day, months_of_days
+from memsafe.progress import Progress
 
 # Rows per pass-2 group of days at most (about 100 MB of Arrow for LMP rows); fewer under a small
 # budget (see group_rows). One day is never split.
@@ -489,6 +490,7 @@ def write_months(
     memory_mb: int = 2048,
     schema: pa.Schema | None = None,
     threads: int = 1,
+    progress: Progress | None = None,
 ) -> dict[int, MonthResult]:
     """Pass 2: write each of ``months`` that has spilled rows to ``folder/<year>-<MM>.parquet``
     (:func:`write_month`), up to ``threads`` months at once (polars and pyarrow release the GIL).
@@ -503,9 +505,16 @@ def write_months(
 
     def one(month: int) -> MonthResult:
         out = folder / month_file(spill.year, month)
-        return write_month(spill, month, columns, key, out, row_group_rows, max_rows, schema)
+        result = write_month(spill, month, columns, key, out, row_group_rows, max_rows, schema)
+        if progress is not None:
+            progress.add(rows=result.rows_out)
+        return result
 
     if threads <= 1 or len(todo) <= 1:
-        return {m: one(m) for m in todo}
-    with ThreadPoolExecutor(max_workers=threads) as pool:
-        return dict(zip(todo, pool.map(one, todo), strict=True))
+        results = {m: one(m) for m in todo}
+    else:
+        with ThreadPoolExecutor(max_workers=threads) as pool:
+            results = dict(zip(todo, pool.map(one, todo), strict=True))
+    if progress is not None:
+        progress.done()
+    return results

@@ -1,0 +1,64 @@
+"""Progress lines for long steps: at most one every few seconds, so a user can watch a long run.
+
+Plain modules log through ``logging`` (:func:`memsafe.resources.step_logging` forwards the
+records to the Dagster step's log). A :class:`Progress` counts units of work from any thread and
+logs ``<what>: <done>/<total> <unit> (<figures>), <seconds> s`` at INFO when ``every`` seconds
+have passed since its last line, and once more at :meth:`done` if a line was ever logged (a
+short step logs nothing).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+
+# Seconds between two progress lines of one step.
+EVERY_S = 10.0
+
+
+@dataclass
+class Progress:
+    """Counter of ``total`` units of ``what`` (``unit``: "files", "months", ...) logging to ``logger``.
+
+    ``figures`` given to :meth:`add` are summed (``rows=...``, ``mb=...``) and shown with the line.
+    """
+
+    logger: logging.Logger
+    what: str
+    total: int
+    unit: str
+    every: float = EVERY_S
+    count: int = 0
+    figures: dict[str, float] = field(default_factory=dict)
+    _started: float = field(default_factory=time.perf_counter, init=False)
+    _last: float = field(default_factory=time.perf_counter, init=False)
+    _logged: bool = field(default=False, init=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, init=False)
+
+    def add(self, n: int = 1, **figures: float) -> None:
+        """Count ``n`` more units and their figures; log a line if ``every`` seconds have passed."""
+        with self._lock:
+            self.count += n
+            for k, v in figures.items():
+                self.figures[k] = self.figures.get(k, 0) + v
+            now = time.perf_counter()
+            if now - self._last >= self.every:
+                self._last = now
+                self._log(now)
+
+    def done(self) -> None:
+        """Log the final count, if any progress line was logged before."""
+        with self._lock:
+            if self._logged:
+                self._log(time.perf_counter())
+
+    def _log(self, now: float) -> None:
+        shown = ", ".join(f"{v:,.0f} {k}" for k, v in self.figures.items())
+        self.logger.info(
+            f"{self.what}: {self.count:,}/{self.total:,} {self.unit}"
+            + (f" ({shown})" if shown else "")
+            + f", {now - self._started:.0f} s"
+        )
+        self._logged = True
