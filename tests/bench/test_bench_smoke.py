@@ -9,6 +9,7 @@ import sys
 from datetime import UTC, datetime, timedelta
 
 import polars as pl
+import psutil
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
@@ -20,12 +21,15 @@ from bench.report import merge
 
 
 def test_run_once_reads_the_childs_own_peak_rss_and_cpu(tmp_path):
-    # The child holds ~300 MB; the harness (this process) does not, so only wait4's per-child
-    # rusage can report it.
-    code = "import time; b = bytearray(300 * 1024 * 1024); b[::4096] = b'x' * len(b[::4096]); print('{\"n\": 1}')"
+    # The child holds 300 MB more than this process' RSS; the harness does not, so only wait4's
+    # per-child rusage can report it. (Linux carries a forked child's ru_maxrss over from its
+    # parent's RSS at fork, across exec: after other tests this process may hold 600 MB, so the
+    # child's allocation is sized above it.)
+    mb = 300 + round(psutil.Process().memory_info().rss / 2**20)
+    code = f"b = bytearray({mb} * 1024 * 1024); b[::4096] = b'x' * len(b[::4096]); print('{{\"n\": 1}}')"
     run = run_once([sys.executable, "-c", code], cwd=tmp_path, log_dir=tmp_path / "log")
     assert run.ok and run.stats == {"n": 1}
-    assert 300 <= run.peak_rss_mb < 600
+    assert mb <= run.peak_rss_mb < mb + 300
     assert run.cpu_s > 0 and run.wall_s >= run.cpu_s * 0.5
 
 
