@@ -1,7 +1,7 @@
 """Every shell command in README.md runs as written on the demo's sample data.
 
-Each ```bash block is run by bash in a scratch folder laid out like the repository (``.venv``
-and ``workspace.yaml`` linked, ``dagster_home/dagster.yaml`` copied, ``../shared`` pointing at
+Each ```bash block is run by bash in a scratch folder laid out like the repository (``.venv``,
+``bench`` and ``workspace.yaml`` linked, ``dagster_home/dagster.yaml`` copied, ``../shared`` pointing at
 the shared samples), with the demo's sample files under ``data/``. Only the sizes of the
 benchmark-sized generators are scaled down (listed in SCALE); blocks that start the UI or the
 whole demo/test suite are listed in NOT_RUN, so a new README block fails here until it is run
@@ -56,6 +56,7 @@ def scratch(tmp_path_factory) -> Path:
     shutil.copy(REPO / "dagster_home" / "dagster.yaml", work / "dagster_home" / "dagster.yaml")
     (work / ".venv").symlink_to(REPO / ".venv")
     (work / "workspace.yaml").symlink_to(REPO / "workspace.yaml")
+    (work / "bench").symlink_to(REPO / "bench")  # the baseline scripts the README runs
     # ../shared/data/real/... as in the README ($MEMSAFE_SHARED_DIR where the checkout has no ../shared).
     shared = Path(os.environ.get("MEMSAFE_SHARED_DIR", REAL.parent.parent))
     assert (shared / "data" / "real" / "probe").is_dir(), f"no real samples under {shared}"
