@@ -1,7 +1,7 @@
 """The iso_energy part of the demo: sample files -> every operator's LMP partitions, via Dagster.
 
-Each (operator, year) partition is one run of ``lmp_job`` on the real instance, launched from a
-pool of more worker processes than the ``iso_conversion`` pool allows, so the demo itself shows
+Each (operator, year) partition is one run of ``lmp_job`` on the real instance, two runs at a
+time: four conversion steps for the ``iso_conversion`` pool's two slots, so the demo itself shows
 Dagster holding conversions to the limit.
 
 Where the time went (34 conversions, 2 cores, measured from the instance's step events): a step
@@ -13,6 +13,13 @@ process), the worker processes are started once and reused for every run, ``lmp_
 ``as_job`` share them, and every operator's first year runs before any second year, so the
 second finds the file index built. The runs' own Dagster log lines go to the demo's log file
 (:mod:`memsafe.demo`), not the terminal.
+
+Second round (2026-12-02, quiet 2-core machine, ``make demo`` after setup: 138 s -> 83 s): a
+step forked from a warm forkserver still imported the instance's storage modules (0.9 s of CPU,
+now preloaded by :mod:`memsafe.step_preload`); each worker's step forkserver was started by its
+first run, whose steps waited about 6 s for it while holding their pool slots (now started by
+the worker initializer, while the sample files are written); and four workers meant four
+worker imports and four forkservers for no more conversions at once than two workers give.
 """
 
 from __future__ import annotations
@@ -33,7 +40,7 @@ from iso_energy.isos import ISOS
 
 SAMPLE_START, SAMPLE_END = date(2023, 10, 15), date(2024, 3, 20)  # both DST transitions
 SAMPLE_YEARS = (2023, 2024)
-WORKERS = 4  # more than the pool's 2, on purpose
+WORKERS = 2  # two runs in flight: four conversion steps for the pool's two slots
 
 _POOL: ProcessPoolExecutor | None = None
 
@@ -56,8 +63,20 @@ JOB_FACTORIES = {"lmp_job": lmp_job_def, "as_job": as_job_def}
 
 
 def _warm() -> None:
-    """Worker initializer: import the definitions once per worker, not once per run."""
+    """Worker initializer: import the definitions once per worker, not once per run, and start
+    the worker's step forkserver now (with the executor's preload), not when its first run's
+    steps already hold their pool slots (that cold start took about 6 s on 2 cores)."""
+    from multiprocessing import forkserver
+
     import iso_energy.definitions  # noqa: F401
+    from iso_energy.executor import PRELOAD_MODULES
+
+    multiprocessing.get_context("forkserver").set_forkserver_preload(PRELOAD_MODULES)
+    forkserver.ensure_running()
+
+
+def _ready() -> None:
+    """A no-op task: submitting one per worker makes the pool start (and warm) every worker."""
 
 
 _INSTANCE: tuple[object, dg.DagsterInstance] | None = None
@@ -127,13 +146,15 @@ def run(instance: dg.DagsterInstance, root: Path, progress: Callable[[dict], Non
     from iso_energy.instance import apply_pool_limit, reap_dead_runs
     from iso_energy.sample import DATASETS, generate
 
+    reap_dead_runs(instance)
+    apply_pool_limit(instance, CONVERSION)
+    # Workers warm up (imports, step forkserver) while the sample files are written; they are
+    # kept for the ancillary-service runs (iso_energy.demo_ancillary stops them).
+    open_workers()
     missing = [iso for iso in ISOS if not all((root / "raw" / iso / ds).is_dir() for ds in DATASETS)]
     if missing:
         files = generate(root, SAMPLE_START, SAMPLE_END, isos=missing)
         print(f"generated {len(files)} sample files for {', '.join(missing)} under {root / 'raw'}")
-    reap_dead_runs(instance)
-    apply_pool_limit(instance, CONVERSION)
-    open_workers()  # kept for the ancillary-service runs (iso_energy.demo_ancillary stops them)
     return run_partitions(instance, [f"{iso}|{year}" for year in SAMPLE_YEARS for iso in ISOS], progress=progress)
 
 
@@ -174,6 +195,8 @@ def open_workers(workers: int = WORKERS) -> None:
     global _POOL
     if _POOL is None:
         _POOL = _new_pool(workers)
+        for _ in range(workers):  # the pool starts a process per pending task, up to ``workers``
+            _POOL.submit(_ready)
 
 
 def close_workers() -> None:
