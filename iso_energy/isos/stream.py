@@ -47,9 +47,12 @@ import pyarrow.parquet as pq
 from iso_energy.isos.partition import MonthResult, month_file, month_of_day, months_of_days
 from memsafe.progress import Progress
 
-# Rows per pass-2 group of days at most (about 100 MB of Arrow for LMP rows); fewer under a small
-# budget (see group_rows). One day is never split.
-GROUP_ROWS = 600_000
+# Rows per pass-2 group of days at most (about 50 MB of Arrow for LMP rows), shared by the months
+# in flight; fewer under a small budget (see group_rows). One day is never split. Groups are cut
+# within a month, so a small input's groups are its months: the cap must be reached by them for
+# the peak to stay flat as the input grows (600k gave 420 MB at 237 MB of CSV and 494-528 MB at
+# 948 MB, two months in flight; 300k gives 412 and 420 MB, no slower).
+GROUP_ROWS = 300_000
 # A group's rows are held about this many times over (read, sorted copy, parquet encoding).
 GROUP_COPIES = 6
 # Bytes of whole lines parsed at once by polars in pass 1 (the unit of memory there).
