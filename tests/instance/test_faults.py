@@ -228,6 +228,11 @@ def test_spill_folder_too_small_fails_clearly_and_quickly(world):
     data, env = world["data"], world["env"]
     final = partition_path(data, DATASET, ISO, YEAR)
     before = snapshot(final)
+    # The partition is up to date (the test above re-converted it), and an incremental run with
+    # nothing changed reads nothing: every raw file now looks re-published, so all is re-read.
+    for f in (data / "raw" / ISO / DATASET).iterdir():
+        st = f.stat()
+        os.utime(f, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000_000))
     with tiny_tmpfs(world["tmp"] / "spill_1mb") as spill:
         # A small budget makes the conversion spill; the spill folder holds 1 MB.
         config = world["tmp"] / "spill.yaml"
