@@ -54,7 +54,7 @@ import polars as pl
 import pyarrow as pa
 
 from memsafe.budget import Budget
-from memsafe.memory import MemoryReport, PeakMemory
+from memsafe.memory import MemoryReport, PeakMemory, folder_bytes
 from probe_rows.ordering import OrderDiagnostics, event_time_utc, proven_ordered
 from probe_rows.output import SplitWriter, new_writer, staged_splits
 from probe_rows.shards import REQUIRED, check_shards, list_shards, no_shards_error
@@ -354,7 +354,7 @@ def _bucketed(
                 mkdir=True,
                 maintain_order=False,
             )
-        state["spill_peak"] = max(state["spill_peak"], _du(spill_root))
+        state["spill_peak"] = max(state["spill_peak"], folder_bytes(spill_root))
         for k in range(n):
             parts = sorted(folder.glob(f"*/_bucket={k}/*.ipc"))
             if not parts:
@@ -432,10 +432,6 @@ def _reread(files, extras, writer: SplitWriter, buckets: list[list[int]]) -> Non
     for part, slots in enumerate(buckets):
         keep = pl.col("src_addr").is_not_null() & _slot().is_in(slots)
         writer.emit(_group_frame(_scan(files, extras).filter(keep), extras, presorted=False), part=part)
-
-
-def _du(folder: Path) -> int:
-    return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
 
 
 def group_probes(

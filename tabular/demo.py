@@ -13,6 +13,7 @@ import pathlib
 
 import dagster as dg
 
+from memsafe.memory import folder_bytes
 from memsafe.resources import DataDirResource, MemoryBudgetResource
 from tabular.assets import ASSETS, DATASETS, tabular_shards, tabular_splits, tabular_transformed
 from tabular.generate import generate_wide
@@ -20,10 +21,6 @@ from tabular.generate import generate_wide
 DATASET = "demo"
 ROWS, COLS, FILES = 20_000, 40, 4
 ROLES = {"label": "label", "customer_column": "customer_id", "date_column": "event_time", "rows_per_shard": 8_000}
-
-
-def _folder_bytes(path: str) -> int:
-    return sum(p.stat().st_size for p in pathlib.Path(path).rglob("*") if p.is_file())
 
 
 def _rows(result: dg.ExecuteInProcessResult) -> list[dict]:
@@ -37,7 +34,7 @@ def _rows(result: dg.ExecuteInProcessResult) -> list[dict]:
                 "asset": mat.asset_key.to_user_string(),
                 "partition": mat.partition,
                 "rows": int(meta.get("rows", 0)),
-                "bytes": _folder_bytes(meta["path"]),
+                "bytes": folder_bytes(pathlib.Path(meta["path"])),
                 "seconds": float(meta.get("seconds", 0.0)),
                 "peak_rss_mb": float(meta.get("peak_rss_mb", 0.0)),
             }

@@ -52,22 +52,22 @@ def calendar(start: date, end: date, tz: str, minutes: int) -> Calendar:
     )
 
 
+def _runs(labels: np.ndarray) -> list[tuple[str, np.ndarray]]:
+    """``(label, interval indices)`` per run of equal labels (operating dates are non-decreasing)."""
+    bounds = np.flatnonzero(labels[1:] != labels[:-1]) + 1
+    starts = np.concatenate([[0], bounds])
+    stops = np.concatenate([bounds, [len(labels)]])
+    return [(str(labels[a]), np.arange(a, b)) for a, b in zip(starts, stops, strict=True)]
+
+
 def months(cal: Calendar) -> list[tuple[str, np.ndarray]]:
     """``(YYYY-MM, interval indices)`` per operating month, like monthly exports."""
-    labels = cal.operating_date.astype("datetime64[M]")
-    out = []
-    for m in np.unique(labels):
-        out.append((str(m), np.nonzero(labels == m)[0]))
-    return out
+    return _runs(cal.operating_date.astype("datetime64[M]"))
 
 
 def days(cal: Calendar) -> list[tuple[str, np.ndarray]]:
     """``(YYYY-MM-DD, interval indices)`` per operating day, like daily exports."""
-    labels = cal.operating_date
-    bounds = np.flatnonzero(np.diff(labels.astype(np.int64))) + 1
-    starts = np.concatenate([[0], bounds])
-    stops = np.concatenate([bounds, [len(labels)]])
-    return [(str(labels[a]), np.arange(a, b)) for a, b in zip(starts, stops, strict=True)]
+    return _runs(cal.operating_date)
 
 
 def prices(n_intervals: int, n_nodes: int, seed: int) -> dict[str, np.ndarray]:
