@@ -14,10 +14,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import psutil
-import pyarrow as pa
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # neither is imported at run time: a process that never uses them does not pay for them
     import duckdb
+    import pyarrow as pa
 
 from memsafe.settings import spill_dir
 

@@ -1,5 +1,6 @@
 """probe_rows assets: measurement shards (one dynamic partition per file) -> per-probe rows."""
 
+import dataclasses
 import datetime as dt
 import time
 from pathlib import Path
@@ -9,7 +10,7 @@ import dagster as dg
 from memsafe.memory import PeakMemory
 from memsafe.metadata import materialize_result, peak_check_spec
 from memsafe.resources import DataDirResource, MemoryBudgetResource
-from probe_rows.grouping import group_probes
+from probe_rows.grouping import STREAM_BATCH_ROWS, group_probes
 from probe_rows.ordering import OrderDiagnostics, diagnose_shard
 from probe_rows.resources import ProbeRowsResource
 from probe_rows.shards import ShardError, check_shard
@@ -76,7 +77,7 @@ def probe_rows(
     """
     started = time.time()
     root = data.root()
-    bounded = budget.budget(root)
+    bounded = dataclasses.replace(budget.budget(root), batch_rows=STREAM_BATCH_ROWS)
     keys = sorted(context.instance.get_dynamic_partitions(SHARD_PARTITIONS.name))
     files = [probe_settings.shard_dir(root) / k for k in keys]
     diagnostics = _recorded_diagnostics(context, files)

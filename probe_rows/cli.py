@@ -81,7 +81,9 @@ def _parser() -> argparse.ArgumentParser:
     grp.add_argument("--input", type=Path, required=True)
     grp.add_argument("--output", type=Path, required=True)
     add_budget_flags(grp, memory_mb=1024)
-    grp.add_argument("--batch-rows", type=int, default=100_000)
+    grp.add_argument(
+        "--batch-rows", type=int, default=500_000, help="rows per batch of the streaming (sorted) path"
+    )  # probe_rows.grouping.STREAM_BATCH_ROWS, not imported here: --help stays free of polars
     grp.add_argument("--min-measurements", type=int, default=1)
     grp.add_argument("--test-fraction", type=float, default=0.2)
     grp.add_argument("--seed", type=int, default=0)

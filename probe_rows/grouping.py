@@ -20,7 +20,7 @@ Two paths, both exact:
   with ``sort_by`` inside the aggregation; the number of pieces comes from the memory budget:
 
   - one piece when the whole input fits the budget: no spill, no second read;
-  - up to ``MAX_REREAD_BUCKETS``: hash slots of ``src_addr`` (counted in a pass over that column
+  - up to ``MAX_REREAD_BUCKETS`` (2): hash slots of ``src_addr`` (counted in a pass over that column
     alone) are packed into buckets that fit, and each bucket is read from the shards again with
     its slot filter; no spill;
   - more (or a packing that does not fit): the probes are hash-partitioned into buckets (polars'
@@ -49,9 +49,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
 import polars as pl
-import pyarrow as pa
 
 from memsafe.budget import Budget
 from memsafe.memory import MemoryReport, PeakMemory, folder_bytes
@@ -72,10 +70,17 @@ BUCKET_MEMORY_FACTOR = 3.5
 POLARS_BASELINE_MB = 128
 MAX_RESPLIT_DEPTH = 3
 # Up to this many buckets, each is read from the shards again (filtered while decoding) instead of
-# spilling the input once: measured cheaper at 4 buckets (5M shuffled: 3.1 against 3.6-4.1 CPU s).
-MAX_REREAD_BUCKETS = 6
+# spilling the input once. Every re-read decodes the whole input's ``src_addr`` again, so the cost
+# grows with the bucket count: at 20M shuffled on a quiet machine, 4 re-read buckets took 14.0-14.7
+# CPU s against 12.6-12.9 for 6 spilled ones (and 867-938 against 757-775 MB); with 2 buckets
+# (a 2 GB budget) re-reading was cheaper (13.1 against 14.6 for 3 spilled). docs/probe_rows.md.
+MAX_REREAD_BUCKETS = 2
 # Hash slots of the probes: the unit packed into buckets of even size (about 85 per bucket).
 HASH_SLOTS = 512
+# Rows per batch of the streaming path (the CLI's and the asset's default ``budget.batch_rows``):
+# fewer, larger polars calls per measurement. 5M sorted: 1.70-2.15 CPU s against 1.98-2.17 with
+# 100k, +80 MB peak (docs/probe_rows.md, issue 16 third round).
+STREAM_BATCH_ROWS = 500_000
 
 log = logging.getLogger(__name__)
 
@@ -238,13 +243,13 @@ def _has_ties(grouped) -> bool:
 
     Works on the flattened ``event_time`` field only (no string column is converted).
     """
-    times = grouped["measurements"].explode().struct.field("event_time").to_physical().to_numpy()
+    times = grouped["measurements"].explode().struct.field("event_time")
     if len(times) < 2:
         return False
-    equal = times[1:] == times[:-1]
-    starts = np.cumsum(grouped["n_measurements"].to_numpy())[:-1]  # first index of lists 2..n
-    equal[starts - 1] = False  # a list's first value is not compared with the previous list's last
-    return bool(equal.any())
+    equal = (times == times.shift(1)).fill_null(False)
+    # A list's first value is not compared with the previous list's last.
+    starts = grouped["n_measurements"].cast(pl.Int64).cum_sum().shift(1, fill_value=0)
+    return bool(equal.scatter(starts, False).any())
 
 
 def _out_of_order(frame) -> int:
@@ -294,7 +299,8 @@ def _batches(files, extras, batch_rows: int):
 
 
 def _file_groups(files: Sequence[Path], sizes: Sequence[int], target_bytes: int) -> list[list[Path]]:
-    """Consecutive files grouped until a group holds ``target_bytes`` (uncompressed), so small
+    """Consecutive files grouped until a group holds ``target_bytes`` (``sizes``: each file's
+    estimated in-memory bytes, from its row count), so small
     shards share one partitioning pass and large ones get their own (bounded read-ahead)."""
     groups: list[list[Path]] = []
     acc = target_bytes
@@ -478,13 +484,8 @@ def group_probes(
         rows = sum(s.rows for s in schemas)
         if diagnostics is not None:
             nulls = sum(d.null_src_addr for d in diagnostics)
-        else:
-            # The footers' statistics when every row group has them (no data read), else a scan.
-            unknown = [s.path for s in schemas if s.null_src_addr is None]
-            nulls = sum(s.null_src_addr or 0 for s in schemas)
-            if unknown:
-                counted = pl.scan_parquet(unknown).select(pl.col("src_addr").null_count()).collect()
-                nulls += int(counted.item())
+        else:  # the validity of one column (about 16 ms for 5M rows)
+            nulls = int(pl.scan_parquet(files).select(pl.col("src_addr").null_count()).collect().item())
         path, fell_back, buckets, spill = "bucketed", False, 0, 0
         writer = None
         # Known diagnostics decide; unknown ones are computed by the streaming pass itself, whose
@@ -502,16 +503,17 @@ def group_probes(
                 writer = None
         if writer is None:
             writer = new_writer(stages, config)
+            estimate = _estimate_bytes(files, extras, rows)
             buckets, spill = _bucketed(
                 files,
                 extras,
                 budget,
                 writer,
                 spill_root,
-                _estimate_bytes(files, extras, rows),
-                [s.uncompressed_bytes for s in schemas],
+                estimate,
+                [estimate * s.rows // max(rows, 1) for s in schemas],
             )
-        writer.close(_empty_schema(files, extras))
+        writer.close(_empty_output(files, extras))
     finally:
         if pm is not None:
             pm.__exit__(None, None, None)
@@ -540,9 +542,10 @@ def group_probes(
     )
 
 
-def _empty_schema(files, extras) -> pa.Schema:
+def _empty_output(files, extras) -> pl.DataFrame:
+    """The output's columns and types with no row (the file an empty split gets)."""
     empty = _group_frame(_scan(files[:1], extras).head(0).collect(), extras, presorted=False)
-    return empty.with_columns(pl.col("n_measurements").cast(pl.Int64)).to_arrow().schema
+    return empty.with_columns(pl.col("n_measurements").cast(pl.Int64))
 
 
 __all__ = ["GroupConfig", "GroupStats", "group_probes", "REQUIRED"]

@@ -11,12 +11,11 @@ from __future__ import annotations
 import contextlib
 import shutil
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 
 import polars as pl
-import pyarrow as pa
-import pyarrow.parquet as pq
 
 from memsafe.atomic import atomic_dir
 from probe_rows.split import SPLITS, is_test
@@ -31,7 +30,9 @@ class SplitWriter:
     Buckets become one file per split. Streaming batches are buffered per split and written as a
     file once they hold ``STREAM_FILE_MEASUREMENTS`` measurements: fewer, larger files and row
     groups than one per batch (measured: 81 small ``write_table`` calls were the largest cost of the
-    streaming path on 4M measurements).
+    streaming path on 4M measurements). Those files are written by one background thread while
+    the next batches are read and grouped (polars releases the GIL while it encodes); at most one
+    such write is in flight, so memory holds one file being written plus the buffers.
     """
 
     def __init__(self, stages: dict[str, Path], config) -> None:
@@ -42,6 +43,8 @@ class SplitWriter:
         self.buffered = dict.fromkeys(SPLITS, 0)
         self.next_part = dict.fromkeys(SPLITS, 0)
         self.files: list[tuple[str, str]] = []
+        self._pool: ThreadPoolExecutor | None = None
+        self._pending: Future | None = None
 
     def emit(self, grouped, part: int | None = None) -> None:
         """``grouped``: polars frame (src_addr, n_measurements, measurements), any probe order;
@@ -80,21 +83,41 @@ class SplitWriter:
 
     def _flush(self, split: str) -> None:
         if self.buffers[split]:
-            self._write(split, pl.concat(self.buffers[split], rechunk=False), self.next_part[split])
+            rows = pl.concat(self.buffers[split], rechunk=False)
+            self._wait()
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(1, thread_name_prefix="probe-writer")
+            self._pending = self._pool.submit(self._write, split, rows, self.next_part[split])
             self.next_part[split] += 1
         self.buffers[split], self.buffered[split] = [], 0
 
-    def close(self, schema: pa.Schema | None) -> None:
-        """Write what is buffered; give an empty split one empty file (readers find the schema).
-        ``schema=None`` abandons the buffers (a streaming pass that met a row out of order)."""
-        if schema is None:
-            self.buffers = {split: [] for split in SPLITS}
+    def _wait(self) -> None:
+        """Wait for the background write in flight, if any; re-raises its error."""
+        if self._pending is not None:
+            pending, self._pending = self._pending, None
+            pending.result()
+
+    def close(self, empty: pl.DataFrame | None) -> None:
+        """Write what is buffered; give an empty split one file of ``empty`` (the output's
+        columns, no row: readers find the schema). ``empty=None`` abandons the buffers (a streaming
+        pass that met a row out of order)."""
+        try:
+            if empty is not None:
+                for split in SPLITS:
+                    self._flush(split)
+            self._wait()
+        finally:
+            if self._pool is not None:
+                self._pool.shutdown()
+                self._pool = None
+            if empty is None:
+                self.buffers = {split: [] for split in SPLITS}
+        if empty is None:
             return
         for split in SPLITS:
-            self._flush(split)
             if not any(self.stages[split].glob("*.parquet")):
                 path = self.stages[split] / "part-00000.parquet"
-                pq.write_table(schema.empty_table(), path, compression=self.config.compression)
+                empty.write_parquet(path, compression=self.config.compression)
                 self.files.append((split, path.name))
 
 
