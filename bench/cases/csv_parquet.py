@@ -14,7 +14,6 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import sys
 from collections.abc import Sequence
 
 from bench.cases import Case, Context, Inputs, Size, Verdict, by_tool, folder_size, speed_ratio
@@ -36,7 +35,8 @@ INCREMENTAL_SHARE = 0.25
 ADDED_MONTH = f"{YEAR}-12"  # the export(s) held back, then added: every raw file named with it
 # `seed`: a PJM-nodal-sized year (about 11,000 pnodes x every hour of 2024, ~96M rows, ~11 GB of
 # CSV as 366 daily files, the layout of the seeds' pile of daily downloads). Only when asked for
-# (`--sizes seed`), whatever the scale: python -m bench --cases csv_parquet --sizes seed --reps 1 --warmup 0
+# (`--sizes seed`, see bench.cases.select_sizes), whatever the scale:
+# python -m bench --cases csv_parquet --sizes seed --reps 1 --warmup 0
 SEED_NODES = 11_000
 
 # name -> baseline script in bench/baselines/
@@ -89,10 +89,10 @@ class CsvToParquet(Case):
 
     def sizes(self, scale: float) -> list[Size]:
         nodes = max(2, round(NODES_AT_1X * scale))
-        sizes = [Size("1x", {"nodes": nodes}), Size("2x", {"nodes": 2 * nodes}), Size("4x", {"nodes": 4 * nodes})]
-        if "seed" in sys.argv:  # never by default: ~10 GB of input
-            sizes.append(Size("seed", {"nodes": SEED_NODES}))
-        return sizes
+        return [Size("1x", {"nodes": nodes}), Size("2x", {"nodes": 2 * nodes}), Size("4x", {"nodes": 4 * nodes})]
+
+    def seed_sizes(self) -> list[Size]:
+        return [Size("seed", {"nodes": SEED_NODES})]  # ~11 GB of input
 
     def prepare(self, size: Size, ctx: Context) -> Inputs:
         root = ctx.work / "inputs" / self.key / f"nodes-{size.params['nodes']}"
