@@ -113,6 +113,18 @@ def test_pod_usage_skips_pandas_at_seed_size_only(tmp_path):
     assert not any(t.skip for t in _tools(PodUsage(), "10,000,000 items", tmp_path, 10_000_000).values())
 
 
+def test_csv_parquet_skips_the_read_all_baselines_at_seed_size_only(tmp_path):
+    [seed] = CsvToParquet().seed_sizes()
+    ctx = Context(work=tmp_path, env={}, ram_mb=RAM_MB, python=sys.executable)
+    tools = {t.name: t for t in CsvToParquet().tools(seed, Inputs(tmp_path / "in", mb=10_658, rows=96_624_366), ctx)}
+    assert tools["pandas_all"].skip.startswith("pandas_all would need about 31 GB")
+    assert tools["polars_same_job"].skip.startswith("polars_same_job would need about 34 GB")
+    assert not any(tools[t].skip for t in ("converter", "polars", "duckdb", "pyarrow", "pandas_chunked"))
+    [four_x] = [s for s in CsvToParquet().sizes(1.0) if s.label == "4x"]  # ~3.8 GB of CSV at --scale 1
+    tools = CsvToParquet().tools(four_x, Inputs(tmp_path / "in", mb=3_792, rows=35_000_000), ctx)
+    assert not any(t.skip for t in tools)
+
+
 def test_a_skipped_tool_is_never_started_and_is_reported_not_run(tmp_path):
     never = Tool("polars", [sys.executable, "-c", "raise SystemExit('must not run')"], skip="too big")
     [res] = measure(
