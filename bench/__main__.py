@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bench import report
-from bench.cases import PROJECT_ROOT, Context, all_cases
+from bench.cases import PROJECT_ROOT, Context, all_cases, select_sizes
 from bench.harness import child_env, measure
 
 DEFAULT_SCALE = 0.1  # 1x = the sizes (1 GB of CSV, 20M probes, ...): a few minutes on 2 cores
@@ -38,7 +38,8 @@ def main(argv: list[str] | None = None) -> int:
         nargs="+",
         default=None,
         metavar="LABEL",
-        help="run only these inputs of each case, by label (e.g. 1x); default all",
+        help="run only these inputs of each case, by label (e.g. 1x; `seed` for the seed sizes, "
+        "never run otherwise); default all but the seed sizes",
     )
     p.add_argument("--reps", type=int, default=3, help="measured repetitions per tool (default 3)")
     p.add_argument("--warmup", type=int, default=1, help="unrecorded runs per tool first (default 1)")
@@ -75,9 +76,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{case.key}: {why}", flush=True)
             continue
         case_results = []
-        for size in case.sizes(args.scale):
-            if args.sizes and size.label not in args.sizes:
-                continue
+        for size in select_sizes(case, args.scale, args.sizes):
             print(f"{case.key} {size.label}: preparing inputs", flush=True)
             inputs = case.prepare(size, ctx)
             print(f"{case.key} {size.label}: {inputs.mb:.1f} MB, {inputs.rows:,} rows", flush=True)

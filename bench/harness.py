@@ -125,6 +125,7 @@ class Tool:
     before_each: Callable[[], None] | None = None
     note: str = ""
     rows_keys: tuple[str, ...] = ("rows_out", "rows")  # where the child's JSON line gives its output rows
+    skip: str | None = None  # why this tool is not run on this input (shown as "not run: <skip>")
 
 
 @dataclass
@@ -145,6 +146,7 @@ class Result:
     error: str | None = None
     note: str = ""
     runs: list[dict] = field(default_factory=list)
+    skipped: str | None = None  # not run on purpose (e.g. it would not fit in memory): why
 
     @property
     def ok(self) -> bool:
@@ -187,7 +189,8 @@ def measure(
     """Run every tool ``warmup`` times (discarded), then ``reps`` times round-robin.
 
     A tool that fails once is not run again in this size: its :class:`Result` carries the error
-    (for example a baseline running out of memory), and the other tools carry on.
+    (for example a baseline running out of memory), and the other tools carry on. A tool with
+    ``skip`` set is never started: its :class:`Result` carries the reason in ``skipped``.
     """
     results = {
         t.name: Result(
@@ -199,6 +202,7 @@ def measure(
             input_rows=input_rows,
             reps=0,
             note=t.note,
+            skipped=t.skip,
         )
         for t in tools
     }
@@ -206,7 +210,7 @@ def measure(
     for rep in range(-warmup, reps):
         for tool in tools:
             res = results[tool.name]
-            if res.error:
+            if res.error or res.skipped:
                 continue
             if tool.before_each:
                 tool.before_each()

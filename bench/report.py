@@ -82,6 +82,9 @@ def case_markdown(title: str, target: str, results: Sequence[Result], verdicts: 
     ]
     for r in results:
         tool = f"**{r.tool}**" if r.role == "project" else r.tool
+        if r.skipped:
+            lines.append(f"| {r.size} ({r.input_mb:.0f} MB) | {tool} | not run: {r.skipped} | - | - | - | - | 0 |")
+            continue
         if not r.ok:
             lines.append(f"| {r.size} ({r.input_mb:.0f} MB) | {tool} | failed: {r.error} | - | - | - | - | {r.reps} |")
             continue

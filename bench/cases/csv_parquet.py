@@ -14,10 +14,9 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import sys
 from collections.abc import Sequence
 
-from bench.cases import Case, Context, Inputs, Size, Verdict, by_tool, folder_size, speed_ratio
+from bench.cases import Case, Context, Inputs, Size, Verdict, by_tool, folder_size, memory_skip, speed_ratio
 from bench.harness import Result, Tool
 
 NODES_AT_1X = 1_000  # ~1 GB of 2024 DA exports at --scale 1
@@ -36,7 +35,8 @@ INCREMENTAL_SHARE = 0.25
 ADDED_MONTH = f"{YEAR}-12"  # the export(s) held back, then added: every raw file named with it
 # `seed`: a PJM-nodal-sized year (about 11,000 pnodes x every hour of 2024, ~96M rows, ~11 GB of
 # CSV as 366 daily files, the layout of the seeds' pile of daily downloads). Only when asked for
-# (`--sizes seed`), whatever the scale: python -m bench --cases csv_parquet --sizes seed --reps 1 --warmup 0
+# (`--sizes seed`, see bench.cases.select_sizes), whatever the scale:
+# python -m bench --cases csv_parquet --sizes seed --reps 1 --warmup 0
 SEED_NODES = 11_000
 
 # name -> baseline script in bench/baselines/
@@ -49,6 +49,10 @@ BASELINES = {
 }
 # Information rows: a baseline doing the converter's whole job (not a target reference).
 SAME_JOB = {"polars_same_job": "csv_polars_same_job.py"}
+# Peak RSS per MB of CSV of the baselines that hold the whole input, measured on this machine
+# (RESULTS.md: pandas_all 3,401 MB at 1.1 GB, polars_same_job 3,118 MB at 948 MB), rounded up:
+# not started where the estimate exceeds RAM (the seed size: ~31 and ~35 GB).
+PEAK_PER_INPUT_MB = {"pandas_all": 3.0, "polars_same_job": 3.3}
 
 
 def converter_argv(ctx: Context, data_dir, output, spill_dir) -> list[str]:
@@ -89,10 +93,10 @@ class CsvToParquet(Case):
 
     def sizes(self, scale: float) -> list[Size]:
         nodes = max(2, round(NODES_AT_1X * scale))
-        sizes = [Size("1x", {"nodes": nodes}), Size("2x", {"nodes": 2 * nodes}), Size("4x", {"nodes": 4 * nodes})]
-        if "seed" in sys.argv:  # never by default: ~10 GB of input
-            sizes.append(Size("seed", {"nodes": SEED_NODES}))
-        return sizes
+        return [Size("1x", {"nodes": nodes}), Size("2x", {"nodes": 2 * nodes}), Size("4x", {"nodes": 4 * nodes})]
+
+    def seed_sizes(self) -> list[Size]:
+        return [Size("seed", {"nodes": SEED_NODES})]  # ~11 GB of input
 
     def prepare(self, size: Size, ctx: Context) -> Inputs:
         root = ctx.work / "inputs" / self.key / f"nodes-{size.params['nodes']}"
@@ -169,6 +173,14 @@ class CsvToParquet(Case):
                     "not the target's reference"
                     if name in SAME_JOB
                     else "",
+                    skip=memory_skip(
+                        name,
+                        PEAK_PER_INPUT_MB[name] * inputs.mb,
+                        ctx.ram_mb,
+                        f"{PEAK_PER_INPUT_MB[name]} MB per MB of CSV, measured at 1 GB",
+                    )
+                    if name in PEAK_PER_INPUT_MB
+                    else None,
                 )
             )
         return tools
@@ -257,6 +269,8 @@ class CsvToParquet(Case):
                         f"; incremental (one month added): {1 / inc_wall:.2f} wall, {1 / inc_cpu:.2f} CPU "
                         f"of a full conversion (target <= {INCREMENTAL_SHARE})"
                     )
+            skipped = [f"{r.tool} not run: {r.skipped}" for r in rs.values() if r.skipped]
+            detail = "; ".join([detail, *skipped])
             out.append(
                 Verdict(size=size, ratio=same, cpu_ratio=same_cpu, reference="polars_same_job", met=met, detail=detail)
             )
