@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import sys
 import time
@@ -145,6 +146,9 @@ def main(argv: list[str] | None = None) -> int:
         _print({"proven_ordered": proven_ordered(diags)})
     elif args.command == "group":
         from probe_rows.grouping import GroupConfig, group_probes
+
+        # Progress lines (at most one every 10 s, only on long runs) on stderr; the JSON stays on stdout.
+        logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(message)s")
 
         budget = budget_from_args(args, batch_rows=args.batch_rows)
         extras = None

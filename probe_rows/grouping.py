@@ -53,6 +53,7 @@ import polars as pl
 
 from memsafe.budget import Budget
 from memsafe.memory import MemoryReport, PeakMemory, folder_bytes
+from memsafe.progress import Progress
 from probe_rows.ordering import OrderDiagnostics, event_time_utc, proven_ordered
 from probe_rows.output import SplitWriter, new_writer, staged_splits
 from probe_rows.shards import REQUIRED, check_shards, list_shards, no_shards_error
@@ -268,11 +269,13 @@ def _head_in_order(files, extras, rows: int = 10_000) -> bool:
     return _out_of_order(head) == 0
 
 
-def _streaming(files, extras, budget: Budget, writer: SplitWriter) -> None:
+def _streaming(files, extras, budget: Budget, writer: SplitWriter, rows: int) -> None:
     """The fast path: one ordered pass; raises :class:`_NotOrdered` on the first bad row."""
     src = pl.col("src_addr")
     carry = None
+    progress = Progress(log, "probe_rows streaming", rows, "measurements")
     for batch in _batches(files, extras, budget.batch_rows):
+        progress.add(batch.height)
         # Check the batch and its boundary with the previous row (not the whole carry again).
         if _out_of_order(batch if carry is None else pl.concat([carry.tail(1), batch])):
             raise _NotOrdered
@@ -285,6 +288,7 @@ def _streaming(files, extras, budget: Budget, writer: SplitWriter) -> None:
         carry = frame.slice(cut)
     if carry is not None and carry.height:
         writer.emit(_group_frame(carry, extras, presorted=True))
+    progress.done()
 
 
 def _batches(files, extras, batch_rows: int):
@@ -354,16 +358,21 @@ def _bucketed(
 
     def spill_and_group(frames, n: int, seed: int, depth: int) -> None:
         folder = spill_root / f"level{depth}-{uuid.uuid4().hex[:8]}"
+        spilling = Progress(log, f"probe_rows spill to {n} buckets (level {depth})", len(frames), "file groups")
         for i, frame in enumerate(frames):  # bucket k of every frame -> <folder>/<i>/_bucket=k/
             frame.with_columns((pl.col("src_addr").hash(seed) % n).alias("_bucket")).sink_ipc(
                 pl.PartitionBy(str(folder / str(i)), key="_bucket", include_key=False),
                 mkdir=True,
                 maintain_order=False,
             )
+            spilling.add()
+        spilling.done()
         state["spill_peak"] = max(state["spill_peak"], folder_bytes(spill_root))
+        grouping = Progress(log, f"probe_rows grouping spilled buckets (level {depth})", n, "buckets")
         for k in range(n):
             parts = sorted(folder.glob(f"*/_bucket={k}/*.ipc"))
             if not parts:
+                grouping.add()
                 continue
             size = sum(p.stat().st_size for p in parts)
             bucket = pl.scan_ipc(parts)
@@ -380,6 +389,8 @@ def _bucketed(
                 state["part"] += 1
             for p in parts:  # free the disk as we go
                 p.unlink()
+            grouping.add(MB=size / 1e6)
+        grouping.done()
         shutil.rmtree(folder, ignore_errors=True)
 
     groups = _file_groups(files, sizes, int(per_bucket))
@@ -493,7 +504,7 @@ def group_probes(
         if proven_ordered(diagnostics) if diagnostics is not None else _head_in_order(files, extras):
             writer = new_writer(stages, config)
             try:
-                _streaming(files, extras, budget, writer)
+                _streaming(files, extras, budget, writer, rows - nulls)
                 path, buckets = "streaming", 1
             except _NotOrdered:
                 writer.close(None)

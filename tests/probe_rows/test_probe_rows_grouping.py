@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import logging
 from pathlib import Path
 
 import polars as pl
@@ -291,3 +293,20 @@ def test_reread_buckets_give_exactly_the_in_memory_output(generated, tmp_path, m
     for split in ("train", "test"):
         assert _read(tmp_path / "out", split).equals(_read(tmp_path / "ref", split))
     _assert_exact(tmp_path / "out", generated["shuffled"])
+
+
+def test_long_runs_log_progress_on_both_paths(generated, tmp_path, monkeypatch, caplog):
+    # Every progress line due at once (a real run logs one every 10 s): the streaming pass counts
+    # measurements, the spilled path its file groups and buckets, each ending at its total.
+    monkeypatch.setattr(grouping, "Progress", functools.partial(grouping.Progress, every=0.0))
+    caplog.set_level(logging.INFO, logger="probe_rows")
+    group_probes(generated["sorted"], tmp_path / "sorted", _budget(tmp_path))
+    assert f"probe_rows streaming: {N_MEASUREMENTS:,}/{N_MEASUREMENTS:,} measurements" in caplog.text
+    monkeypatch.setattr(grouping, "BUCKET_MEMORY_FACTOR", 2_000.0)  # spilled buckets
+    stats = group_probes(generated["shuffled"], tmp_path / "shuffled", _budget(tmp_path))
+    assert stats.spill_bytes > 0
+    spilled = [r.getMessage() for r in caplog.records if "probe_rows spill to" in r.getMessage()]
+    grouped = [r.getMessage() for r in caplog.records if "grouping spilled buckets (level 0)" in r.getMessage()]
+    assert spilled and grouped
+    n = grouped[-1].split(": ", 1)[1].split("/", 1)[1].split(" ", 1)[0]
+    assert grouped[-1].split(": ", 1)[1].startswith(f"{n}/{n} buckets")
