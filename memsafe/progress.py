@@ -20,7 +20,8 @@ EVERY_S = 10.0
 
 @dataclass
 class Progress:
-    """Counter of ``total`` units of ``what`` (``unit``: "files", "months", ...) logging to ``logger``.
+    """Counter of ``total`` units of ``what`` (``unit``: "files", "months", ...) logging to ``logger``
+    (``total`` 0: not known beforehand, the count is shown alone).
 
     ``figures`` given to :meth:`add` are summed (``rows=...``, ``mb=...``) and shown with the line.
     """
@@ -57,7 +58,9 @@ class Progress:
     def _log(self, now: float) -> None:
         shown = ", ".join(f"{v:,.0f} {k}" for k, v in self.figures.items())
         self.logger.info(
-            f"{self.what}: {self.count:,}/{self.total:,} {self.unit}"
+            f"{self.what}: {self.count:,}"
+            + (f"/{self.total:,}" if self.total else "")
+            + f" {self.unit}"
             + (f" ({shown})" if shown else "")
             + f", {now - self._started:.0f} s"
         )

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import sys
 import time
 from pathlib import Path
@@ -203,6 +204,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    # Progress lines of long steps (at most one every 10 s) on stderr; the JSON stays on stdout.
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(message)s")
     t0 = time.perf_counter()
     with PeakMemory(interval=0.05) as pm:
         stats = args.func(args)

@@ -35,6 +35,7 @@ Split modes:
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -48,6 +49,7 @@ import pyarrow.compute as pc
 
 from memsafe.atomic import atomic_dir
 from memsafe.budget import batch_rows_for
+from memsafe.progress import Progress
 from tabular.assign import CodeStream, apportion, random_assign, stratified_blocks
 from tabular.io import (
     FORMATS,
@@ -59,6 +61,8 @@ from tabular.io import (
     shard_schema,
 )
 from tabular.io import write_json as _write_json
+
+log = logging.getLogger(__name__)
 
 MODES = ("random", "stratified", "temporal", "single")
 PROCESSING = ("streaming", "batch")
@@ -342,10 +346,11 @@ def split_dataset(shards: Path, output: Path, spec: SplitSpec) -> SplitResult:
     summary: dict = {"mode": spec.mode, "seed": spec.seed, "splits": names}
     label = spec.label if spec.label in src.schema.names else None
     classes = None
+    total_rows = 0  # known after the label pass; 0: progress shows the count alone
     if label:
         ltype = src.schema.field(label).type
         numeric = pa.types.is_integer(ltype) or pa.types.is_floating(ltype)
-        classes, counts, missing, _ = _label_pass(src, label, spec.mode == "stratified" or not numeric)
+        classes, counts, missing, total_rows = _label_pass(src, label, spec.mode == "stratified" or not numeric)
         summary["label"] = {
             "column": label,
             "missing_dropped": missing,
@@ -386,9 +391,11 @@ def split_dataset(shards: Path, output: Path, spec: SplitSpec) -> SplitResult:
             for n in names
         ]
         pending = PendingWrites(spec.threads)
+        progress = Progress(log, f"tabular split ({spec.mode})", total_rows, "rows")
         try:
             for batch in src.batches():
                 n = batch.num_rows
+                progress.add(n)
                 codes = np.zeros(n, dtype=np.int64)
                 if label:
                     col = batch.column(label)
@@ -417,6 +424,7 @@ def split_dataset(shards: Path, output: Path, spec: SplitSpec) -> SplitResult:
                 keep = assign >= 0
                 np.add.at(per_class, (assign[keep], codes[keep] if label else 0), 1)
             pending.close()
+            progress.done()
         except BaseException:
             pending.abort()  # writer threads done before the staging folder is removed
             raise

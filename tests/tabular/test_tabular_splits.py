@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import json
+import logging
 import math
 
 import numpy as np
@@ -12,6 +14,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 import pytest
 
+from tabular import splits
 from tabular.assign import apportion, random_assign, stratified_blocks
 from tabular.io import TabularInputError
 from tabular.loading import LoadSpec, load_dataset
@@ -68,6 +71,17 @@ def test_every_row_lands_in_exactly_one_split(real_dir, tmp_path):
     split_dataset(shards, tmp_path / "splits", SplitSpec(label="churn", batch_rows=500))
     ids = [i for s in ("train", "test", "val") for i in _table(tmp_path / "splits" / s).column("rownames").to_pylist()]
     assert sorted(ids) == list(range(1, 7_044))
+
+
+def test_split_logs_its_progress_in_rows(real_dir, tmp_path, monkeypatch, caplog):
+    # Every progress line due at once (a real run logs one every 10 s), ending at the label
+    # pass's row count.
+    monkeypatch.setattr(splits, "Progress", functools.partial(splits.Progress, every=0.0))
+    caplog.set_level(logging.INFO, logger="tabular")
+    shards = _loaded(real_dir, tmp_path, "wa_churn")
+    split_dataset(shards, tmp_path / "splits", SplitSpec(label="churn", batch_rows=500))
+    lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("tabular split (stratified)")]
+    assert len(lines) > 2 and lines[-1].startswith("tabular split (stratified): 7,043/7,043 rows")
 
 
 def test_credit_cards_true_false_labels_become_0_1(real_dir, tmp_path):
