@@ -12,7 +12,13 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import duckdb
 
 # Seconds between two progress lines of one step.
 EVERY_S = 10.0
@@ -65,3 +71,40 @@ class Progress:
             + f", {now - self._started:.0f} s"
         )
         self._logged = True
+
+
+@contextmanager
+def duckdb_progress(
+    con: duckdb.DuckDBPyConnection, logger: logging.Logger, what: str, every: float = EVERY_S, poll: float = 1.0
+) -> Iterator[None]:
+    """Log how far the query running on ``con`` is, at most every ``every`` seconds, for the block.
+
+    For a step that is one or a few long DuckDB statements (no unit of work to count): a thread
+    reads DuckDB's own estimate (``con.query_progress()``, percent of the running statement) every
+    ``poll`` seconds and logs ``<what>: query <p>% done, <seconds> s``. DuckDB tracks progress only
+    with ``enable_progress_bar`` on, so it is switched on (without printing a bar) for the block.
+    """
+    con.execute("SET enable_progress_bar = true")
+    con.execute("SET enable_progress_bar_print = false")
+    stop = threading.Event()
+    started = time.perf_counter()
+
+    def watch() -> None:
+        last = started
+        while not stop.wait(poll):
+            now = time.perf_counter()
+            if now - last < every:
+                continue
+            done = con.query_progress()
+            if done >= 0:  # -1: between statements
+                logger.info(f"{what}: query {done:.0f}% done, {now - started:.0f} s")
+                last = now
+
+    thread = threading.Thread(target=watch, name="duckdb-progress", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
+        con.execute("SET enable_progress_bar = false")

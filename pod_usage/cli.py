@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import sys
 import time
 from pathlib import Path
@@ -110,6 +111,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    # Progress lines of long steps (at most one every 10 s) on stderr; the JSON stays on stdout.
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(message)s")
     handler = {"generate": _generate, "summarize": _summarize, "compare": _compare}[args.command]
     result = handler(args)
     print(json.dumps(result, sort_keys=True))

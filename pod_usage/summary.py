@@ -53,6 +53,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
@@ -67,6 +68,7 @@ from memsafe.budget import Budget
 from memsafe.csv_source import SniffedFile
 from memsafe.engine_errors import engine_file, engine_line, engine_problem
 from memsafe.memory import MemoryReport, PeakMemory, duckdb_probe
+from memsafe.progress import duckdb_progress
 from pod_usage.format import (
     NoPodUsageFiles,
     PodUsageInputError,
@@ -74,6 +76,8 @@ from pod_usage.format import (
     group_by_header,
     read_sql,
 )
+
+log = logging.getLogger(__name__)
 
 CPU_SCALE = 1e6  # micro-core-seconds per core-second
 CPU_HOURS_DIVISOR = 3600 * CPU_SCALE  # micro-core-seconds per core-hour
@@ -339,7 +343,7 @@ def summarize_files(
     # The folder is shared by every report period: the target's lock, and only its own leftovers.
     with atomic_output(output) as staged, contextlib.closing(con):
         removed = staged.stale_removed
-        with PeakMemory(engine_probe=duckdb_probe(con)) as pm:
+        with PeakMemory(engine_probe=duckdb_probe(con)) as pm, duckdb_progress(con, log, "pod_usage summary"):
             try:
                 con.execute(f"CREATE TEMP TABLE ns_day AS {namespace_day_sql(src)}", params)
                 node_params = {k: v for k, v in params.items() if k != "file_order"}

@@ -7,12 +7,14 @@ import threading
 import time
 
 import dagster as dg
+import duckdb
 import pytest
 
 from memsafe.atomic import atomic_dir, atomic_output, atomic_path, remove_stale_temps, target_lock
 from memsafe.budget import Budget, BudgetError, check_fits_machine
 from memsafe.csv_source import CsvHeaderError, find_header
 from memsafe.memory import PeakMemory, duckdb_probe
+from memsafe.progress import duckdb_progress
 from memsafe.resources import step_logging
 from memsafe.settings import PROJECT_ROOT, data_dir
 
@@ -252,3 +254,15 @@ def test_progress_logs_at_most_every_interval_and_a_final_line(caplog):
     assert lines[0].startswith("pass 1: 1/2 files (5 rows, 2 MB), ")
     assert lines[1].startswith("pass 1: 2/2 files (12 rows, 3 MB), ")
     assert len(lines) == 3 and lines[2].startswith("pass 1: 2/2 files")
+
+
+def test_duckdb_progress_logs_the_running_querys_percentage(caplog):
+    # A query of a second or so on one thread, polled every 50 ms: lines with DuckDB's own
+    # percentage, and the progress bar setting switched off again afterwards.
+    con = duckdb.connect(config={"threads": 1})
+    caplog.set_level(logging.INFO, logger="memsafe.test")
+    with duckdb_progress(con, logging.getLogger("memsafe.test"), "test query", every=0.0, poll=0.05):
+        con.execute("SELECT count(*) FROM (SELECT i % 1000 AS k, sum(i) FROM range(30000000) t(i) GROUP BY ALL)")
+    lines = [r.getMessage() for r in caplog.records]
+    assert lines and all(m.startswith("test query: query ") and "% done" in m for m in lines)
+    assert con.execute("SELECT current_setting('enable_progress_bar')").fetchone()[0] is False
