@@ -36,6 +36,7 @@ MEMORY_MB = 1024
 FLAT = 1.25  # "flat": peak at full size at most this multiple of the peak at half size
 SEED_ITEMS = 100_000_000
 SEED_FILES = 100  # 1M line items a file, as at 1x
+SEED_FLAT = 1.1  # issue 15: the seed peak at most this multiple of the full 1x size's peak of the same run
 # pandas' peak, measured 3,343 MB at 10M line items (docs/pod_usage.md), grows with the input.
 PANDAS_MB_PER_ITEM = 3_343 / 10_000_000
 
@@ -138,7 +139,9 @@ class PodUsage(Case):
             rs = by_tool(results, size)
             if is_seed(size):
                 peers = [r for r in rs.values() if r.role.startswith("baseline")]
-                out.append(seed_verdict(size, rs.get("pod_usage"), peers, MEMORY_MB))
+                # Issue 15: the seed peak within 1.1x of the largest 1x size's peak of the same run.
+                base = peaks[-1].peak_rss_mb.max if peaks and peaks[-1] and peaks[-1].ok else None
+                out.append(seed_verdict(size, rs.get("pod_usage"), peers, MEMORY_MB, base, SEED_FLAT))
                 continue
             ratio, cpu_ratio = speed_ratio(rs.get("pod_usage"), rs.get("pandas_in_memory"))
             met = None if ratio is None else ratio > 1.0 and (flat is None or flat <= FLAT)

@@ -290,3 +290,17 @@ def test_tabular_and_pod_usage_judge_seed_on_their_budgets():
     ]
     [v] = PodUsage().verdicts(pod)
     assert v.met is None and "vs budget 1024 MB" in v.detail and "pandas_in_memory not run" in v.detail
+
+
+def test_pod_usage_seed_peak_is_held_to_its_full_size_peak():
+    # With the 1x sizes in the same run, the seed peak must stay within 1.1x of the full size's.
+    runs = [
+        _result("pod_usage", "project", 5, 5, 700, size="5,000,000 items"),
+        _result("pod_usage", "project", 9, 9, 800, size="10,000,000 items"),
+        _result("pod_usage", "project", 100, 90, 900, size="seed 100,000,000 items"),
+        _result("pandas_in_memory", "baseline", size="seed 100,000,000 items", skipped="too big"),
+    ]
+    seed = PodUsage().verdicts(runs)[-1]
+    assert seed.met is False and "1.12x the 1x peak (800 MB" in seed.detail
+    runs[2] = _result("pod_usage", "project", 100, 90, 850, size="seed 100,000,000 items")
+    assert PodUsage().verdicts(runs)[-1].met is None  # within 1.1x and the budget; no peer to judge speed
