@@ -39,6 +39,7 @@ so a failed run leaves the previous output (or nothing) in place, never a partia
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import shutil
@@ -489,6 +490,7 @@ def group_probes(
     stages = outputs.__enter__()
     spill_root = budget.spill_path() / f"probe_rows-{uuid.uuid4().hex[:12]}"
     pm = PeakMemory() if measure else None
+    writer = None
     try:
         if pm is not None:
             pm.__enter__()
@@ -526,6 +528,11 @@ def group_probes(
             )
         writer.close(_empty_output(files, extras))
     finally:
+        if writer is not None and sys.exc_info()[0] is not None:
+            # A failed run: let the write in flight on the writer thread end (its own error, if
+            # any, is secondary) before the staged folders it writes into are removed.
+            with contextlib.suppress(Exception):
+                writer.close(None)
         if pm is not None:
             pm.__exit__(None, None, None)
         shutil.rmtree(spill_root, ignore_errors=True)
