@@ -162,6 +162,19 @@ def test_ties_are_broken_by_value_not_by_input_order(tmp_path):
     assert [(m["dst_addr"], m["rtt_ms"]) for m in p1] == [("c", 3.0), ("a", 1.0), ("a", None), ("b", 2.0)]
 
 
+def test_shards_with_different_extra_columns_group_together(tmp_path):
+    # An imported RIPE Atlas shard carries columns a generated one does not (prb_id): the null
+    # count and the grouping read each shard on its own, and only the shared extras are carried.
+    one = _rows([("p1", "a", 1, 1.0), ("p2", "a", 2, 2.0)])
+    two = _rows([("p1", "b", 3, 3.0)]).append_column("prb_id", pa.array([7], pa.int64()))
+    two = two.set_column(0, "src_addr", pa.array([None], pa.string())).append_column("x", pa.array(["s"]))
+    _write(tmp_path / "in" / "a.parquet", one)
+    _write(tmp_path / "in" / "b.parquet", pa.concat_tables([two, two]))
+    stats = group_probes(tmp_path / "in", tmp_path / "out", _budget(tmp_path), GroupConfig(test_fraction=0.0))
+    assert (stats.null_src_addr, stats.measurements_in, stats.measurements_out) == (2, 4, 2)
+    assert "prb_id" not in str(_read(tmp_path / "out").schema)
+
+
 def test_null_src_addr_rows_are_counted_and_dropped(tmp_path):
     table = _rows([("p1", "a", 1, 1.0), ("p1", "a", 2, 1.0), ("p2", "a", 3, 1.0)])
     table = table.set_column(0, "src_addr", pa.array(["p1", None, "p2"], pa.string()))
