@@ -21,7 +21,7 @@ setup: $(VENV)/.installed
 demo: setup
 	$(PY) -m memsafe.demo
 
-## test: the whole test suite (about 28 minutes on 2 cores with the services .ci/run starts)
+## test: the whole test suite (about 23 minutes on 2 cores with the services .ci/run starts)
 test: setup
 	$(PY) -m pytest
 
