@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import logging
-import sys
 import time
 from pathlib import Path
 
@@ -22,7 +21,7 @@ from iso_energy.isos import ISOS
 from iso_energy.isos.base import ConversionStats, IsoConverter, dumps_stats
 from iso_energy.isos.schema import NoInputError
 from memsafe.budget import Budget, add_budget_flags, budget_from_args
-from memsafe.cli import CliUsageError, add_debug_flag, run_cli
+from memsafe.cli import CliUsageError, add_debug_flag, progress_to_stderr, run_cli
 from memsafe.settings import data_dir, output_dir, raw_dir
 
 log = logging.getLogger(__name__)
@@ -142,7 +141,7 @@ def main(argv: list[str] | None = None) -> int:
         raise CliUsageError(f"--dataset {args.dataset!r}: {args.iso} has {sorted(converter.datasets)}")
     root = data_dir(args.data_dir)
     budget = budget_from_args(args, spill_default=root / "spill")
-    logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(message)s")  # progress lines
+    progress_to_stderr()
     stats = convert_partition(converter, args.dataset, args.year, root, budget, output=args.output)
     print(dumps_stats(stats))
     return 0

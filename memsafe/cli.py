@@ -17,6 +17,7 @@ exception; only the process entry point turns it into a message and an exit code
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 import traceback
 from collections.abc import Callable, Iterator, Sequence
@@ -80,6 +81,12 @@ def add_debug_flag(parser: argparse.ArgumentParser) -> None:
     """Document ``--debug`` in ``parser``'s help. :func:`run_cli` removes the flag before
     ``main`` parses, so it works before or after a sub-command."""
     parser.add_argument(DEBUG_FLAG, action="store_true", help="on an error, also print the Python traceback")
+
+
+def progress_to_stderr() -> None:
+    """Show the plain modules' INFO records (the progress lines of long steps, at most one every
+    10 s: :mod:`memsafe.progress`) on stderr, message only; a command's JSON result stays on stdout."""
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(message)s")
 
 
 def run_cli(main: Callable[[list[str]], int | None], argv: Sequence[str] | None = None) -> int:

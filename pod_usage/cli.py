@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import sys
 import time
 from pathlib import Path
@@ -24,7 +23,7 @@ from pathlib import Path
 import pandas as pd
 
 from memsafe.budget import add_budget_flags, budget_from_args
-from memsafe.cli import add_debug_flag, run_cli, usage_errors
+from memsafe.cli import add_debug_flag, progress_to_stderr, run_cli, usage_errors
 from memsafe.memory import lifetime_peak_rss_mb
 from pod_usage.format import NoPodUsageFiles, list_files
 from pod_usage.summary import summarize_files
@@ -111,8 +110,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    # Progress lines of long steps (at most one every 10 s) on stderr; the JSON stays on stdout.
-    logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(message)s")
+    progress_to_stderr()
     handler = {"generate": _generate, "summarize": _summarize, "compare": _compare}[args.command]
     result = handler(args)
     print(json.dumps(result, sort_keys=True))

@@ -16,14 +16,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import os
 import sys
 import time
 from pathlib import Path
 
 from memsafe.budget import add_budget_flags
-from memsafe.cli import add_debug_flag, run_cli, usage_errors
+from memsafe.cli import add_debug_flag, progress_to_stderr, run_cli, usage_errors
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -147,8 +146,7 @@ def main(argv: list[str] | None = None) -> int:
     elif args.command == "group":
         from probe_rows.grouping import GroupConfig, group_probes
 
-        # Progress lines (at most one every 10 s, only on long runs) on stderr; the JSON stays on stdout.
-        logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(message)s")
+        progress_to_stderr()
 
         budget = budget_from_args(args, batch_rows=args.batch_rows)
         extras = None

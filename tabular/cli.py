@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import sys
 import time
 from pathlib import Path
@@ -27,7 +26,7 @@ from pathlib import Path
 import pyarrow as pa
 
 from memsafe.budget import add_budget_flags, budget_from_args
-from memsafe.cli import add_debug_flag, run_cli, usage_errors
+from memsafe.cli import add_debug_flag, progress_to_stderr, run_cli, usage_errors
 from memsafe.memory import PeakMemory
 from tabular.generate import generate_wide
 from tabular.loading import LoadSpec, load_dataset
@@ -204,8 +203,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    # Progress lines of long steps (at most one every 10 s) on stderr; the JSON stays on stdout.
-    logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(message)s")
+    progress_to_stderr()
     t0 = time.perf_counter()
     with PeakMemory(interval=0.05) as pm:
         stats = args.func(args)
