@@ -110,9 +110,8 @@ class SplitWriter:
             if self._pool is not None:
                 self._pool.shutdown()
                 self._pool = None
-            if empty is None:
-                self.buffers = {split: [] for split in SPLITS}
         if empty is None:
+            self.buffers = {split: [] for split in SPLITS}
             return
         for split in SPLITS:
             if not any(self.stages[split].glob("*.parquet")):
