@@ -19,7 +19,7 @@ import json
 import shutil
 import subprocess
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -180,14 +180,15 @@ def memory_skip(tool: str, estimate_mb: float, ram_mb: float, basis: str) -> str
 def seed_verdict(
     size: str,
     project: Result | None,
-    peers: Sequence[Result],
+    results: Iterable[Result],
     budget_mb: float,
     base_peak_mb: float | None = None,
     flat: float = 1.1,
 ) -> Verdict:
     """The target at a seed size: the project's peak within ``budget_mb`` (and within ``flat`` x
     ``base_peak_mb``, its 1x peak in the same run, when given) and its speed at least the best peer
-    that finished, by wall (fastest peer by wall) and by CPU time (least CPU of any peer).
+    that finished, by wall (fastest peer by wall) and by CPU time (least CPU of any peer). The peers
+    are the baselines among ``results`` (the size's results; the project's own rows are left out).
 
     ``met`` is ``False`` when memory misses or a finishing peer is faster; ``None`` (not judged)
     when the project did not finish or, memory met, no peer finished to compare with.
@@ -195,6 +196,7 @@ def seed_verdict(
     if not (project and project.ok):
         why = project.error or project.skipped if project else None
         return Verdict(size=size, ratio=None, reference="best peer", detail=why or "not run")
+    peers = [r for r in results if r.role.startswith("baseline")]
     peak = project.peak_rss_mb.max
     memory_ok = peak <= budget_mb
     detail = f"peak RSS {peak:.0f} MB (max of reps) vs budget {budget_mb:.0f} MB"

@@ -138,10 +138,9 @@ class PodUsage(Case):
         for size in sizes:
             rs = by_tool(results, size)
             if is_seed(size):
-                peers = [r for r in rs.values() if r.role.startswith("baseline")]
                 # Issue 15: the seed peak within 1.1x of the largest 1x size's peak of the same run.
                 base = peaks[-1].peak_rss_mb.max if peaks and peaks[-1] and peaks[-1].ok else None
-                out.append(seed_verdict(size, rs.get("pod_usage"), peers, MEMORY_MB, base, SEED_FLAT))
+                out.append(seed_verdict(size, rs.get("pod_usage"), rs.values(), MEMORY_MB, base, SEED_FLAT))
                 continue
             ratio, cpu_ratio = speed_ratio(rs.get("pod_usage"), rs.get("pandas_in_memory"))
             met = None if ratio is None else ratio > 1.0 and (flat is None or flat <= FLAT)

@@ -210,5 +210,4 @@ class ProbeGrouping(Case):
         order = size.split(" ", 1)[1]
         base = by_tool(results, order).get("probe_rows")
         base_peak = base.peak_rss_mb.max if base and base.ok and base.input_rows == MEASUREMENTS_AT_1X else None
-        peers = [r for r in rs.values() if r.role.startswith("baseline")]
-        return seed_verdict(size, rs.get("probe_rows"), peers, MEMORY_MB, base_peak, SEED_FLAT)
+        return seed_verdict(size, rs.get("probe_rows"), rs.values(), MEMORY_MB, base_peak, SEED_FLAT)

@@ -190,14 +190,13 @@ class TabularSplit(Case):
         for size in dict.fromkeys(r.size for r in results):
             rs = by_tool(results, size)
             ref = rs.get(REFERENCE)
-            peers = [r for r in rs.values() if r.role.startswith("baseline")]
             for name, mode in MODES.items():
                 project = rs.get(name)
                 if project is None:
                     continue
                 label = f"{size}, {mode}"
                 if is_seed(size):
-                    out.append(seed_verdict(label, project, peers, SEED_MEMORY_MB))
+                    out.append(seed_verdict(label, project, rs.values(), SEED_MEMORY_MB))
                     continue
                 ratio, cpu_ratio = speed_ratio(project, ref)
                 if ratio is None or cpu_ratio is None:
