@@ -44,6 +44,7 @@ def test_seed_sizes_are_not_selected_unless_asked_for(case, requested):
         (
             TabularSplit(),
             {
+                "seed 1x 3M x 200": {"rows": 3_000_000, "cols": 200, "shards": 40},
                 "seed 3M x 831": {"rows": 3_000_000, "cols": 831, "shards": 40},
                 "seed 30M x 200": {"rows": 30_000_000, "cols": 200, "shards": 400},
             },
@@ -104,6 +105,27 @@ def test_tabular_split_skips_the_unbounded_peers_and_the_random_mode_at_seed_siz
         one_x = _tools(TabularSplit(), label, tmp_path, rows)
         assert not any(t.skip for t in one_x.values()), label
         assert {_flag(one_x[m], "--memory-mb") for m in ("tabular", "tabular_random", "tabular_temporal")} == {"1024"}
+    # The 1x input at the seed budget: the peers fit and run, the project at 2048 MB.
+    base = _tools(TabularSplit(), "seed 1x 3M x 200", tmp_path, 3_000_000)
+    assert [n for n, t in base.items() if t.skip] == ["tabular_random"]
+    assert _flag(base["tabular"], "--memory-mb") == "2048"
+
+
+def test_tabular_seed_peak_is_held_to_the_1x_peak_at_the_seed_budget():
+    runs = [
+        _result("tabular", "project", 20, 30, 1500, size="seed 1x 3M x 200"),
+        _result("tabular_temporal", "project", 20, 30, 1400, size="seed 1x 3M x 200"),
+        _result("duckdb_unlimited", "baseline", 25, 35, 10_000, size="seed 1x 3M x 200"),
+        _result("tabular", "project", 200, 300, 1600, size="seed 30M x 200"),
+        _result("tabular_temporal", "project", 200, 300, 1600, size="seed 30M x 200"),
+        _result("duckdb_2gb", "baseline", size="seed 30M x 200", error="out of memory"),
+    ]
+    verdicts = {v.size: v for v in TabularSplit().verdicts(runs)}
+    base = verdicts["seed 1x 3M x 200, stratified"]
+    assert base.met is True and "the 1x peak" not in base.detail  # judged on the budget and its peers only
+    assert verdicts["seed 30M x 200, stratified"].met is None  # 1600 <= 1.1 x 1500, no peer finished
+    temporal = verdicts["seed 30M x 200, temporal"]
+    assert temporal.met is False and "1.14x the 1x peak (1400 MB" in temporal.detail  # 1600 > 1.1 x 1400
 
 
 def test_pod_usage_skips_pandas_at_seed_size_only(tmp_path):
