@@ -497,9 +497,12 @@ def group_probes(
         rows = sum(s.rows for s in schemas)
         if diagnostics is not None:
             nulls = sum(d.null_src_addr for d in diagnostics)
-        else:  # the validity of one column (about 16 ms for 5M rows), shard by shard: their other columns may differ
-            counts = [pl.scan_parquet(f).select(pl.col("src_addr").null_count()) for f in files]
-            nulls = int(pl.concat(counts).sum().collect().item())
+        else:
+            # The validity of one column (about 6 ms a shard), shard by shard: their other columns
+            # may differ. One collect per shard, not one over a concat of the scans, which polars
+            # reads all at once: 3.1 GB peak RSS and 3.4 s on 80 shards of 2.5M rows, against
+            # 115 MB and 0.5 s (docs/probe_rows.md, seed size).
+            nulls = sum(pl.scan_parquet(f).select(pl.col("src_addr").null_count()).collect().item() for f in files)
         path, fell_back, buckets, spill = "bucketed", False, 0, 0
         writer = None
         # Known diagnostics decide; unknown ones are computed by the streaming pass itself, whose
