@@ -271,24 +271,45 @@ def _head_in_order(files, extras, rows: int = 10_000) -> bool:
 
 
 def _streaming(files, extras, budget: Budget, writer: SplitWriter, rows: int) -> None:
-    """The fast path: one ordered pass; raises :class:`_NotOrdered` on the first bad row."""
+    """The fast path: one ordered pass; raises :class:`_NotOrdered` on the first bad row.
+
+    The last probe of each batch may continue in the next one: it is held back as slices of the
+    batches it spans (``open_rows``), never concatenated batch after batch. A probe held over at
+    least one whole batch (longer than a batch: the longest probes, one output row each, which
+    grow with the input) is grouped alone, and its rows are released before its list is written;
+    a shorter one is grouped with the rest of the batch that ends it.
+    """
     src = pl.col("src_addr")
-    carry = None
+    open_rows: list[pl.DataFrame] = []
     progress = Progress(log, "probe_rows streaming", rows, "measurements")
     for batch in _batches(files, extras, budget.batch_rows):
         progress.add(batch.height)
-        # Check the batch and its boundary with the previous row (not the whole carry again).
-        if _out_of_order(batch if carry is None else pl.concat([carry.tail(1), batch])):
+        if not batch.height:
+            continue
+        # Check the batch and its boundary with the previous row (not the held rows again).
+        if _out_of_order(batch if not open_rows else pl.concat([open_rows[-1].tail(1), batch])):
             raise _NotOrdered
-        frame = batch if carry is None else pl.concat([carry, batch])
-        # The last probe of the batch may continue in the next one: hold it back.
-        starts = frame.select((src != src.shift(1)).arg_true()).to_series()
-        cut = int(starts[-1]) if len(starts) else 0
-        if cut > 0:
-            writer.emit(_group_frame(frame.slice(0, cut), extras, presorted=True))
-        carry = frame.slice(cut)
-    if carry is not None and carry.height:
-        writer.emit(_group_frame(carry, extras, presorted=True))
+        # Rows where a probe starts, after the batch's first row.
+        starts = batch.select((src != src.shift(1)).arg_true()).to_series()
+        joins = bool(open_rows) and batch["src_addr"][0] == open_rows[-1]["src_addr"][-1]
+        if joins and not len(starts):  # the whole batch continues the open probe
+            open_rows.append(batch)
+            continue
+        head = int(starts[0]) if joins else 0  # the batch's rows that end the open probe
+        cut = int(starts[-1]) if len(starts) else 0  # where the batch's last probe starts
+        if len(open_rows) > 1:  # held over a whole batch: grouped alone
+            grouped = _group_frame(pl.concat([*open_rows, batch.slice(0, head)]), extras, presorted=True)
+            open_rows = []
+            writer.emit(grouped)
+            del grouped
+            done = batch.slice(head, cut - head)
+        else:
+            done = pl.concat([*open_rows, batch.slice(0, cut)])
+        if done.height:
+            writer.emit(_group_frame(done, extras, presorted=True))
+        open_rows = [batch.slice(cut)]
+    if open_rows:
+        writer.emit(_group_frame(pl.concat(open_rows), extras, presorted=True))
     progress.done()
 
 
