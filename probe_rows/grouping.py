@@ -77,6 +77,16 @@ MAX_RESPLIT_DEPTH = 3
 # CPU s against 12.6-12.9 for 6 spilled ones (and 867-938 against 757-775 MB); with 2 buckets
 # (a 2 GB budget) re-reading was cheaper (13.1 against 14.6 for 3 spilled). docs/probe_rows.md.
 MAX_REREAD_BUCKETS = 2
+# Spilled buckets are planned at SPILL_BUCKET_SHARE of the budget's share (``_bucket_limit``), and
+# one that turns out over RESPLIT_SHARE of it (the hash is uneven: a long probe, or more large
+# probes in one bucket) is split again. The largest bucket grouped, which sets the peak, is then at
+# most RESPLIT_SHARE whatever the input size. Before, buckets were planned at 2/3 and re-split over
+# the whole share in spilled (IPC) bytes, which are about 1.4 times the estimate, i.e. at 0.71: the
+# largest grouped bucket was 0.63 of the share at 20M (6 buckets) and 0.69 at 200M (51, 11 of
+# them re-split), from the generator's probe sizes. Now 0.63 at 20M (6 buckets, none re-split)
+# and 0.64 at 200M (57, 10 re-split). docs/probe_rows.md, seed size.
+SPILL_BUCKET_SHARE = 0.6
+RESPLIT_SHARE = 0.65
 # Hash slots of the probes: the unit packed into buckets of even size (about 85 per bucket).
 HASH_SLOTS = 512
 # Rows per batch of the streaming path (the CLI's and the asset's default ``budget.batch_rows``):
@@ -373,10 +383,11 @@ def _bucketed(
             _reread(files, extras, writer, planned)
             return len(planned), 0
     # Every bucket is grouped in memory, so none may exceed the budget's share; buckets are
-    # planned at two thirds of it, so an uneven hash (skewed probe sizes) still fits.
-    buckets = max(buckets, math.ceil(bytes_estimate * 1.5 / limit))
+    # planned at SPILL_BUCKET_SHARE of it, so an uneven hash still fits.
+    buckets = max(buckets, math.ceil(bytes_estimate / (limit * SPILL_BUCKET_SHARE)))
     per_bucket = bytes_estimate / buckets
-    state = {"part": 0, "spill_peak": 0}
+    # "spilled_per_byte": spilled (IPC) bytes per estimated byte, from the first spill (the whole input).
+    state = {"part": 0, "spill_peak": 0, "spilled_per_byte": 0.0}
 
     def spill_and_group(frames, n: int, seed: int, depth: int) -> None:
         folder = spill_root / f"level{depth}-{uuid.uuid4().hex[:8]}"
@@ -390,6 +401,9 @@ def _bucketed(
             spilling.add()
         spilling.done()
         state["spill_peak"] = max(state["spill_peak"], folder_bytes(spill_root))
+        if not state["spilled_per_byte"]:
+            state["spilled_per_byte"] = folder_bytes(folder) / max(bytes_estimate, 1)
+        ratio = state["spilled_per_byte"]
         grouping = Progress(log, f"probe_rows grouping spilled buckets (level {depth})", n, "buckets")
         for k in range(n):
             parts = sorted(folder.glob(f"*/_bucket={k}/*.ipc"))
@@ -398,14 +412,14 @@ def _bucketed(
                 continue
             size = sum(p.stat().st_size for p in parts)
             bucket = pl.scan_ipc(parts)
-            # Skew: a bucket over the budget's share is split again with another hash seed, unless
+            # Skew: a bucket over RESPLIT_SHARE of the budget's share is split again with another hash seed, unless
             # it holds a single probe (one output row, which no split can make smaller).
             if (
-                size > limit
+                size > limit * RESPLIT_SHARE * ratio
                 and depth < MAX_RESPLIT_DEPTH
                 and bucket.select(pl.col("src_addr").n_unique()).collect().item() > 1
             ):
-                spill_and_group([bucket], math.ceil(size / per_bucket), seed + 1, depth + 1)
+                spill_and_group([bucket], math.ceil(size / (per_bucket * ratio)), seed + 1, depth + 1)
             else:
                 writer.emit(_group_frame(bucket.collect(), extras, presorted=False), part=state["part"])
                 state["part"] += 1
