@@ -77,6 +77,16 @@ MAX_RESPLIT_DEPTH = 3
 # CPU s against 12.6-12.9 for 6 spilled ones (and 867-938 against 757-775 MB); with 2 buckets
 # (a 2 GB budget) re-reading was cheaper (13.1 against 14.6 for 3 spilled). docs/probe_rows.md.
 MAX_REREAD_BUCKETS = 2
+# Spilled buckets are planned at SPILL_BUCKET_SHARE of the budget's share (``_bucket_limit``), and
+# one that turns out over RESPLIT_SHARE of it (the hash is uneven: a long probe, or more large
+# probes in one bucket) is split again. The largest bucket grouped, which sets the peak, is then at
+# most RESPLIT_SHARE whatever the input size. Before, buckets were planned at 2/3 and re-split over
+# the whole share in spilled (IPC) bytes, which are about 1.4 times the estimate, i.e. at 0.71: the
+# largest grouped bucket was 0.63 of the share at 20M (6 buckets) and 0.69 at 200M (51, 11 of
+# them re-split), from the generator's probe sizes. Now 0.63 at 20M (6 buckets, none re-split)
+# and 0.64 at 200M (57, 10 re-split). docs/probe_rows.md, seed size.
+SPILL_BUCKET_SHARE = 0.6
+RESPLIT_SHARE = 0.65
 # Hash slots of the probes: the unit packed into buckets of even size (about 85 per bucket).
 HASH_SLOTS = 512
 # Rows per batch of the streaming path (the CLI's and the asset's default ``budget.batch_rows``):
@@ -271,24 +281,45 @@ def _head_in_order(files, extras, rows: int = 10_000) -> bool:
 
 
 def _streaming(files, extras, budget: Budget, writer: SplitWriter, rows: int) -> None:
-    """The fast path: one ordered pass; raises :class:`_NotOrdered` on the first bad row."""
+    """The fast path: one ordered pass; raises :class:`_NotOrdered` on the first bad row.
+
+    The last probe of each batch may continue in the next one: it is held back as slices of the
+    batches it spans (``open_rows``), never concatenated batch after batch. A probe held over at
+    least one whole batch (longer than a batch: the longest probes, one output row each, which
+    grow with the input) is grouped alone, and its rows are released before its list is written;
+    a shorter one is grouped with the rest of the batch that ends it.
+    """
     src = pl.col("src_addr")
-    carry = None
+    open_rows: list[pl.DataFrame] = []
     progress = Progress(log, "probe_rows streaming", rows, "measurements")
     for batch in _batches(files, extras, budget.batch_rows):
         progress.add(batch.height)
-        # Check the batch and its boundary with the previous row (not the whole carry again).
-        if _out_of_order(batch if carry is None else pl.concat([carry.tail(1), batch])):
+        if not batch.height:
+            continue
+        # Check the batch and its boundary with the previous row (not the held rows again).
+        if _out_of_order(batch if not open_rows else pl.concat([open_rows[-1].tail(1), batch])):
             raise _NotOrdered
-        frame = batch if carry is None else pl.concat([carry, batch])
-        # The last probe of the batch may continue in the next one: hold it back.
-        starts = frame.select((src != src.shift(1)).arg_true()).to_series()
-        cut = int(starts[-1]) if len(starts) else 0
-        if cut > 0:
-            writer.emit(_group_frame(frame.slice(0, cut), extras, presorted=True))
-        carry = frame.slice(cut)
-    if carry is not None and carry.height:
-        writer.emit(_group_frame(carry, extras, presorted=True))
+        # Rows where a probe starts, after the batch's first row.
+        starts = batch.select((src != src.shift(1)).arg_true()).to_series()
+        joins = bool(open_rows) and batch["src_addr"][0] == open_rows[-1]["src_addr"][-1]
+        if joins and not len(starts):  # the whole batch continues the open probe
+            open_rows.append(batch)
+            continue
+        head = int(starts[0]) if joins else 0  # the batch's rows that end the open probe
+        cut = int(starts[-1]) if len(starts) else 0  # where the batch's last probe starts
+        if len(open_rows) > 1:  # held over a whole batch: grouped alone
+            grouped = _group_frame(pl.concat([*open_rows, batch.slice(0, head)]), extras, presorted=True)
+            open_rows = []
+            writer.emit(grouped)
+            del grouped
+            done = batch.slice(head, cut - head)
+        else:
+            done = pl.concat([*open_rows, batch.slice(0, cut)])
+        if done.height:
+            writer.emit(_group_frame(done, extras, presorted=True))
+        open_rows = [batch.slice(cut)]
+    if open_rows:
+        writer.emit(_group_frame(pl.concat(open_rows), extras, presorted=True))
     progress.done()
 
 
@@ -352,10 +383,11 @@ def _bucketed(
             _reread(files, extras, writer, planned)
             return len(planned), 0
     # Every bucket is grouped in memory, so none may exceed the budget's share; buckets are
-    # planned at two thirds of it, so an uneven hash (skewed probe sizes) still fits.
-    buckets = max(buckets, math.ceil(bytes_estimate * 1.5 / limit))
+    # planned at SPILL_BUCKET_SHARE of it, so an uneven hash still fits.
+    buckets = max(buckets, math.ceil(bytes_estimate / (limit * SPILL_BUCKET_SHARE)))
     per_bucket = bytes_estimate / buckets
-    state = {"part": 0, "spill_peak": 0}
+    # "spilled_per_byte": spilled (IPC) bytes per estimated byte, from the first spill (the whole input).
+    state = {"part": 0, "spill_peak": 0, "spilled_per_byte": 0.0}
 
     def spill_and_group(frames, n: int, seed: int, depth: int) -> None:
         folder = spill_root / f"level{depth}-{uuid.uuid4().hex[:8]}"
@@ -369,6 +401,9 @@ def _bucketed(
             spilling.add()
         spilling.done()
         state["spill_peak"] = max(state["spill_peak"], folder_bytes(spill_root))
+        if not state["spilled_per_byte"]:
+            state["spilled_per_byte"] = folder_bytes(folder) / max(bytes_estimate, 1)
+        ratio = state["spilled_per_byte"]
         grouping = Progress(log, f"probe_rows grouping spilled buckets (level {depth})", n, "buckets")
         for k in range(n):
             parts = sorted(folder.glob(f"*/_bucket={k}/*.ipc"))
@@ -377,14 +412,14 @@ def _bucketed(
                 continue
             size = sum(p.stat().st_size for p in parts)
             bucket = pl.scan_ipc(parts)
-            # Skew: a bucket over the budget's share is split again with another hash seed, unless
+            # Skew: a bucket over RESPLIT_SHARE of the budget's share is split again with another hash seed, unless
             # it holds a single probe (one output row, which no split can make smaller).
             if (
-                size > limit
+                size > limit * RESPLIT_SHARE * ratio
                 and depth < MAX_RESPLIT_DEPTH
                 and bucket.select(pl.col("src_addr").n_unique()).collect().item() > 1
             ):
-                spill_and_group([bucket], math.ceil(size / per_bucket), seed + 1, depth + 1)
+                spill_and_group([bucket], math.ceil(size / (per_bucket * ratio)), seed + 1, depth + 1)
             else:
                 writer.emit(_group_frame(bucket.collect(), extras, presorted=False), part=state["part"])
                 state["part"] += 1
@@ -497,9 +532,12 @@ def group_probes(
         rows = sum(s.rows for s in schemas)
         if diagnostics is not None:
             nulls = sum(d.null_src_addr for d in diagnostics)
-        else:  # the validity of one column (about 16 ms for 5M rows), shard by shard: their other columns may differ
-            counts = [pl.scan_parquet(f).select(pl.col("src_addr").null_count()) for f in files]
-            nulls = int(pl.concat(counts).sum().collect().item())
+        else:
+            # The validity of one column (about 6 ms a shard), shard by shard: their other columns
+            # may differ. One collect per shard, not one over a concat of the scans, which polars
+            # reads all at once: 3.1 GB peak RSS and 3.4 s on 80 shards of 2.5M rows, against
+            # 115 MB and 0.5 s (docs/probe_rows.md, seed size).
+            nulls = sum(pl.scan_parquet(f).select(pl.col("src_addr").null_count()).collect().item() for f in files)
         path, fell_back, buckets, spill = "bucketed", False, 0, 0
         writer = None
         # Known diagnostics decide; unknown ones are computed by the streaming pass itself, whose

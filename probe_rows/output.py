@@ -50,7 +50,11 @@ class SplitWriter:
         """``grouped``: polars frame (src_addr, n_measurements, measurements), any probe order;
         ``part``: the bucket number, or ``None`` for a streaming batch.
 
-        Rows are ordered by ``src_addr`` and split with one gather per split (one copy in all).
+        Rows are ordered by ``src_addr`` and split with one gather per split (one copy in all), or
+        none when one split takes every row in order (a long probe grouped alone). A streaming
+        frame of at least half a file (a long probe) is written as its own file at once, after the
+        split's buffered rows, instead of being buffered with them: the file in flight then holds
+        the long list alone.
         """
         self.counts["probes_in"] += grouped.height
         keep = grouped["n_measurements"] >= self.config.min_measurements
@@ -63,13 +67,16 @@ class SplitWriter:
             idx = order.filter(mask)
             if len(idx) == 0:
                 continue
-            rows = grouped[idx].with_columns(pl.col("n_measurements").cast(pl.Int64))
+            rows = grouped if len(idx) == grouped.height and order.is_sorted() else grouped[idx]
+            rows = rows.with_columns(pl.col("n_measurements").cast(pl.Int64))
             n = int(rows["n_measurements"].sum())
             self.counts[split] += rows.height
             self.counts["measurements_out"] += n
             if part is not None:
                 self._write(split, rows, part)
                 continue
+            if n >= STREAM_FILE_MEASUREMENTS // 2:
+                self._flush(split)
             self.buffers[split].append(rows)
             self.buffered[split] += n
             if self.buffered[split] >= STREAM_FILE_MEASUREMENTS:

@@ -162,6 +162,41 @@ def test_ties_are_broken_by_value_not_by_input_order(tmp_path):
     assert [(m["dst_addr"], m["rtt_ms"]) for m in p1] == [("c", 3.0), ("a", 1.0), ("a", None), ("b", 2.0)]
 
 
+# Probes in file order with their sizes: "b" and "d" are longer than the batches below, "b" spans
+# the two shards' boundary (row 1,500).
+LONG_PROBES = {"a": 7, "b": 2_500, "c": 3, "d": 1_200, "e": 1}
+
+
+@pytest.mark.parametrize(
+    "batch_rows",
+    [
+        pytest.param(100, id="long-probes-over-many-batches"),
+        pytest.param(500, id="long-probes-over-a-few-batches"),
+        pytest.param(5_000, id="one-batch-a-shard"),  # b continues into the second shard's batch
+    ],
+)
+def test_long_probe_over_several_streaming_batches(tmp_path, monkeypatch, batch_rows):
+    # A probe held back over whole streaming batches is grouped alone and, being at least half an
+    # output file, written as a file of its own: the rows must be exactly those of the bucketed
+    # path (which never cuts a probe), the long probes' files holding nothing else.
+    rows = [(p, f"d{i % 7}", i, float(i % 11)) for p, n in LONG_PROBES.items() for i in range(n)]
+    _write(tmp_path / "sorted" / "s0.parquet", _rows(rows[:1_500]))
+    _write(tmp_path / "sorted" / "s1.parquet", _rows(rows[1_500:]))
+    _write(tmp_path / "reversed" / "s0.parquet", _rows(rows[::-1]))
+    monkeypatch.setattr(output, "STREAM_FILE_MEASUREMENTS", 2_000)  # half a file: 1,000
+    config = GroupConfig(test_fraction=0.5)
+    budget = _budget(tmp_path, batch_rows=batch_rows)
+    reference = group_probes(tmp_path / "reversed", tmp_path / "ref", budget, config)
+    stats = group_probes(tmp_path / "sorted", tmp_path / "out", budget, config)
+    assert (reference.path, stats.path) == ("bucketed", "streaming")
+    for split in ("train", "test"):
+        assert _read(tmp_path / "out", split).equals(_read(tmp_path / "ref", split))
+    assert _read(tmp_path / "out")["n_measurements"].to_list() == list(LONG_PROBES.values())
+    if batch_rows < 1_000:
+        files = [pl.read_parquet(f)["src_addr"].to_list() for f in sorted((tmp_path / "out").glob("*/*.parquet"))]
+        assert sorted(f for f in files if {"b", "d"} & set(f)) == [["b"], ["d"]]
+
+
 def test_shards_with_different_extra_columns_group_together(tmp_path):
     # An imported RIPE Atlas shard carries columns a generated one does not (prb_id): the null
     # count and the grouping read each shard on its own, and only the shared extras are carried.
