@@ -27,8 +27,8 @@ STREAM_FILE_MEASUREMENTS = 1_000_000
 class SplitWriter:
     """Turns grouped frames into split parquet files in the staging folders; counts probes.
 
-    Buckets become one file per split. Streaming batches are buffered per split and written as a
-    file once they hold ``STREAM_FILE_MEASUREMENTS`` measurements: fewer, larger files and row
+    Buckets become one file per split. Streaming batches are buffered per split and written as
+    files of up to ``STREAM_FILE_MEASUREMENTS`` measurements: fewer, larger files and row
     groups than one per batch (measured: 81 small ``write_table`` calls were the largest cost of the
     streaming path on 4M measurements). Those files are written by one background thread while
     the next batches are read and grouped (polars releases the GIL while it encodes); at most one
@@ -51,10 +51,11 @@ class SplitWriter:
         ``part``: the bucket number, or ``None`` for a streaming batch.
 
         Rows are ordered by ``src_addr`` and split with one gather per split (one copy in all), or
-        none when one split takes every row in order (a long probe grouped alone). A streaming
-        frame of at least half a file (a long probe) is written as its own file at once, after the
-        split's buffered rows, instead of being buffered with them: the file in flight then holds
-        the long list alone.
+        none when one split takes every row in order (a long probe grouped alone). Streaming
+        rows are buffered per split into files of at most ``STREAM_FILE_MEASUREMENTS`` (the
+        buffer is written before it would pass that), and a frame of at least half a file (a long
+        probe) is written as its own file at once: the file in flight then holds the long list
+        alone, and memory holds at most one file's worth per split plus the one being written.
         """
         self.counts["probes_in"] += grouped.height
         keep = grouped["n_measurements"] >= self.config.min_measurements
@@ -75,11 +76,15 @@ class SplitWriter:
             if part is not None:
                 self._write(split, rows, part)
                 continue
-            if n >= STREAM_FILE_MEASUREMENTS // 2:
+            # A file never passes STREAM_FILE_MEASUREMENTS unless one frame does: what is
+            # buffered is written first when these rows would take it past that, or when these
+            # rows are a long probe (at least half a file), which is then written alone at once.
+            long = n >= STREAM_FILE_MEASUREMENTS // 2
+            if self.buffered[split] and (long or self.buffered[split] + n > STREAM_FILE_MEASUREMENTS):
                 self._flush(split)
             self.buffers[split].append(rows)
             self.buffered[split] += n
-            if self.buffered[split] >= STREAM_FILE_MEASUREMENTS:
+            if long or self.buffered[split] >= STREAM_FILE_MEASUREMENTS:
                 self._flush(split)
 
     def _write(self, split: str, rows, part: int) -> None:
