@@ -38,6 +38,12 @@ MIN_MB_PER_THREAD = 128
 # slack (measured: a tabular split at 2M x 400 peaked at 1,080 MB with six, over 1,024 MB).
 BATCHES_IN_MEMORY = 8
 MIN_BATCH_ROWS = 1024
+# No record batch larger than this, whatever the budget: past it a batch is no faster (the fixed
+# costs per batch are long amortised) and only raises the peak. Without it a wide table takes the
+# budget's whole share per batch while a narrow one stops at its row cap: a split of the seeds'
+# 831-column table at 2048 MB took 35k-row batches of 224 MB and peaked at 1,612 MB, against
+# 1,183 MB for the 200-column table, whose 100k-row cap is 155 MB (issue 15, bench/RESULTS.md).
+MAX_BATCH_MB = 160
 
 
 class BudgetError(ValueError):
@@ -208,10 +214,11 @@ def row_bytes(schema: pa.Schema) -> int:
 
 def batch_rows_for(schema: pa.Schema, memory_mb: int, cap: int, baseline_mb: int = PROCESS_BASELINE_MB) -> int:
     """Rows per record batch so that :data:`BATCHES_IN_MEMORY` batches of ``schema`` fit in
-    ``memory_mb`` (MiB) less the process baseline. At most ``cap``, at least
-    :data:`MIN_BATCH_ROWS`."""
+    ``memory_mb`` (MiB) less the process baseline, and one batch holds at most
+    :data:`MAX_BATCH_MB`. At most ``cap``, at least :data:`MIN_BATCH_ROWS`."""
     usable = max(64, memory_mb - baseline_mb) * (1 << 20)
-    return int(max(MIN_BATCH_ROWS, min(cap, usable // BATCHES_IN_MEMORY // row_bytes(schema))))
+    per_batch = min(usable // BATCHES_IN_MEMORY, MAX_BATCH_MB << 20)
+    return int(max(MIN_BATCH_ROWS, min(cap, per_batch // row_bytes(schema))))
 
 
 def add_budget_flags(

@@ -11,7 +11,7 @@ import duckdb
 import pytest
 
 from memsafe.atomic import atomic_dir, atomic_output, atomic_path, remove_stale_temps, target_lock
-from memsafe.budget import Budget, BudgetError, check_fits_machine
+from memsafe.budget import MAX_BATCH_MB, Budget, BudgetError, batch_rows_for, check_fits_machine, row_bytes
 from memsafe.csv_source import CsvHeaderError, find_header
 from memsafe.memory import PeakMemory, duckdb_probe
 from memsafe.progress import duckdb_progress
@@ -266,3 +266,19 @@ def test_duckdb_progress_logs_the_running_querys_percentage(caplog):
     lines = [r.getMessage() for r in caplog.records]
     assert lines and all(m.startswith("test query: query ") and "% done" in m for m in lines)
     assert con.execute("SELECT current_setting('enable_progress_bar')").fetchone()[0] is False
+
+
+def test_a_batch_holds_at_most_max_batch_mb_whatever_the_width():
+    # An 831-column table like the seeds' and a 150-column one (floats, every tenth a string):
+    # the narrow one stops at its row cap, the wide one at MAX_BATCH_MB, not at the budget's share.
+    import pyarrow as pa
+
+    def table(cols):
+        return pa.schema([(f"f{i}", pa.string() if i % 10 == 0 else pa.float64()) for i in range(cols)])
+
+    wide, narrow = table(831), table(150)
+    assert batch_rows_for(narrow, 2048, 100_000) == 100_000
+    rows = batch_rows_for(wide, 2048, 100_000)
+    assert rows * row_bytes(wide) <= MAX_BATCH_MB << 20 < (rows + 1) * row_bytes(wide)
+    # Below the cap, the budget still decides: 8 batches in 1024 - 256 MB.
+    assert batch_rows_for(wide, 1024, 100_000) == (768 << 20) // 8 // row_bytes(wide)
