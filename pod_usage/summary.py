@@ -70,7 +70,7 @@ import duckdb
 import pyarrow.parquet as pq
 
 from memsafe.atomic import atomic_output
-from memsafe.budget import Budget
+from memsafe.budget import MIN_ENGINE_MB, Budget
 from memsafe.csv_source import SniffedFile
 from memsafe.engine_errors import engine_file, engine_line, engine_problem
 from memsafe.memory import MemoryReport, PeakMemory, duckdb_probe
@@ -314,6 +314,15 @@ MIN_LINE_ITEM_CSV_BYTES = 200
 SPILL_FLUSH_ROWS = 4096
 # Rows per row group of a bucket's spill file: one such buffer per open bucket file.
 SPILL_ROW_GROUP_ROWS = 16_384
+# Bucket files the partitioned write keeps open (DuckDB's default; past it, files are closed and
+# new ones opened), and what each open one holds outside DuckDB's memory_limit (measured: 1.3-1.8
+# MB a bucket, 3M line items written into 16, 84 and 200 buckets).
+SPILL_OPEN_FILES = 100
+SPILL_WRITER_MB = 2
+# The CSV reader fills whatever memory_limit it is given with buffers (510 MB of a 768 MB limit on
+# 10 files, 61 MB on 3), although the write streams: the spill write runs under this share of the
+# engine's memory less the open bucket files, so its peak does not depend on the input's size.
+SPILL_MEMORY_SHARE = 0.5
 
 
 def line_item_buckets(csv_bytes: int, budget: Budget) -> int:
@@ -325,6 +334,12 @@ def line_item_buckets(csv_bytes: int, budget: Budget) -> int:
     line_items = csv_bytes // MIN_LINE_ITEM_CSV_BYTES
     per_bucket = max(1, int(budget.engine_memory_mb * 2**20 * BUCKET_MEMORY_SHARE) // LINE_ITEM_AGGREGATE_BYTES)
     return max(1, -(-line_items // per_bucket))
+
+
+def spill_memory_mb(budget: Budget, buckets: int) -> int:
+    """DuckDB's ``memory_limit`` in MiB while the CSVs are written to ``buckets`` bucket files."""
+    writers = min(buckets, SPILL_OPEN_FILES) * SPILL_WRITER_MB
+    return max(MIN_ENGINE_MB, int(budget.engine_memory_mb * SPILL_MEMORY_SHARE) - writers)
 
 
 def spill_sql(src: str) -> str:
@@ -339,38 +354,50 @@ def _aggregate_in_one_pass(con: duckdb.DuckDBPyConnection, src: str, params: dic
 
 
 def _aggregate_by_bucket(
-    con: duckdb.DuckDBPyConnection, src: str, params: dict[str, object], buckets: int, spill_root: Path
+    con: duckdb.DuckDBPyConnection, src: str, params: dict[str, object], buckets: int, budget: Budget
 ) -> int:
     """``ns_day`` and ``node_day`` through a bucket spill: one CSV scan writes the validated,
-    quantised rows to parquet partitioned by (namespace, usage date) hash bucket under
-    ``spill_root``; the buckets' namespace-day rows are aggregated one bucket at a time;
-    ``node_day`` (one group per node and interval, small) reads the spill. The spill is removed
-    on return.
+    quantised rows to parquet partitioned by (namespace, usage date) hash bucket under the
+    budget's spill folder; each bucket's namespace-day rows are aggregated alone and written
+    next to it, then loaded as ``ns_day``; ``node_day`` (one group per node and interval, small)
+    reads the spill. The spill is removed on return.
 
     Returns the number of rows spilled (0: the files hold no row; no table is created).
     """
-    folder = Path(tempfile.mkdtemp(prefix="pod_usage-", dir=spill_root))
+    folder = Path(tempfile.mkdtemp(prefix="pod_usage-", dir=budget.spill_path()))
     try:
+        con.execute(f"SET memory_limit = '{spill_memory_mb(budget, buckets)}MB'")
         con.execute(f"SET partitioned_write_flush_threshold = {SPILL_FLUSH_ROWS}")
+        con.execute(f"SET partitioned_write_max_open_files = {SPILL_OPEN_FILES}")
         (spilled,) = con.execute(
             f"COPY ({spill_sql(src)}) TO $folder (FORMAT parquet, PARTITION_BY (bucket), "
             f"ROW_GROUP_SIZE {SPILL_ROW_GROUP_ROWS}, COMPRESSION snappy)",
-            {**params, "buckets": buckets, "folder": str(folder)},
+            {**params, "buckets": buckets, "folder": str(folder / "items")},
         ).fetchone()
-        con.execute("RESET partitioned_write_flush_threshold")
-        parts = sorted(folder.glob("bucket=*"))
+        con.execute(f"SET memory_limit = '{budget.engine_memory_mb}MB'")
+        parts = sorted((folder / "items").glob("bucket=*"))
         if not parts:
             return 0
+        # Each bucket's rows are final (no other bucket has its namespace-days): written out, not
+        # kept in a table that would grow with the output while the next buckets run.
+        (folder / "ns_day").mkdir()
         progress = Progress(log, "pod_usage line items", total=len(parts), unit="buckets")
         for i, part in enumerate(parts):
             bucket_src = "SELECT * FROM read_parquet($part, hive_partitioning = false)"
-            verb = "CREATE TEMP TABLE ns_day AS" if i == 0 else "INSERT INTO ns_day"
-            con.execute(f"{verb} {namespace_day_sql(bucket_src)}", {"part": str(part / "*.parquet")})
+            con.execute(
+                f"COPY ({namespace_day_sql(bucket_src)}) TO $out (FORMAT parquet)",
+                {"part": str(part / "*.parquet"), "out": str(folder / "ns_day" / f"{i:05d}.parquet")},
+            )
             progress.add()
         progress.done()
+        con.execute(
+            "CREATE TEMP TABLE ns_day AS SELECT * FROM read_parquet($ns_day)",
+            {"ns_day": str(folder / "ns_day" / "*.parquet")},
+        )
         spill_src = "SELECT * FROM read_parquet($spill, hive_partitioning = false)"
         con.execute(
-            f"CREATE TEMP TABLE node_day AS {node_day_sql(spill_src)}", {"spill": str(folder / "*" / "*.parquet")}
+            f"CREATE TEMP TABLE node_day AS {node_day_sql(spill_src)}",
+            {"spill": str(folder / "items" / "*" / "*.parquet")},
         )
         return int(spilled)
     finally:
@@ -461,7 +488,7 @@ def summarize_files(
             try:
                 if buckets == 1:
                     _aggregate_in_one_pass(con, src, params)
-                elif not _aggregate_by_bucket(con, src, params, buckets, budget.spill_path()):
+                elif not _aggregate_by_bucket(con, src, params, buckets, budget):
                     raise _no_line_items(files, report_period)
             except duckdb.Error as exc:
                 raise _located(exc, groups) from exc
