@@ -43,8 +43,12 @@ Capacity is taken from every row of the period, copies included: a ``max`` canno
 
 Memory: only the 16 needed columns are converted; the two aggregations (line items, then node
 intervals) are DuckDB hash aggregates under :class:`memsafe.budget.Budget` (``memory_limit``,
-``temp_directory``), which spill to disk instead of growing. Each aggregation scans the CSVs
-once (two scans in all); the per-day tables are small (days x namespaces x nodes).
+``temp_directory``). An input whose line items fit one aggregate (:func:`line_item_buckets`)
+is scanned twice, once per aggregation. A larger one is scanned once, into a parquet spill
+partitioned by a hash of (namespace, usage date) under the budget's spill folder; the line-item
+aggregate then runs bucket by bucket, so its size is bounded by the budget, not the input, and
+the node intervals are read from the spill. The per-day tables are small (days x namespaces x
+nodes).
 
 Plain logic: no dagster import.
 """
@@ -54,6 +58,8 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import shutil
+import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
@@ -64,11 +70,11 @@ import duckdb
 import pyarrow.parquet as pq
 
 from memsafe.atomic import atomic_output
-from memsafe.budget import Budget
+from memsafe.budget import MIN_ENGINE_MB, Budget
 from memsafe.csv_source import SniffedFile
 from memsafe.engine_errors import engine_file, engine_line, engine_problem
 from memsafe.memory import MemoryReport, PeakMemory, duckdb_probe
-from memsafe.progress import duckdb_progress
+from memsafe.progress import Progress, duckdb_progress
 from pod_usage.format import (
     NoPodUsageFiles,
     PodUsageInputError,
@@ -127,6 +133,7 @@ class SummaryStats:
     seconds: float
     memory: MemoryReport
     stale_temps_removed: int = 0
+    line_item_buckets: int = 1  # (namespace, usage date) hash buckets aggregated one at a time; 1: one pass
     files: list[str] = field(default_factory=list)
 
     @property
@@ -156,7 +163,8 @@ def _q(column: str, scale: str | None = None) -> str:
 
 def source_sql(groups: Sequence[Sequence[SniffedFile]]) -> str:
     """Typed, validated rows of every file (``$files0``, ``$files1`` ... bound to the groups),
-    quantised, with ``in_period`` true for rows of ``$period`` (every row when it is NULL).
+    quantised, with ``in_period`` true for rows of ``$period`` (every row when it is NULL) and
+    ``file_rank``, the file's position in ``$file_order`` (paths sorted: the duplicate rule).
 
     A row with an empty key or an interval that does not end after it starts raises a DuckDB
     error carrying :data:`BAD_ROW_MARKER` and the file, located to a line in Python.
@@ -166,7 +174,8 @@ def source_sql(groups: Sequence[Sequence[SniffedFile]]) -> str:
         f"{c} IS NULL" for c in ("namespace", "pod", "node", "interval_start", "interval_end", "report_period_start")
     )
     return f"""
-        SELECT namespace, pod, node, interval_start, _file,
+        SELECT namespace, pod, node, interval_start,
+               list_position($file_order, _file) AS file_rank,
                ($period IS NULL OR report_period_start = $period) AS in_period,
                {_q("pod_usage_cpu_core_seconds", "$cpu_scale")} AS uc,
                {_q("pod_request_cpu_core_seconds", "$cpu_scale")} AS rc,
@@ -191,7 +200,7 @@ def namespace_day_sql(src: str) -> str:
         WITH src AS NOT MATERIALIZED ({src}),
         line_items AS (
             SELECT namespace, pod, interval_start, count(*) AS copies,
-                   max({{'f': list_position($file_order, _file), 'node': node, 'uc': uc,
+                   max({{'f': file_rank, 'node': node, 'uc': uc,
                          'rc': rc, 'lc': lc, 'um': um, 'rm': rm, 'lm': lm}}) AS w
             FROM src WHERE in_period
             GROUP BY namespace, pod, interval_start
@@ -278,6 +287,123 @@ FINAL_SQL = """
 """
 
 
+# Bucketed line items (issue 15). The line-item aggregate has one group per line item; past what
+# the engine holds, DuckDB spills it, but the memory it keeps outside its limit while doing so
+# grows with the number of groups (1,057 MB at 100M line items under a 1,024 MB budget). Every
+# copy of a line item has the same namespace and interval, and every output row (usage date,
+# namespace, node) takes its line items from one namespace and day, so the rows are split by a
+# hash of (namespace, usage date) into buckets that are aggregated one at a time: a bucket's
+# namespace-day rows are final, no bucket shares one. A bucket holds about 1/buckets of the line
+# items, and at least its largest namespace-day, which depends on the cluster (pods x 24), not on
+# how long the input is.
+#
+# Engine bytes per line item of the line-item aggregate without spilling (keys, the kept copy's
+# struct, hash table): measured about 200 (3M line items under a 768 MB limit did not spill,
+# 10M spilled 750 MB); rounded up.
+LINE_ITEM_AGGREGATE_BYTES = 250
+# Share of the engine's memory one bucket's aggregate may take: the scan, the pod-day fold and
+# allocator slack take the rest.
+BUCKET_MEMORY_SHARE = 0.5
+# The shortest CSV line a koku line item plausibly takes (its four Go timestamps alone are 116
+# bytes; generated line items take 279, the real sample's 295): the number of line items is
+# estimated from the input's bytes before reading it, and over-estimating only adds buckets.
+MIN_LINE_ITEM_CSV_BYTES = 200
+# The partitioned write keeps, per thread, a buffer for every bucket until it holds this many
+# rows in all; DuckDB's default (524,288) took 833 MB at 9 buckets and grew with the number of
+# buckets; at 4,096 rows, 84 buckets took 413 MB, for the same CPU (3M line items, 1 GB budget).
+SPILL_FLUSH_ROWS = 4096
+# Rows per row group of a bucket's spill file: one such buffer per open bucket file.
+SPILL_ROW_GROUP_ROWS = 16_384
+# Bucket files the partitioned write keeps open (DuckDB's default; past it, files are closed and
+# new ones opened), and what each open one holds outside DuckDB's memory_limit (measured: 1.3-1.8
+# MB a bucket, 3M line items written into 16, 84 and 200 buckets).
+SPILL_OPEN_FILES = 100
+SPILL_WRITER_MB = 2
+# The CSV reader fills whatever memory_limit it is given with buffers (510 MB of a 768 MB limit on
+# 10 files, 61 MB on 3), although the write streams: the spill write runs under this share of the
+# engine's memory less the open bucket files, so its peak does not depend on the input's size.
+SPILL_MEMORY_SHARE = 0.5
+
+
+def line_item_buckets(csv_bytes: int, budget: Budget) -> int:
+    """How many (namespace, usage date) hash buckets the line items of ``csv_bytes`` of CSV need
+    so that one bucket's line-item aggregate fits in ``BUCKET_MEMORY_SHARE`` of the engine's memory.
+
+    1 means one pass over the CSVs, no bucket spill (inputs of up to ~300 MB at a 1 GB budget).
+    """
+    line_items = csv_bytes // MIN_LINE_ITEM_CSV_BYTES
+    per_bucket = max(1, int(budget.engine_memory_mb * 2**20 * BUCKET_MEMORY_SHARE) // LINE_ITEM_AGGREGATE_BYTES)
+    return max(1, -(-line_items // per_bucket))
+
+
+def spill_memory_mb(budget: Budget, buckets: int) -> int:
+    """DuckDB's ``memory_limit`` in MiB while the CSVs are written to ``buckets`` bucket files."""
+    writers = min(buckets, SPILL_OPEN_FILES) * SPILL_WRITER_MB
+    return max(MIN_ENGINE_MB, int(budget.engine_memory_mb * SPILL_MEMORY_SHARE) - writers)
+
+
+def spill_sql(src: str) -> str:
+    """Every row of ``src`` with ``bucket``, its (namespace, usage date) hash bucket of ``$buckets``."""
+    return f"SELECT *, hash(namespace, CAST(interval_start AS DATE)) % $buckets AS bucket FROM ({src}) AS src"
+
+
+def _aggregate_in_one_pass(con: duckdb.DuckDBPyConnection, src: str, params: dict[str, object]) -> None:
+    """``ns_day`` and ``node_day`` straight from the CSVs (two scans): inputs whose line items fit."""
+    con.execute(f"CREATE TEMP TABLE ns_day AS {namespace_day_sql(src)}", params)
+    con.execute(f"CREATE TEMP TABLE node_day AS {node_day_sql(src)}", params)
+
+
+def _aggregate_by_bucket(
+    con: duckdb.DuckDBPyConnection, src: str, params: dict[str, object], buckets: int, budget: Budget
+) -> int:
+    """``ns_day`` and ``node_day`` through a bucket spill: one CSV scan writes the validated,
+    quantised rows to parquet partitioned by (namespace, usage date) hash bucket under the
+    budget's spill folder; each bucket's namespace-day rows are aggregated alone and written
+    next to it, then loaded as ``ns_day``; ``node_day`` (one group per node and interval, small)
+    reads the spill. The spill is removed on return.
+
+    Returns the number of rows spilled (0: the files hold no row; no table is created).
+    """
+    folder = Path(tempfile.mkdtemp(prefix="pod_usage-", dir=budget.spill_path()))
+    try:
+        con.execute(f"SET memory_limit = '{spill_memory_mb(budget, buckets)}MB'")
+        con.execute(f"SET partitioned_write_flush_threshold = {SPILL_FLUSH_ROWS}")
+        con.execute(f"SET partitioned_write_max_open_files = {SPILL_OPEN_FILES}")
+        (spilled,) = con.execute(
+            f"COPY ({spill_sql(src)}) TO $folder (FORMAT parquet, PARTITION_BY (bucket), "
+            f"ROW_GROUP_SIZE {SPILL_ROW_GROUP_ROWS}, COMPRESSION snappy)",
+            {**params, "buckets": buckets, "folder": str(folder / "items")},
+        ).fetchone()
+        con.execute(f"SET memory_limit = '{budget.engine_memory_mb}MB'")
+        parts = sorted((folder / "items").glob("bucket=*"))
+        if not parts:
+            return 0
+        # Each bucket's rows are final (no other bucket has its namespace-days): written out, not
+        # kept in a table that would grow with the output while the next buckets run.
+        (folder / "ns_day").mkdir()
+        progress = Progress(log, "pod_usage line items", total=len(parts), unit="buckets")
+        for i, part in enumerate(parts):
+            bucket_src = "SELECT * FROM read_parquet($part, hive_partitioning = false)"
+            con.execute(
+                f"COPY ({namespace_day_sql(bucket_src)}) TO $out (FORMAT parquet)",
+                {"part": str(part / "*.parquet"), "out": str(folder / "ns_day" / f"{i:05d}.parquet")},
+            )
+            progress.add()
+        progress.done()
+        con.execute(
+            "CREATE TEMP TABLE ns_day AS SELECT * FROM read_parquet($ns_day)",
+            {"ns_day": str(folder / "ns_day" / "*.parquet")},
+        )
+        spill_src = "SELECT * FROM read_parquet($spill, hive_partitioning = false)"
+        con.execute(
+            f"CREATE TEMP TABLE node_day AS {node_day_sql(spill_src)}",
+            {"spill": str(folder / "items" / "*" / "*.parquet")},
+        )
+        return int(spilled)
+    finally:
+        shutil.rmtree(folder)
+
+
 def period_start(report_period: str | None) -> datetime | None:
     """``"2019-02"`` -> ``datetime(2019, 2, 1)`` (naive UTC, as the reader yields); ``None`` -> all."""
     if report_period is None:
@@ -311,8 +437,19 @@ def _located(exc: duckdb.Error, groups: Sequence[Sequence[SniffedFile]]) -> Exce
     return exc
 
 
+def _no_line_items(files: Sequence[Path], report_period: str | None) -> NoPodUsageFiles:
+    return NoPodUsageFiles(
+        f"no line item of report period {report_period} in {len(files)} file(s): {[str(f) for f in files][:5]}"
+    )
+
+
 def summarize_files(
-    files: Sequence[Path], output: Path, budget: Budget, *, report_period: str | None = None
+    files: Sequence[Path],
+    output: Path,
+    budget: Budget,
+    *,
+    report_period: str | None = None,
+    buckets: int | None = None,
 ) -> SummaryStats:
     """Summarise pod usage line items of ``files`` to one parquet file of daily rows.
 
@@ -323,6 +460,8 @@ def summarize_files(
         budget: DuckDB ``memory_limit``/``threads``/``temp_directory`` for the whole summary.
         report_period: ``"YYYY-MM"`` keeps only rows whose ``report_period_start`` is that
             month (the other rows are still read, validated and counted); ``None`` keeps all.
+        buckets: (namespace, usage date) hash buckets of the line-item aggregation; ``None``: from the
+            input's size and the budget (:func:`line_item_buckets`), 1: one pass, no spill.
 
     Returns:
         :class:`SummaryStats`; ``memory`` holds the peak RSS and DuckDB's own figures.
@@ -339,15 +478,18 @@ def summarize_files(
     groups = group_by_header(files)
     src = source_sql(groups)
     params = _params(groups, report_period)
+    bytes_read = sum(f.stat().st_size for f in files)
+    buckets = buckets or line_item_buckets(bytes_read, budget)
     con = budget.connect()
     # The folder is shared by every report period: the target's lock, and only its own leftovers.
     with atomic_output(output) as staged, contextlib.closing(con):
         removed = staged.stale_removed
         with PeakMemory(engine_probe=duckdb_probe(con)) as pm, duckdb_progress(con, log, "pod_usage summary"):
             try:
-                con.execute(f"CREATE TEMP TABLE ns_day AS {namespace_day_sql(src)}", params)
-                node_params = {k: v for k, v in params.items() if k != "file_order"}
-                con.execute(f"CREATE TEMP TABLE node_day AS {node_day_sql(src)}", node_params)
+                if buckets == 1:
+                    _aggregate_in_one_pass(con, src, params)
+                elif not _aggregate_by_bucket(con, src, params, buckets, budget):
+                    raise _no_line_items(files, report_period)
             except duckdb.Error as exc:
                 raise _located(exc, groups) from exc
             rows_in, line_items = con.execute(
@@ -358,10 +500,7 @@ def summarize_files(
                 "coalesce(sum(conflicts), 0) FROM node_day"
             ).fetchone()
             if rows_in == 0:
-                raise NoPodUsageFiles(
-                    f"no line item of report period {report_period} in {len(files)} file(s): "
-                    f"{[str(f) for f in files][:5]}"
-                )
+                raise _no_line_items(files, report_period)
             con.execute(
                 f"COPY ({FINAL_SQL}) TO $out (FORMAT parquet, COMPRESSION zstd)",
                 {"out": str(staged.path), "cpu_div": CPU_HOURS_DIVISOR, "mem_div": MEMORY_GB_HOURS_DIVISOR},
@@ -371,7 +510,7 @@ def summarize_files(
         output=str(output),
         report_period=report_period,
         files_read=len(files),
-        bytes_read=sum(f.stat().st_size for f in files),
+        bytes_read=bytes_read,
         rows_in=int(rows_in),
         rows_other_periods=int(rows_other),
         line_items=int(line_items),
@@ -383,5 +522,6 @@ def summarize_files(
         seconds=time.perf_counter() - started,
         memory=pm.report,
         stale_temps_removed=removed,
+        line_item_buckets=buckets,
         files=[str(f) for f in files],
     )
