@@ -42,6 +42,7 @@ class Progress:
     _started: float = field(default_factory=time.perf_counter, init=False)
     _last: float = field(default_factory=time.perf_counter, init=False)
     _logged: bool = field(default=False, init=False)
+    _logged_count: int = field(default=-1, init=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False)
 
     def add(self, n: int = 1, **figures: float) -> None:
@@ -56,9 +57,9 @@ class Progress:
                 self._log(now)
 
     def done(self) -> None:
-        """Log the final count, if any progress line was logged before."""
+        """Log the final count, if any progress line was logged before and not already with it."""
         with self._lock:
-            if self._logged:
+            if self._logged and self._logged_count != self.count:
                 self._log(time.perf_counter())
 
     def _log(self, now: float) -> None:
@@ -71,6 +72,7 @@ class Progress:
             + f", {now - self._started:.0f} s"
         )
         self._logged = True
+        self._logged_count = self.count
 
 
 @contextmanager

@@ -249,11 +249,16 @@ def test_progress_logs_at_most_every_interval_and_a_final_line(caplog):
         loud = Progress(logger, "pass 1", 2, "files", every=0)
         loud.add(rows=5, MB=1.5)
         loud.add(rows=7, MB=1.5)
-        loud.done()
+        loud.done()  # the last count is already logged: not again
+        late = Progress(logger, "pass 2", 2, "files", every=0)
+        late.add()
+        late.every = 3600  # the second unit is not logged by add: done() logs it
+        late.add()
+        late.done()
     lines = [r.getMessage() for r in caplog.records]
     assert lines[0].startswith("pass 1: 1/2 files (5 rows, 2 MB), ")
     assert lines[1].startswith("pass 1: 2/2 files (12 rows, 3 MB), ")
-    assert len(lines) == 3 and lines[2].startswith("pass 1: 2/2 files")
+    assert len(lines) == 4 and lines[2].startswith("pass 2: 1/2 files") and lines[3].startswith("pass 2: 2/2 files")
 
 
 def test_duckdb_progress_logs_the_running_querys_percentage(caplog):
