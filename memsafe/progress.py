@@ -41,8 +41,7 @@ class Progress:
     figures: dict[str, float] = field(default_factory=dict)
     _started: float = field(default_factory=time.perf_counter, init=False)
     _last: float = field(default_factory=time.perf_counter, init=False)
-    _logged: bool = field(default=False, init=False)
-    _logged_count: int = field(default=-1, init=False)
+    _logged_count: int | None = field(default=None, init=False)  # the count last logged; None: none yet
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False)
 
     def add(self, n: int = 1, **figures: float) -> None:
@@ -59,7 +58,7 @@ class Progress:
     def done(self) -> None:
         """Log the final count, if any progress line was logged before and not already with it."""
         with self._lock:
-            if self._logged and self._logged_count != self.count:
+            if self._logged_count not in (None, self.count):
                 self._log(time.perf_counter())
 
     def _log(self, now: float) -> None:
@@ -71,7 +70,6 @@ class Progress:
             + (f" ({shown})" if shown else "")
             + f", {now - self._started:.0f} s"
         )
-        self._logged = True
         self._logged_count = self.count
 
 
