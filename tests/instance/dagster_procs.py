@@ -192,6 +192,10 @@ def wait_for(
         time.sleep(interval)
 
 
+class GraphQLFailure(RuntimeError):
+    """A GraphQL query the webserver answered without data (HTTP error or GraphQL errors)."""
+
+
 class DagsterDev:
     """``dagster dev -w workspace.yaml`` (webserver + daemon + code servers) on a free loopback port."""
 
@@ -234,7 +238,23 @@ class DagsterDev:
                 return False
 
         wait_for(up, timeout, "the webserver's /server_info", on_timeout=self.log_tail)
-        wait_for(self.locations_loaded, timeout, "every code location to load", on_timeout=self.log_tail)
+        self.until_answered(self.locations_loaded, timeout, "every code location to load")
+
+    def until_answered(self, predicate: Callable[[], object], timeout: float, what: str):
+        """``wait_for(predicate)``, where a query the webserver answers without data counts as not
+        yet: while `dagster dev` starts, CI once saw an HTTP 500 on PostgreSQL (reason unrecorded).
+        On timeout the last such failure is reported with the log; any other error fails at once
+        (a code location's own load error among them)."""
+        last: list[str] = []
+
+        def attempt():
+            try:
+                return predicate()
+            except GraphQLFailure as e:
+                last[:] = [str(e)]
+                return False
+
+        return wait_for(attempt, timeout, what, on_timeout=lambda: "\n".join([*last, self.log_tail()]))
 
     def locations_loaded(self) -> bool:
         data = self.graphql(
@@ -250,10 +270,17 @@ class DagsterDev:
 
     def graphql(self, query: str, variables: dict | None = None, timeout: float = 60) -> dict:
         r = requests.post(f"{self.url}/graphql", json={"query": query, "variables": variables or {}}, timeout=timeout)
-        r.raise_for_status()
-        body = r.json()
-        if body.get("errors"):
-            raise RuntimeError(f"GraphQL errors: {body['errors']}")
+        try:
+            body = r.json()
+        except ValueError:
+            body = {}
+        # The webserver answers 500 also when a field resolved to a PythonError (its data then
+        # holds the error, which the caller reads); only a response without data is a failure.
+        if body.get("errors") or body.get("data") is None:
+            raise GraphQLFailure(
+                f"GraphQL query failed with HTTP {r.status_code}: {body.get('errors') or r.text[:2000]}\n"
+                f"--- end of the dagster dev log ---\n{self.log_tail(20)}"
+            )
         return body["data"]
 
     def sensors(self) -> list[dict]:
@@ -348,7 +375,7 @@ def start_dev(tmp, name: str, storage: str = "sqlite", env: dict | None = None) 
         print(f"dagster dev ({name}) ready on {dev.url} in {dev.startup_seconds} s")
         # Sensors that default to RUNNING would react to the data the tests write; a test that
         # wants one starts it itself.
-        dev.stop_sensors()
+        dev.until_answered(lambda: dev.stop_sensors() or True, 120, "the sensors to be stopped")
     except BaseException:
         dev.stop()
         raise
