@@ -87,6 +87,24 @@ MAX_REREAD_BUCKETS = 2
 # and 0.64 at 200M (57, 10 re-split). docs/probe_rows.md, seed size.
 SPILL_BUCKET_SHARE = 0.6
 RESPLIT_SHARE = 0.65
+# ... and at most this many MiB (estimated in-memory size) each, however large the budget's share:
+# polars groups a small bucket faster per measurement than a large one (its hash tables and the
+# gathers of the sorted lists stay in cache), more than the extra spill files cost. 20M shuffled,
+# in-process CPU s of spill + grouping, medians of 3 interleaved under load: 6 buckets 8.43,
+# 12 buckets 7.85, 24 buckets 8.16 (docs/probe_rows.md, issue 16 fourth round).
+SPILL_BUCKET_MB = 80
+# One spill pass writes to at most this many buckets: polars' partitioned sink holds buffers for
+# every bucket it writes, so its peak grows with the fan-out (20M shuffled, whole run: 590 MB with
+# 11 buckets, 768 MB with 109). An input that needs more buckets is spilled to this many first,
+# and each is split again (the re-split below) until a bucket fits: every pass has the same
+# fan-out, so the peak does not grow with the input; the price is one more pass over the spill
+# for an input over MAX_SPILL_FANOUT * SPILL_BUCKET_MB (about 1 GB estimated, 20M measurements).
+MAX_SPILL_FANOUT = 12
+# A spilled bucket over this multiple of the planned size is split again too (besides one over
+# RESPLIT_SHARE of the budget's share): with the fan-out capped, an input of 16-24 planned buckets
+# would otherwise be grouped in buckets up to 1.5 times the planned size, and the peak would
+# depend on the input's size after all.
+RESPLIT_OVER_PLANNED = 1.5
 # Hash slots of the probes: the unit packed into buckets of even size (about 85 per bucket).
 HASH_SLOTS = 512
 # Rows per batch of the streaming path (the CLI's and the asset's default ``budget.batch_rows``):
@@ -384,7 +402,8 @@ def _bucketed(
             return len(planned), 0
     # Every bucket is grouped in memory, so none may exceed the budget's share; buckets are
     # planned at SPILL_BUCKET_SHARE of it, so an uneven hash still fits.
-    buckets = max(buckets, math.ceil(bytes_estimate / (limit * SPILL_BUCKET_SHARE)))
+    share = limit * SPILL_BUCKET_SHARE
+    buckets = max(buckets, math.ceil(bytes_estimate / share), math.ceil(bytes_estimate / (SPILL_BUCKET_MB * 2**20)))
     per_bucket = bytes_estimate / buckets
     # "spilled_per_byte": spilled (IPC) bytes per estimated byte, from the first spill (the whole input).
     state = {"part": 0, "spill_peak": 0, "spilled_per_byte": 0.0}
@@ -412,14 +431,20 @@ def _bucketed(
                 continue
             size = sum(p.stat().st_size for p in parts)
             bucket = pl.scan_ipc(parts)
-            # Skew: a bucket over RESPLIT_SHARE of the budget's share is split again with another hash seed, unless
-            # it holds a single probe (one output row, which no split can make smaller).
+            # A bucket over RESPLIT_SHARE of the budget's share (skew) or RESPLIT_OVER_PLANNED times the planned
+            # size (the fan-out cap) is split again with another hash seed, unless it holds a single probe (one
+            # output row, which no split can make smaller).
             if (
-                size > limit * RESPLIT_SHARE * ratio
+                size > min(limit * RESPLIT_SHARE, per_bucket * RESPLIT_OVER_PLANNED) * ratio
                 and depth < MAX_RESPLIT_DEPTH
                 and bucket.select(pl.col("src_addr").n_unique()).collect().item() > 1
             ):
-                spill_and_group([bucket], math.ceil(size / (per_bucket * ratio)), seed + 1, depth + 1)
+                # Read back a few files at a time, as the input was: one scan over all of them
+                # holds more of the bucket at once (60M shuffled with 4 buckets a pass: 742 MB).
+                sizes = [p.stat().st_size for p in parts]
+                frames = [pl.scan_ipc(g) for g in _file_groups(parts, sizes, int(share * ratio))]
+                parts_needed = math.ceil(size / (per_bucket * ratio))
+                spill_and_group(frames, min(parts_needed, MAX_SPILL_FANOUT), seed + 1, depth + 1)
             else:
                 writer.emit(_group_frame(bucket.collect(), extras, presorted=False), part=state["part"])
                 state["part"] += 1
@@ -429,8 +454,8 @@ def _bucketed(
         grouping.done()
         shutil.rmtree(folder, ignore_errors=True)
 
-    groups = _file_groups(files, sizes, int(per_bucket))
-    spill_and_group([_scan(g, extras).filter(not_null) for g in groups], buckets, 0, 0)
+    groups = _file_groups(files, sizes, int(share))  # the memory bound, not the (smaller) CPU one
+    spill_and_group([_scan(g, extras).filter(not_null) for g in groups], min(buckets, MAX_SPILL_FANOUT), 0, 0)
     return state["part"], state["spill_peak"]
 
 

@@ -358,3 +358,28 @@ def test_long_runs_log_progress_on_both_paths(generated, tmp_path, monkeypatch, 
     assert spilled and grouped
     n = grouped[-1].split(": ", 1)[1].split("/", 1)[1].split(" ", 1)[0]
     assert grouped[-1].split(": ", 1)[1].startswith(f"{n}/{n} buckets")
+
+
+def test_spill_fanout_is_capped_and_buckets_kept_small_with_the_same_output(generated, tmp_path, monkeypatch, caplog):
+    # Buckets of about 0.2 MB (the CPU rule, not the budget) need more than the fan-out of 3 that
+    # one spill pass may write: the input is spilled to 3 buckets, each split again, and the rows
+    # equal the one-piece grouping's.
+    reference = group_probes(generated["shuffled"], tmp_path / "ref", _budget(tmp_path))
+    monkeypatch.setattr(grouping, "Progress", functools.partial(grouping.Progress, every=0.0))
+    monkeypatch.setattr(grouping, "BUCKET_MEMORY_FACTOR", 384.0)  # budget share 1 MB: 2-3 buckets by memory
+    monkeypatch.setattr(grouping, "MAX_REREAD_BUCKETS", 0)
+    monkeypatch.setattr(grouping, "SPILL_BUCKET_MB", 0.2)
+    monkeypatch.setattr(grouping, "RESPLIT_SHARE", 0.3)  # re-split what is over 0.3 MB
+    monkeypatch.setattr(grouping, "MAX_SPILL_FANOUT", 3)
+    caplog.set_level(logging.INFO, logger="probe_rows")
+    stats = group_probes(generated["shuffled"], tmp_path / "out", _budget(tmp_path))
+    fanouts = [
+        int(r.getMessage().split("spill to ")[1].split(" ")[0]) for r in caplog.records if "spill to" in r.getMessage()
+    ]
+    levels = {r.getMessage().split("(level ")[1][0] for r in caplog.records if "spill to" in r.getMessage()}
+    assert fanouts and max(fanouts) == 3 and levels >= {"0", "1"}, caplog.text
+    assert stats.buckets > 3
+    for split in ("train", "test"):
+        assert _read(tmp_path / "out", split).equals(_read(tmp_path / "ref", split))
+    assert reference.buckets == 1
+    assert not any((tmp_path / "spill").iterdir()), "spill files must be removed"
