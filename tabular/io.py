@@ -34,6 +34,10 @@ DICTIONARY_MAX_SHARE = 0.1
 # grows the process with the rows (issue 15: 1,531 MB at 3M x 831 rows against 1,163 MB at 1M).
 # 50,000 chunks is at most about 40 MB per open shard: 60 row groups of 831 columns, 250 of 200.
 MAX_COLUMN_CHUNKS = 50_000
+# Bytes a Parquet column reader reads at a time. Without a buffer each column's reader loads its
+# whole column chunk when the row group starts and keeps it to the row group's end: 97 MB for the
+# seeds' 50k-row x 831-column row groups, beside the decoded batch (issue 15).
+PARQUET_READ_BUFFER = 1 << 16
 # pyarrow's default (and largest) row group of ``ParquetWriter.write_table``.
 PARQUET_ROW_GROUP_ROWS = 1024 * 1024
 
@@ -112,7 +116,7 @@ def iter_file_batches(
             # One row group at a time, without pre-buffering: ``iter_batches`` over a whole file
             # pre-buffers column chunks of later row groups (measured: 764 MB instead of 259 MB
             # for eleven 41k-row x 400-column row groups).
-            pf = pq.ParquetFile(path, pre_buffer=False)
+            pf = pq.ParquetFile(path, pre_buffer=False, buffer_size=PARQUET_READ_BUFFER)
             cols = list(columns) if columns else None
             for group in range(pf.num_row_groups):
                 yield from pf.iter_batches(batch_size=batch_rows, row_groups=[group], columns=cols)

@@ -435,6 +435,9 @@ def split_dataset(shards: Path, output: Path, spec: SplitSpec) -> SplitResult:
                 pending.submit(_split_parts(batch, assign, writers, out_schema))
                 keep = assign >= 0
                 np.add.at(per_class, (assign[keep], codes[keep] if label else 0), 1)
+                # Let go of the batch before the next is read: only its grouped copy, in the
+                # writers, needs to live on (one batch less at the peak).
+                del batch
             pending.close()
             progress.done()
         except BaseException:
