@@ -40,6 +40,12 @@ MAX_COLUMN_CHUNKS = 50_000
 PARQUET_READ_BUFFER = 1 << 16
 # pyarrow's default (and largest) row group of ``ParquetWriter.write_table``.
 PARQUET_ROW_GROUP_ROWS = 1024 * 1024
+# A Parquet row group of up to this many batches is decoded whole and cut into equal batches; a
+# larger one is streamed (``iter_batches``), which holds every column's reader state to the row
+# group's end (341 MB beside a 140 MB batch of 24,895 rows at 50k rows x 831 columns, where the
+# whole row group decoded is 281 MB) and leaves a small tail batch (105 or 210 rows) to be
+# processed alone.
+WHOLE_ROW_GROUP_BATCHES = 2
 
 
 class TabularInputError(ValueError):
@@ -119,7 +125,15 @@ def iter_file_batches(
             pf = pq.ParquetFile(path, pre_buffer=False, buffer_size=PARQUET_READ_BUFFER)
             cols = list(columns) if columns else None
             for group in range(pf.num_row_groups):
-                yield from pf.iter_batches(batch_size=batch_rows, row_groups=[group], columns=cols)
+                rows = pf.metadata.row_group(group).num_rows
+                if rows > WHOLE_ROW_GROUP_BATCHES * batch_rows:
+                    yield from pf.iter_batches(batch_size=batch_rows, row_groups=[group], columns=cols)
+                    continue
+                table = pf.read_row_group(group, columns=cols)
+                size = max(1, -(-rows // max(1, -(-rows // batch_rows))))  # equal batches, no tail
+                for start in range(0, rows, size):
+                    yield from table.slice(start, size).to_batches()
+                table = None  # not held while the next row group is decoded
             return
         read, parse, convert = _csv_options(fmt, column_types, batch_rows)
         if columns:
@@ -183,7 +197,9 @@ def coalesce_batches(batches: Iterator[pa.RecordBatch], rows: int) -> Iterator[p
     Shards written with small row groups (the generator's 18,750 rows at 750k x 200) would
     otherwise make every later step (the split's ``take``, one output row group per write) work
     in small pieces; the fixed cost per piece dominated (docs/tabular.md). Memory stays within
-    ``rows``.
+    ``rows``. Held rows that another batch as large as the last would overflow are passed on
+    before the next batch is read: holding them would keep the row group they were sliced from
+    alive while the next one is decoded (issue 15: 90 MB at 3M x 831).
     """
     held: list[pa.RecordBatch] = []
     have = 0
@@ -193,6 +209,11 @@ def coalesce_batches(batches: Iterator[pa.RecordBatch], rows: int) -> Iterator[p
             held, have = [], 0
         held.append(batch)
         have += batch.num_rows
+        last, batch = batch.num_rows, None
+        if have + last > rows:
+            out, held, have = held, [], 0
+            yield out[0] if len(out) == 1 else pa.Table.from_batches(out)
+            out = None
     if held:
         yield held[0] if len(held) == 1 else pa.Table.from_batches(held)
 

@@ -65,3 +65,35 @@ def test_split_row_groups_hold_at_least_a_quarter_batch(wide_csv, tmp_path):
         groups = [n for shard in res.shards[name] for n in _row_groups(shard)]
         assert min(groups[:-1]) >= 400 // SMALL_WRITES_PER_BATCH, (name, groups)
         assert sum(groups) == res.rows[name]
+
+
+def test_a_row_group_of_up_to_two_batches_is_read_in_equal_batches(tmp_path):
+    # 150 rows in one row group, 100-row batches: two of 75, not 100 and a 50-row tail; a row
+    # group over two batches (250 rows) is streamed in batches of 100.
+    from tabular.io import iter_file_batches
+
+    path = tmp_path / "f.parquet"
+    pq.write_table(pa.Table.from_batches(_batches(1, 150)), path)
+    assert [b.num_rows for b in iter_file_batches(path, 100)] == [75, 75]
+    pq.write_table(pa.Table.from_batches(_batches(1, 250)), path)
+    assert [b.num_rows for b in iter_file_batches(path, 100)] == [100, 100, 50]
+
+
+def test_coalesce_passes_batches_on_before_reading_the_next(tmp_path):
+    # 60-row batches into 100-row tables: another 60 would overflow, so each goes on before the
+    # next is read (the held one would keep its row group alive). Smaller ones are still joined.
+    from tabular.io import coalesce_batches
+
+    pulled = []
+
+    def source(sizes):
+        for k, n in enumerate(sizes):
+            pulled.append(k)
+            yield _batches(1, n)[0]
+
+    seen = []
+    for out in coalesce_batches(source([60, 60, 60]), 100):
+        seen.append((out.num_rows, len(pulled)))
+    assert seen == [(60, 1), (60, 2), (60, 3)]
+    pulled.clear()
+    assert [t.num_rows for t in coalesce_batches(source([30, 30, 30, 30]), 100)] == [90, 30]
