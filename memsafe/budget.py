@@ -44,6 +44,13 @@ MIN_BATCH_ROWS = 1024
 # 831-column table at 2048 MB took 35k-row batches of 224 MB and peaked at 1,612 MB, against
 # 1,183 MB for the 200-column table, whose 100k-row cap is 155 MB (issue 15, bench/RESULTS.md).
 MAX_BATCH_MB = 160
+# Memory a streaming step holds per column beside its batches, whatever their size: the Parquet
+# reader's per-column dictionary, page and record buffers for the row group being read (measured
+# 270 MB at the seeds' 831 columns and 50k-row row groups with a 64 KB read buffer: a third of a
+# MB a column) and each writer's per-column state. Each of the ``BATCHES_IN_MEMORY`` batches gives
+# up its share, so at the same budget an 831-column table's peak stays near a 200-column one's
+# (issue 15: 1,289 / 1,324 MB against 916 / 885 MB at 3M rows with 160 MB batches for both).
+COLUMN_STATE_MB = 1 / 3
 
 
 class BudgetError(ValueError):
@@ -215,9 +222,11 @@ def row_bytes(schema: pa.Schema) -> int:
 def batch_rows_for(schema: pa.Schema, memory_mb: int, cap: int, baseline_mb: int = PROCESS_BASELINE_MB) -> int:
     """Rows per record batch so that :data:`BATCHES_IN_MEMORY` batches of ``schema`` fit in
     ``memory_mb`` (MiB) less the process baseline, and one batch holds at most
-    :data:`MAX_BATCH_MB`. At most ``cap``, at least :data:`MIN_BATCH_ROWS`."""
+    :data:`MAX_BATCH_MB`, each less its share of the per-column state (:data:`COLUMN_STATE_MB`
+    a column). At most ``cap``, at least :data:`MIN_BATCH_ROWS`."""
     usable = max(64, memory_mb - baseline_mb) * (1 << 20)
     per_batch = min(usable // BATCHES_IN_MEMORY, MAX_BATCH_MB << 20)
+    per_batch -= int(len(schema) * COLUMN_STATE_MB * (1 << 20)) // BATCHES_IN_MEMORY
     return int(max(MIN_BATCH_ROWS, min(cap, per_batch // row_bytes(schema))))
 
 

@@ -27,6 +27,25 @@ SCHEMA_FILE = "_schema.arrow"
 # A Parquet column is dictionary-encoded when its first rows hold at most this many distinct
 # values per row (see :func:`dictionary_columns`).
 DICTIONARY_MAX_SHARE = 0.1
+# Column chunks (row groups x columns) in one Parquet shard: past it the shard is closed and the
+# next one started. A ``ParquetWriter`` keeps every row group's footer metadata (statistics,
+# sizes, offsets: about 0.75 KB per column chunk, measured 0.63 MB per 831-column row group) in
+# memory until its file closes, so without a bound a shard that receives many small row groups
+# grows the process with the rows (issue 15: 1,531 MB at 3M x 831 rows against 1,163 MB at 1M).
+# 50,000 chunks is at most about 40 MB per open shard: 60 row groups of 831 columns, 250 of 200.
+MAX_COLUMN_CHUNKS = 50_000
+# Bytes a Parquet column reader reads at a time. Without a buffer each column's reader loads its
+# whole column chunk when the row group starts and keeps it to the row group's end: 97 MB for the
+# seeds' 50k-row x 831-column row groups, beside the decoded batch (issue 15).
+PARQUET_READ_BUFFER = 1 << 16
+# pyarrow's default (and largest) row group of ``ParquetWriter.write_table``.
+PARQUET_ROW_GROUP_ROWS = 1024 * 1024
+# A Parquet row group of up to this many batches is decoded whole and cut into equal batches; a
+# larger one is streamed (``iter_batches``), which holds every column's reader state to the row
+# group's end (341 MB beside a 140 MB batch of 24,895 rows at 50k rows x 831 columns, where the
+# whole row group decoded is 281 MB) and leaves a small tail batch (105 or 210 rows) to be
+# processed alone.
+WHOLE_ROW_GROUP_BATCHES = 2
 
 
 class TabularInputError(ValueError):
@@ -103,10 +122,18 @@ def iter_file_batches(
             # One row group at a time, without pre-buffering: ``iter_batches`` over a whole file
             # pre-buffers column chunks of later row groups (measured: 764 MB instead of 259 MB
             # for eleven 41k-row x 400-column row groups).
-            pf = pq.ParquetFile(path, pre_buffer=False)
+            pf = pq.ParquetFile(path, pre_buffer=False, buffer_size=PARQUET_READ_BUFFER)
             cols = list(columns) if columns else None
             for group in range(pf.num_row_groups):
-                yield from pf.iter_batches(batch_size=batch_rows, row_groups=[group], columns=cols)
+                rows = pf.metadata.row_group(group).num_rows
+                if rows > WHOLE_ROW_GROUP_BATCHES * batch_rows:
+                    yield from pf.iter_batches(batch_size=batch_rows, row_groups=[group], columns=cols)
+                    continue
+                table = pf.read_row_group(group, columns=cols)
+                size = max(1, -(-rows // max(1, -(-rows // batch_rows))))  # equal batches, no tail
+                for start in range(0, rows, size):
+                    yield from table.slice(start, size).to_batches()
+                table = None  # not held while the next row group is decoded
             return
         read, parse, convert = _csv_options(fmt, column_types, batch_rows)
         if columns:
@@ -170,7 +197,9 @@ def coalesce_batches(batches: Iterator[pa.RecordBatch], rows: int) -> Iterator[p
     Shards written with small row groups (the generator's 18,750 rows at 750k x 200) would
     otherwise make every later step (the split's ``take``, one output row group per write) work
     in small pieces; the fixed cost per piece dominated (docs/tabular.md). Memory stays within
-    ``rows``.
+    ``rows``. Held rows that another batch as large as the last would overflow are passed on
+    before the next batch is read: holding them would keep the row group they were sliced from
+    alive while the next one is decoded (issue 15: 90 MB at 3M x 831).
     """
     held: list[pa.RecordBatch] = []
     have = 0
@@ -180,6 +209,11 @@ def coalesce_batches(batches: Iterator[pa.RecordBatch], rows: int) -> Iterator[p
             held, have = [], 0
         held.append(batch)
         have += batch.num_rows
+        last, batch = batch.num_rows, None
+        if have + last > rows:
+            out, held, have = held, [], 0
+            yield out[0] if len(out) == 1 else pa.Table.from_batches(out)
+            out = None
     if held:
         yield held[0] if len(held) == 1 else pa.Table.from_batches(held)
 
@@ -193,9 +227,17 @@ def shard_schema(folder: Path) -> pa.Schema:
 class ShardWriter:
     """Writes record batches to ``part-00000.<fmt>``, ``part-00001.<fmt>``, ... in ``folder``.
 
-    A new shard starts after ``rows_per_shard`` rows; numbering is continuous across every call
-    to :meth:`write`. Parquet shards are streamed (one row group per written batch), so memory is
-    one batch, not one shard. Meant to write inside a staging folder (see :func:`memsafe.atomic.atomic_dir`).
+    A new shard starts after ``rows_per_shard`` rows, and a Parquet shard also after
+    ``MAX_COLUMN_CHUNKS // columns`` row groups (its footer metadata stays in memory until it
+    closes); numbering is continuous across every call to :meth:`write`. Parquet shards are
+    streamed (one row group per written batch), so memory is one batch, not one shard.
+
+    ``min_row_group_rows`` joins small writes: a write of fewer rows is copied (compacted, so it
+    no longer holds the batch it was sliced from) and held until the held rows reach that many,
+    then the held rows and the write that completes them go out as one row group. A split's
+    smaller parts (a tenth of each batch) would otherwise each be a row group. Memory: at most
+    ``min_row_group_rows`` held rows per writer. Row order is kept; :meth:`close` writes the rest.
+    Meant to write inside a staging folder (see :func:`memsafe.atomic.atomic_dir`).
     """
 
     def __init__(
@@ -205,6 +247,7 @@ class ShardWriter:
         fmt: str = "parquet",
         rows_per_shard: int = 1_000_000,
         compression: str = "snappy",
+        min_row_group_rows: int = 0,
     ) -> None:
         if fmt not in FORMATS:
             raise ValueError(f"output_format must be one of {FORMATS}, got {fmt!r}")
@@ -212,11 +255,16 @@ class ShardWriter:
             raise ValueError(f"rows_per_shard must be positive, got {rows_per_shard}")
         self.folder, self.schema, self.fmt = folder, schema, fmt
         self.rows_per_shard, self.compression = rows_per_shard, compression
+        self.min_row_group_rows = min_row_group_rows if fmt == "parquet" else 0
+        self.max_row_groups = max(1, MAX_COLUMN_CHUNKS // max(1, len(schema)))
         self.folder.mkdir(parents=True, exist_ok=True)
         self.shards: list[Path] = []
         self.rows = 0
         self._writer = None
         self._in_shard = 0
+        self._groups_in_shard = 0
+        self._held: list[pa.RecordBatch] = []  # small writes waiting for a row group (compact copies)
+        self._held_rows = 0
         self._dictionary: list[str] | None = None  # decided on the first rows written
 
     def _open(self, first: pa.RecordBatch | pa.Table) -> None:
@@ -232,8 +280,23 @@ class ShardWriter:
             opts = pacsv.WriteOptions(delimiter="\t" if self.fmt == "tsv" else ",")
             self._writer = pacsv.CSVWriter(str(path), self.schema, write_options=opts)
         self._in_shard = 0
+        self._groups_in_shard = 0
 
     def write(self, batch: pa.RecordBatch | pa.Table) -> None:
+        if not self.min_row_group_rows or batch.num_rows == 0:
+            self._write(batch)
+            return
+        if self._held_rows + batch.num_rows < self.min_row_group_rows:
+            # A copy: the slice would keep the whole batch it came from alive.
+            self._held.append(pa.concat_batches(_batches(batch)))
+            self._held_rows += batch.num_rows
+            return
+        if self._held:
+            batch = pa.Table.from_batches([*self._held, *_batches(batch)])
+            self._held, self._held_rows = [], 0
+        self._write(batch)
+
+    def _write(self, batch: pa.RecordBatch | pa.Table) -> None:
         offset = 0
         while offset < batch.num_rows:
             if self._writer is None:
@@ -246,8 +309,12 @@ class ShardWriter:
                 self._writer.write_batch(part)
             offset += take
             self._in_shard += take
+            # pyarrow writes one row group per call, of at most its default row group size.
+            self._groups_in_shard += -(-take // PARQUET_ROW_GROUP_ROWS)
             self.rows += take
-            if self._in_shard >= self.rows_per_shard:
+            if self._in_shard >= self.rows_per_shard or (
+                self.fmt == "parquet" and self._groups_in_shard >= self.max_row_groups
+            ):
                 self._close_current()
 
     def _close_current(self) -> None:
@@ -256,11 +323,19 @@ class ShardWriter:
             self._writer = None
 
     def close(self) -> list[Path]:
-        """Finish the last shard; write ``_schema.arrow`` for CSV/TSV; return the shard paths."""
+        """Write the held rows, finish the last shard; write ``_schema.arrow`` for CSV/TSV; return
+        the shard paths."""
+        if self._held:
+            held, self._held, self._held_rows = self._held, [], 0
+            self._write(pa.Table.from_batches(held))
         self._close_current()
         if self.fmt != "parquet":
             write_schema(self.folder, self.schema)
         return self.shards
+
+
+def _batches(data: pa.RecordBatch | pa.Table) -> list[pa.RecordBatch]:
+    return [data] if isinstance(data, pa.RecordBatch) else data.to_batches()
 
 
 def dictionary_columns(sample: pa.RecordBatch | pa.Table) -> list[str]:

@@ -11,7 +11,15 @@ import duckdb
 import pytest
 
 from memsafe.atomic import atomic_dir, atomic_output, atomic_path, remove_stale_temps, target_lock
-from memsafe.budget import MAX_BATCH_MB, Budget, BudgetError, batch_rows_for, check_fits_machine, row_bytes
+from memsafe.budget import (
+    COLUMN_STATE_MB,
+    MAX_BATCH_MB,
+    Budget,
+    BudgetError,
+    batch_rows_for,
+    check_fits_machine,
+    row_bytes,
+)
 from memsafe.csv_source import CsvHeaderError, find_header
 from memsafe.memory import PeakMemory, duckdb_probe
 from memsafe.progress import duckdb_progress
@@ -284,6 +292,24 @@ def test_a_batch_holds_at_most_max_batch_mb_whatever_the_width():
     wide, narrow = table(831), table(150)
     assert batch_rows_for(narrow, 2048, 100_000) == 100_000
     rows = batch_rows_for(wide, 2048, 100_000)
-    assert rows * row_bytes(wide) <= MAX_BATCH_MB << 20 < (rows + 1) * row_bytes(wide)
-    # Below the cap, the budget still decides: 8 batches in 1024 - 256 MB.
-    assert batch_rows_for(wide, 1024, 100_000) == (768 << 20) // 8 // row_bytes(wide)
+    cap = (MAX_BATCH_MB << 20) - int(831 * COLUMN_STATE_MB * (1 << 20)) // 8
+    assert rows * row_bytes(wide) <= cap < (rows + 1) * row_bytes(wide)
+    # Below the cap, the budget still decides: 8 batches in 1024 - 256 MB, less the columns' share.
+    share = (768 << 20) // 8 - int(831 * COLUMN_STATE_MB * (1 << 20)) // 8
+    assert batch_rows_for(wide, 1024, 100_000) == share // row_bytes(wide)
+
+
+def test_a_wide_batch_gives_up_its_share_of_the_per_column_state():
+    # Issue 15: at the same budget, 831 columns hold a third of a MB each beside the batches
+    # (the Parquet reader's per-column buffers), so their batch is smaller than MAX_BATCH_MB:
+    # about 35 MB less, where 200 columns give up 8 MB. Before: both at MAX_BATCH_MB.
+    import pyarrow as pa
+
+    def mb(cols):
+        schema = pa.schema([(f"f{i}", pa.float64()) for i in range(cols)])
+        return batch_rows_for(schema, 2048, 10**9) * row_bytes(schema) / (1 << 20)
+
+    assert MAX_BATCH_MB - 36 < mb(831) < MAX_BATCH_MB - 34
+    assert MAX_BATCH_MB - 9 < mb(200) < MAX_BATCH_MB - 8
+    # A table too wide for any share still gets MIN_BATCH_ROWS rows.
+    assert batch_rows_for(pa.schema([(f"f{i}", pa.int8()) for i in range(20_000)]), 2048, 10**9) == 1024
