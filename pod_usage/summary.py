@@ -274,8 +274,9 @@ def node_day_sql(src: str) -> str:
 
 
 def node_interval_parts_sql(src: str) -> str:
-    """One bucket's share of every node interval it has rows of: row counts and the smallest and
-    largest of each capacity (rows of the period only), with the interval's ``usage_date``."""
+    """The share of the rows of ``src`` (one input file's) in every node interval they have: row
+    counts and the smallest and largest of each capacity (rows of the period only), with the
+    interval's ``usage_date``."""
     extremes = ", ".join(f"{f}({c}) FILTER (WHERE in_period) AS {f}_{c}" for c in CAPACITIES for f in ("min", "max"))
     return f"""
         SELECT CAST(interval_start AS DATE) AS usage_date, node, interval_start,
@@ -287,8 +288,8 @@ def node_interval_parts_sql(src: str) -> str:
 
 
 def node_day_sum_sql(parts: str) -> str:
-    """:func:`node_day_sql` from the buckets' :func:`node_interval_parts_sql` rows in ``parts``:
-    counts add up, the maxima and minima of a node interval are those of its buckets'."""
+    """:func:`node_day_sql` from the :func:`node_interval_parts_sql` rows of parts of the rows in
+    ``parts``: counts add up, the maxima and minima of a node interval are those of its parts'."""
     conflict = " OR ".join(f"min(min_{c}) <> max(max_{c})" for c in CAPACITIES)
     return f"""
         WITH node_intervals AS (
@@ -450,9 +451,10 @@ def _summarize_by_bucket(
        (namespace, pod, usage date) hash bucket under the budget's spill folder, **one file at a
        time** (one ``COPY`` each, into its own sub-folder), so the write's memory does not grow
        with the number of input files.
-    2. Each bucket is aggregated alone: line items -> pod-days -> its sums per namespace-day, and
-       its share of every node interval (:func:`node_interval_parts_sql`); both written next to
-       the spill, one folder per usage date (``PARTITION_BY (usage_date)``).
+       Each file's share of every node interval (:func:`node_interval_parts_sql`) is then
+       aggregated from its spill, into one folder per usage date (``PARTITION_BY (usage_date)``).
+    2. Each bucket is aggregated alone: line items -> pod-days -> its sums per namespace-day,
+       written next to the spill, one folder per usage date.
     3. The buckets' sums are added up, joined and written one usage date at a time, in output
        order (:func:`_write_by_date`).
 
@@ -460,8 +462,10 @@ def _summarize_by_bucket(
     global). The spill is removed on return.
     """
     folder = Path(tempfile.mkdtemp(prefix="pod_usage-", dir=budget.spill_path()))
-    items = folder / "items"
-    items.mkdir()
+    items, ns_day, nodes = folder / "items", folder / "ns_day", folder / "nodes"
+    for sub in (items, ns_day, nodes):
+        sub.mkdir()
+    by_date = "(FORMAT parquet, PARTITION_BY (usage_date), WRITE_PARTITION_COLUMNS true)"
     try:
         con.execute(f"SET memory_limit = '{spill_memory_mb(budget, buckets)}MB'")
         con.execute(f"SET partitioned_write_flush_threshold = {SPILL_FLUSH_ROWS}")
@@ -477,6 +481,17 @@ def _summarize_by_bucket(
                 f"ROW_GROUP_SIZE {SPILL_ROW_GROUP_ROWS}, COMPRESSION snappy)",
                 {**shared, "files0": [str(sniffed.path)], "buckets": buckets, "folder": str(items / f"{n:05d}")},
             ).fetchone()
+            # The file's share of the node intervals, from its spill just written (6 columns). Per
+            # file, not per bucket: a bucket has rows of nearly every node interval (its pods run
+            # on every node), so per-bucket shares would be buckets x node intervals rows; a file
+            # covers its report's hours (koku exports in interval order), so the files' shares
+            # add up to about the node intervals once, at the cost of one aggregate as large as
+            # the node intervals in one file (at most its rows).
+            file_src = "SELECT * FROM read_parquet($spilled, hive_partitioning = false)"
+            con.execute(
+                f"COPY ({node_interval_parts_sql(file_src)}) TO $out {by_date}",
+                {"spilled": str(items / f"{n:05d}" / "*" / "*.parquet"), "out": str(nodes / f"{n:05d}")},
+            )
             writing.add(rows=rows)
         writing.done()
         con.execute(f"SET memory_limit = '{budget.engine_memory_mb}MB'")
@@ -485,17 +500,13 @@ def _summarize_by_bucket(
             return None
         # Each bucket's sums are written out, one folder per usage date, not kept in a table
         # that would grow with the output while the next buckets run.
-        ns_day, nodes = folder / "ns_day", folder / "nodes"
-        ns_day.mkdir()
-        nodes.mkdir()
         progress = Progress(log, "pod_usage line items", total=len(parts), unit="buckets")
         for i, part in enumerate(parts):
             bucket_src = "SELECT * FROM read_parquet($part, hive_partitioning = false)"
-            for sql, to in ((namespace_day_sql(bucket_src), ns_day), (node_interval_parts_sql(bucket_src), nodes)):
-                con.execute(
-                    f"COPY ({sql}) TO $out (FORMAT parquet, PARTITION_BY (usage_date), WRITE_PARTITION_COLUMNS true)",
-                    {"part": str(items / "*" / part / "*.parquet"), "out": str(to / f"{i:05d}")},
-                )
+            con.execute(
+                f"COPY ({namespace_day_sql(bucket_src)}) TO $out {by_date}",
+                {"part": str(items / "*" / part / "*.parquet"), "out": str(ns_day / f"{i:05d}")},
+            )
             progress.add()
         progress.done()
         shutil.rmtree(items)  # not needed any more: the disk it takes is the input's order
@@ -528,13 +539,13 @@ def _day_folders(root: Path) -> dict[date, str]:
 def _write_by_date(
     con: duckdb.DuckDBPyConnection, ns_day: Path, nodes: Path, folder: Path, out: Path
 ) -> tuple[int, int, int, int]:
-    """Write the output to ``out`` from the buckets' namespace-day sums under ``ns_day`` and
-    node-interval shares under ``nodes`` (one ``usage_date=<day>`` folder per day in each bucket's
-    folder), one day at a time. Returns ``(rows_other, intervals, conflicts, rows_out)``.
+    """Write the output to ``out`` from the buckets' namespace-day sums under ``ns_day`` and the
+    files' node-interval shares under ``nodes`` (one ``usage_date=<day>`` folder per day in each
+    bucket's or file's folder), one day at a time. Returns ``(rows_other, intervals, conflicts, rows_out)``.
 
     The output is sorted by usage date first, so the days' sorted rows, concatenated in date
     order, are the output in order: each day's ``node_day`` and namespace-day rows are added up
-    from the buckets', joined and sorted alone (a day holds at most namespaces x nodes rows and
+    from the parts', joined and sorted alone (a day holds at most namespaces x nodes rows and
     nodes x 24 node intervals, however long the input). The concatenation is then written in
     slices of exactly :data:`OUTPUT_ROW_GROUP_ROWS` rows, each one parquet file of one row group,
     and the slices streamed in order into ``out`` by one ``COPY``, so the file has the row groups
