@@ -45,7 +45,7 @@ Memory: only the 16 needed columns are converted; the two aggregations (line ite
 intervals) are DuckDB hash aggregates under :class:`memsafe.budget.Budget` (``memory_limit``,
 ``temp_directory``). An input whose line items fit one aggregate (:func:`line_item_buckets`)
 is scanned twice, once per aggregation, and written by one sorted ``COPY``. A larger one is
-scanned once, into a parquet spill partitioned by a hash of (namespace, usage date) under the
+scanned once, into a parquet spill partitioned by a hash of (namespace, pod, usage date) under the
 budget's spill folder; the line-item aggregate then runs bucket by bucket, so its size is
 bounded by the budget, not the input, the node intervals are read from the spill, and the
 output is joined, sorted and written one usage date at a time (:func:`_write_by_date`), with the
@@ -133,7 +133,7 @@ class SummaryStats:
     seconds: float
     memory: MemoryReport
     stale_temps_removed: int = 0
-    line_item_buckets: int = 1  # (namespace, usage date) hash buckets aggregated one at a time; 1: one pass
+    line_item_buckets: int = 1  # (namespace, pod, usage date) hash buckets aggregated one at a time; 1: one pass
     files: list[str] = field(default_factory=list)
 
     @property
@@ -369,7 +369,7 @@ SPILL_MEMORY_SHARE = 0.5
 
 
 def line_item_buckets(csv_bytes: int, budget: Budget) -> int:
-    """How many (namespace, usage date) hash buckets the line items of ``csv_bytes`` of CSV need
+    """How many (namespace, pod, usage date) hash buckets the line items of ``csv_bytes`` of CSV need
     so that one bucket's line-item aggregate fits in ``BUCKET_MEMORY_SHARE`` of the engine's memory.
 
     1 means one pass over the CSVs, no bucket spill (inputs of up to ~300 MB at a 1 GB budget).
@@ -670,7 +670,7 @@ def summarize_files(
         budget: DuckDB ``memory_limit``/``threads``/``temp_directory`` for the whole summary.
         report_period: ``"YYYY-MM"`` keeps only rows whose ``report_period_start`` is that
             month (the other rows are still read, validated and counted); ``None`` keeps all.
-        buckets: (namespace, usage date) hash buckets of the line-item aggregation; ``None``: from the
+        buckets: (namespace, pod, usage date) hash buckets of the line-item aggregation; ``None``: from the
             input's size and the budget (:func:`line_item_buckets`), 1: one pass, no spill.
 
     Returns:
