@@ -44,11 +44,12 @@ Capacity is taken from every row of the period, copies included: a ``max`` canno
 Memory: only the 16 needed columns are converted; the two aggregations (line items, then node
 intervals) are DuckDB hash aggregates under :class:`memsafe.budget.Budget` (``memory_limit``,
 ``temp_directory``). An input whose line items fit one aggregate (:func:`line_item_buckets`)
-is scanned twice, once per aggregation. A larger one is scanned once, into a parquet spill
-partitioned by a hash of (namespace, usage date) under the budget's spill folder; the line-item
-aggregate then runs bucket by bucket, so its size is bounded by the budget, not the input, and
-the node intervals are read from the spill. The per-day tables are small (days x namespaces x
-nodes).
+is scanned twice, once per aggregation, and written by one sorted ``COPY``. A larger one is
+scanned once, into a parquet spill partitioned by a hash of (namespace, pod, usage date) under the
+budget's spill folder; the line-item aggregate then runs bucket by bucket, so its size is
+bounded by the budget, not the input, the node intervals are read from the spill, and the
+output is joined, sorted and written one usage date at a time (:func:`_write_by_date`), with the
+same bytes as the one sorted ``COPY``.
 
 Plain logic: no dagster import.
 """
@@ -63,11 +64,10 @@ import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 
 import duckdb
-import pyarrow.parquet as pq
 
 from memsafe.atomic import atomic_output
 from memsafe.budget import MIN_ENGINE_MB, Budget
@@ -133,7 +133,7 @@ class SummaryStats:
     seconds: float
     memory: MemoryReport
     stale_temps_removed: int = 0
-    line_item_buckets: int = 1  # (namespace, usage date) hash buckets aggregated one at a time; 1: one pass
+    line_item_buckets: int = 1  # (namespace, pod, usage date) hash buckets aggregated one at a time; 1: one pass
     files: list[str] = field(default_factory=list)
 
     @property
@@ -229,6 +229,22 @@ def namespace_day_sql(src: str) -> str:
     """
 
 
+CAPACITIES = ("cap_cores", "cap_cs", "cap_mem", "cap_ms")
+# node_intervals (one row per node and interval) -> one row per (usage_date, node), and one row
+# with a NULL date and node for the rows of other report periods.
+NODE_DAY_FROM_INTERVALS = """
+        SELECT CASE WHEN rows_in > 0 THEN CAST(interval_start AS DATE) END AS usage_date,
+               CASE WHEN rows_in > 0 THEN node END AS node,
+               CAST(sum(rows_other) AS BIGINT) AS rows_other,
+               count(*) FILTER (WHERE rows_in > 0) AS intervals,
+               count(*) FILTER (WHERE conflict) AS conflicts,
+               max(cores) AS cores, CAST(sum(cs) AS BIGINT) AS cs,
+               CAST(round_even(max(mem), 0) AS BIGINT) AS mem, CAST(sum(ms) AS BIGINT) AS ms
+        FROM node_intervals
+        GROUP BY ALL
+"""
+
+
 def node_day_sql(src: str) -> str:
     """One row per (usage_date, node): capacity counted once per node and interval.
 
@@ -253,19 +269,43 @@ def node_day_sql(src: str) -> str:
             FROM src
             GROUP BY node, interval_start
         )
-        SELECT CASE WHEN rows_in > 0 THEN CAST(interval_start AS DATE) END AS usage_date,
-               CASE WHEN rows_in > 0 THEN node END AS node,
-               CAST(sum(rows_other) AS BIGINT) AS rows_other,
-               count(*) FILTER (WHERE rows_in > 0) AS intervals,
-               count(*) FILTER (WHERE conflict) AS conflicts,
-               max(cores) AS cores, CAST(sum(cs) AS BIGINT) AS cs,
-               CAST(round_even(max(mem), 0) AS BIGINT) AS mem, CAST(sum(ms) AS BIGINT) AS ms
-        FROM node_intervals
+        {NODE_DAY_FROM_INTERVALS}
+    """
+
+
+def node_interval_parts_sql(src: str) -> str:
+    """The share of the rows of ``src`` (one input file's) in every node interval they have: row
+    counts and the smallest and largest of each capacity (rows of the period only), with the
+    interval's ``usage_date``."""
+    extremes = ", ".join(f"{f}({c}) FILTER (WHERE in_period) AS {f}_{c}" for c in CAPACITIES for f in ("min", "max"))
+    return f"""
+        SELECT CAST(interval_start AS DATE) AS usage_date, node, interval_start,
+               count(*) FILTER (WHERE NOT in_period) AS rows_other,
+               count(*) FILTER (WHERE in_period) AS rows_in, {extremes}
+        FROM ({src}) AS src
         GROUP BY ALL
     """
 
 
-FINAL_SQL = """
+def node_day_sum_sql(parts: str) -> str:
+    """:func:`node_day_sql` from the :func:`node_interval_parts_sql` rows of parts of the rows in
+    ``parts``: counts add up, the maxima and minima of a node interval are those of its parts'."""
+    conflict = " OR ".join(f"min(min_{c}) <> max(max_{c})" for c in CAPACITIES)
+    return f"""
+        WITH node_intervals AS (
+            SELECT node, interval_start, sum(rows_other) AS rows_other, sum(rows_in) AS rows_in,
+                   max(max_cap_cores) AS cores, max(max_cap_cs) AS cs,
+                   max(max_cap_mem) AS mem, max(max_cap_ms) AS ms, ({conflict}) AS conflict
+            FROM {parts}
+            GROUP BY node, interval_start
+        )
+        {NODE_DAY_FROM_INTERVALS}
+    """
+
+
+def final_sql(ns_day: str) -> str:
+    """The output rows of ``ns_day`` (a table or a scan), joined to ``node_day``, in output order."""
+    return f"""
     SELECT n.usage_date, n.namespace, n.node, n.pod_count, n.line_items,
            n.rows_in - n.line_items AS duplicate_line_items,
            CAST(n.uc AS DOUBLE) / $cpu_div AS pod_usage_cpu_core_hours,
@@ -282,7 +322,7 @@ FINAL_SQL = """
            CAST(d.ms AS DOUBLE) / $mem_div AS node_capacity_memory_gigabyte_hours,
            CAST(n.ec AS DOUBLE) / CAST(nullif(d.cs, 0) AS DOUBLE) AS cpu_share_of_node,
            CAST(n.em AS DOUBLE) / CAST(nullif(d.ms, 0) AS DOUBLE) AS memory_share_of_node
-    FROM ns_day AS n LEFT JOIN node_day AS d USING (usage_date, node)
+    FROM {ns_day} AS n LEFT JOIN node_day AS d USING (usage_date, node)
     ORDER BY n.usage_date, n.namespace, n.node
 """
 
@@ -290,12 +330,15 @@ FINAL_SQL = """
 # Bucketed line items (issue 15). The line-item aggregate has one group per line item; past what
 # the engine holds, DuckDB spills it, but the memory it keeps outside its limit while doing so
 # grows with the number of groups (1,057 MB at 100M line items under a 1,024 MB budget). Every
-# copy of a line item has the same namespace and interval, and every output row (usage date,
-# namespace, node) takes its line items from one namespace and day, so the rows are split by a
-# hash of (namespace, usage date) into buckets that are aggregated one at a time: a bucket's
-# namespace-day rows are final, no bucket shares one. A bucket holds about 1/buckets of the line
-# items, and at least its largest namespace-day, which depends on the cluster (pods x 24), not on
-# how long the input is.
+# copy of a line item has the same namespace, pod and interval, and the line items are folded to
+# pod-days before anything else, so the rows are split by a hash of (namespace, pod, usage date)
+# into buckets that are aggregated one at a time: a bucket's pod-days are final, no bucket shares
+# one, and its namespace-day rows are sums over its pod-days, added up across buckets one usage
+# date at a time (:func:`_write_by_date`). A pod-day is at most a day's intervals (24 hourly line
+# items), so every bucket holds about 1/buckets of the line items. Hashing (namespace, usage
+# date) instead, as first done, kept namespace-days whole, but one namespace-day grows with the
+# cluster's density (a Zipf-sized namespace: 147,000 line items a day at 30M generated items), so
+# the largest bucket grew with the input: 2.1M line items against a mean of 1.1M at 30M.
 #
 # Engine bytes per line item of the line-item aggregate without spilling (keys, the kept copy's
 # struct, hash table): measured about 200 (3M line items under a 768 MB limit did not spill,
@@ -326,7 +369,7 @@ SPILL_MEMORY_SHARE = 0.5
 
 
 def line_item_buckets(csv_bytes: int, budget: Budget) -> int:
-    """How many (namespace, usage date) hash buckets the line items of ``csv_bytes`` of CSV need
+    """How many (namespace, pod, usage date) hash buckets the line items of ``csv_bytes`` of CSV need
     so that one bucket's line-item aggregate fits in ``BUCKET_MEMORY_SHARE`` of the engine's memory.
 
     1 means one pass over the CSVs, no bucket spill (inputs of up to ~300 MB at a 1 GB budget).
@@ -343,44 +386,92 @@ def spill_memory_mb(budget: Budget, buckets: int) -> int:
 
 
 def spill_sql(src: str) -> str:
-    """Every row of ``src`` with ``bucket``, its (namespace, usage date) hash bucket of ``$buckets``."""
-    return f"SELECT *, hash(namespace, CAST(interval_start AS DATE)) % $buckets AS bucket FROM ({src}) AS src"
+    """Every row of ``src`` with ``bucket``, its (namespace, pod, usage date) hash bucket of ``$buckets``."""
+    return f"SELECT *, hash(namespace, pod, CAST(interval_start AS DATE)) % $buckets AS bucket FROM ({src}) AS src"
 
 
-def _aggregate_in_one_pass(con: duckdb.DuckDBPyConnection, src: str, params: dict[str, object]) -> None:
-    """``ns_day`` and ``node_day`` straight from the CSVs (two scans): inputs whose line items fit."""
+def namespace_day_sum_sql(partials: str) -> str:
+    """``ns_day`` rows from the per-bucket ones of :func:`namespace_day_sql` in ``partials``: a pod-day
+    is in one bucket, so every count and sum of a namespace-day is the sum of its buckets'."""
+    sums = ", ".join(
+        f"CAST(sum({c}) AS BIGINT) AS {c}"
+        for c in ("pod_count", "line_items", "rows_in", "uc", "rc", "lc", "ec", "um", "rm", "lm", "em")
+    )
+    return f"SELECT usage_date, namespace, node, {sums} FROM {partials} GROUP BY usage_date, namespace, node"
+
+
+@dataclass(frozen=True)
+class _Counts:
+    """The figures of one summary that are not its rows (see :class:`SummaryStats`)."""
+
+    rows_in: int
+    line_items: int
+    rows_other: int
+    intervals: int
+    conflicts: int
+    rows_out: int
+
+
+NODE_COUNTS_SQL = (
+    "SELECT coalesce(sum(rows_other), 0), coalesce(sum(intervals), 0), coalesce(sum(conflicts), 0) FROM node_day"
+)
+
+
+def _summarize_in_one_pass(
+    con: duckdb.DuckDBPyConnection, src: str, params: dict[str, object], out: Path
+) -> _Counts | None:
+    """``ns_day`` and ``node_day`` straight from the CSVs (two scans), then one sorted ``COPY`` to
+    ``out``: inputs whose line items fit one aggregate. ``None``: no line item of the period."""
     con.execute(f"CREATE TEMP TABLE ns_day AS {namespace_day_sql(src)}", params)
     con.execute(f"CREATE TEMP TABLE node_day AS {node_day_sql(src)}", params)
+    rows_in, line_items = con.execute(
+        "SELECT coalesce(sum(rows_in), 0), coalesce(sum(line_items), 0) FROM ns_day"
+    ).fetchone()
+    if rows_in == 0:
+        return None
+    (rows_out,) = con.execute(
+        f"COPY ({final_sql('ns_day')}) TO $out (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE $rg)",
+        {**FINAL_PARAMS, "out": str(out), "rg": OUTPUT_ROW_GROUP_ROWS},
+    ).fetchone()
+    return _Counts(rows_in, line_items, *con.execute(NODE_COUNTS_SQL).fetchone(), rows_out)
 
 
-def _aggregate_by_bucket(
+def _summarize_by_bucket(
     con: duckdb.DuckDBPyConnection,
     groups: Sequence[Sequence[SniffedFile]],
     params: dict[str, object],
     buckets: int,
     budget: Budget,
-) -> int:
-    """``ns_day`` and ``node_day`` through a bucket spill: each CSV is read once and its validated,
-    quantised rows written to parquet partitioned by (namespace, usage date) hash bucket under the
-    budget's spill folder, **one file at a time** (one ``COPY`` each, into its own sub-folder), so
-    the write's memory does not grow with the number of input files; each bucket's namespace-day
-    rows are then aggregated alone and written next to the spill, then loaded as ``ns_day``;
-    ``node_day`` (one group per node and interval, small) reads the spill. The spill is removed on
-    return.
+    out: Path,
+) -> _Counts | None:
+    """The summary through a bucket spill, every phase in pieces whose size does not grow with
+    the input, to ``out``. ``None``: no line item of the period.
 
-    ``params``: :func:`_params` of all ``groups`` (the file ranks of the duplicate rule are global).
-    Returns the number of rows spilled (0: the files hold no row; no table is created).
+    1. Each CSV is read once and its validated, quantised rows written to parquet partitioned by
+       (namespace, pod, usage date) hash bucket under the budget's spill folder, **one file at a
+       time** (one ``COPY`` each, into its own sub-folder), so the write's memory does not grow
+       with the number of input files.
+       Each file's share of every node interval (:func:`node_interval_parts_sql`) is then
+       aggregated from its spill, into one folder per usage date (``PARTITION_BY (usage_date)``).
+    2. Each bucket is aggregated alone: line items -> pod-days -> its sums per namespace-day,
+       written next to the spill, one folder per usage date.
+    3. The buckets' sums are added up, joined and written one usage date at a time, in output
+       order (:func:`_write_by_date`).
+
+    ``params``: :func:`_params` of all ``groups`` (the file ranks of the duplicate rule are
+    global). The spill is removed on return.
     """
     folder = Path(tempfile.mkdtemp(prefix="pod_usage-", dir=budget.spill_path()))
-    items = folder / "items"
-    items.mkdir()
+    items, ns_day, nodes = folder / "items", folder / "ns_day", folder / "nodes"
+    for sub in (items, ns_day, nodes):
+        sub.mkdir()
+    by_date = "(FORMAT parquet, PARTITION_BY (usage_date), WRITE_PARTITION_COLUMNS true)"
     try:
         con.execute(f"SET memory_limit = '{spill_memory_mb(budget, buckets)}MB'")
         con.execute(f"SET partitioned_write_flush_threshold = {SPILL_FLUSH_ROWS}")
         con.execute(f"SET partitioned_write_max_open_files = {SPILL_OPEN_FILES}")
         shared = {k: v for k, v in params.items() if not k.startswith("files")}
         files = [f for g in groups for f in g]
-        spilled = 0
         writing = Progress(log, "pod_usage spill by bucket", total=len(files), unit="files")
         for n, sniffed in enumerate(files):
             # One COPY over all the files measured 201 MiB of a 200 MiB limit at 55 % of 100 CSVs
@@ -390,37 +481,137 @@ def _aggregate_by_bucket(
                 f"ROW_GROUP_SIZE {SPILL_ROW_GROUP_ROWS}, COMPRESSION snappy)",
                 {**shared, "files0": [str(sniffed.path)], "buckets": buckets, "folder": str(items / f"{n:05d}")},
             ).fetchone()
-            spilled += rows
-            writing.add()
+            # The file's share of the node intervals, from its spill just written (6 columns). Per
+            # file, not per bucket: a bucket has rows of nearly every node interval (its pods run
+            # on every node), so per-bucket shares would be buckets x node intervals rows; a file
+            # covers its report's hours (koku exports in interval order), so the files' shares
+            # add up to about the node intervals once, at the cost of one aggregate as large as
+            # the node intervals in one file (at most its rows).
+            file_src = "SELECT * FROM read_parquet($spilled, hive_partitioning = false)"
+            con.execute(
+                f"COPY ({node_interval_parts_sql(file_src)}) TO $out {by_date}",
+                {"spilled": str(items / f"{n:05d}" / "*" / "*.parquet"), "out": str(nodes / f"{n:05d}")},
+            )
+            writing.add(rows=rows)
         writing.done()
         con.execute(f"SET memory_limit = '{budget.engine_memory_mb}MB'")
         parts = sorted({p.name for p in items.glob("*/bucket=*")})
         if not parts:
-            return 0
-        # Each bucket's rows are final (no other bucket has its namespace-days): written out, not
-        # kept in a table that would grow with the output while the next buckets run.
-        (folder / "ns_day").mkdir()
+            return None
+        # Each bucket's sums are written out, one folder per usage date, not kept in a table
+        # that would grow with the output while the next buckets run.
         progress = Progress(log, "pod_usage line items", total=len(parts), unit="buckets")
         for i, part in enumerate(parts):
             bucket_src = "SELECT * FROM read_parquet($part, hive_partitioning = false)"
             con.execute(
-                f"COPY ({namespace_day_sql(bucket_src)}) TO $out (FORMAT parquet)",
-                {"part": str(items / "*" / part / "*.parquet"), "out": str(folder / "ns_day" / f"{i:05d}.parquet")},
+                f"COPY ({namespace_day_sql(bucket_src)}) TO $out {by_date}",
+                {"part": str(items / "*" / part / "*.parquet"), "out": str(ns_day / f"{i:05d}")},
             )
             progress.add()
         progress.done()
-        con.execute(
-            "CREATE TEMP TABLE ns_day AS SELECT * FROM read_parquet($ns_day)",
-            {"ns_day": str(folder / "ns_day" / "*.parquet")},
-        )
-        spill_src = "SELECT * FROM read_parquet($spill, hive_partitioning = false)"
-        con.execute(
-            f"CREATE TEMP TABLE node_day AS {node_day_sql(spill_src)}",
-            {"spill": str(items / "*" / "*" / "*.parquet")},
-        )
-        return int(spilled)
+        shutil.rmtree(items)  # not needed any more: the disk it takes is the input's order
+        rows_in, line_items = con.execute(
+            "SELECT coalesce(sum(rows_in), 0), coalesce(sum(line_items), 0) "
+            "FROM read_parquet($ns_day, hive_partitioning = false)",
+            {"ns_day": str(ns_day / "*" / "*" / "*.parquet")},
+        ).fetchone()
+        if rows_in == 0:
+            return None
+        return _Counts(rows_in, line_items, *_write_by_date(con, ns_day, nodes, folder, out))
     finally:
         shutil.rmtree(folder)
+
+
+# Rows per row group of the output: DuckDB's default, written out so that the one-pass output
+# (one sorted COPY) and the one assembled date by date (:func:`_write_by_date`) have the same
+# row groups, hence the same bytes.
+OUTPUT_ROW_GROUP_ROWS = 122_880
+# Output columns that may be NULL (the node's side of the join); the others never are.
+NULLABLE_COLUMNS = SUMMARY_COLUMNS[SUMMARY_COLUMNS.index("node_capacity_cpu_cores") :]
+FINAL_PARAMS = {"cpu_div": CPU_HOURS_DIVISOR, "mem_div": MEMORY_GB_HOURS_DIVISOR}
+
+
+def _day_folders(root: Path) -> dict[date, str]:
+    """``usage_date=<day>`` folder names under ``root``'s bucket folders, by day."""
+    return {date.fromisoformat(p.name.split("=", 1)[1]): p.name for p in root.glob("*/usage_date=*")}
+
+
+def _write_by_date(
+    con: duckdb.DuckDBPyConnection, ns_day: Path, nodes: Path, folder: Path, out: Path
+) -> tuple[int, int, int, int]:
+    """Write the output to ``out`` from the buckets' namespace-day sums under ``ns_day`` and the
+    files' node-interval shares under ``nodes`` (one ``usage_date=<day>`` folder per day in each
+    bucket's or file's folder), one day at a time. Returns ``(rows_other, intervals, conflicts, rows_out)``.
+
+    The output is sorted by usage date first, so the days' sorted rows, concatenated in date
+    order, are the output in order: each day's ``node_day`` and namespace-day rows are added up
+    from the parts', joined and sorted alone (a day holds at most namespaces x nodes rows and
+    nodes x 24 node intervals, however long the input). The concatenation is then written in
+    slices of exactly :data:`OUTPUT_ROW_GROUP_ROWS` rows, each one parquet file of one row group,
+    and the slices streamed in order into ``out`` by one ``COPY``, so the file has the row groups
+    of one sorted ``COPY`` and the same bytes (the bytes are the tests' and the benchmark's check).
+    """
+    ns_days, node_days = _day_folders(ns_day), _day_folders(nodes)  # every day has node rows
+    (folder / "days").mkdir()
+    pieces: list[str] = []
+    starts = [0]
+    totals = [0, 0, 0]  # rows of other periods, node intervals, capacity conflicts
+    progress = Progress(log, "pod_usage output", total=len(node_days), unit="days")
+    for day in sorted(node_days):
+        day_parts = "read_parquet($day, hive_partitioning = false)"
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE node_day AS {node_day_sum_sql(day_parts)}",
+            {"day": str(nodes / "*" / node_days[day] / "*.parquet")},
+        )
+        totals = [t + int(n) for t, n in zip(totals, con.execute(NODE_COUNTS_SQL).fetchone(), strict=True)]
+        if day in ns_days:  # else: only rows of other report periods that day
+            piece = str(folder / "days" / f"{len(pieces):06d}.parquet")
+            (rows,) = con.execute(
+                f"COPY ({final_sql(f'({namespace_day_sum_sql(day_parts)})')}) TO $out (FORMAT parquet)",
+                {**FINAL_PARAMS, "day": str(ns_day / "*" / ns_days[day] / "*.parquet"), "out": piece},
+            ).fetchone()
+            pieces.append(piece)
+            starts.append(starts[-1] + rows)
+        progress.add()
+    progress.done()
+    # Slices: the rows at positions [lo, lo + OUTPUT_ROW_GROUP_ROWS) of the concatenation, read
+    # from the few days they span (a day's position = its first row's + the row's in its file).
+    (folder / "slices").mkdir()
+    slices: list[str] = []
+    for lo in range(0, starts[-1], OUTPUT_ROW_GROUP_ROWS):
+        hi = lo + OUTPUT_ROW_GROUP_ROWS
+        span = [i for i in range(len(pieces)) if starts[i] < hi and starts[i + 1] > lo]
+        piece_slice = str(folder / "slices" / f"{len(slices):06d}.parquet")
+        con.execute(
+            "COPY (SELECT * EXCLUDE (filename, file_row_number, pos) FROM ("
+            "  SELECT *, $starts[list_position($files, filename)] + file_row_number AS pos"
+            "  FROM read_parquet($files, filename = true, file_row_number = true)"
+            ") WHERE pos >= $lo AND pos < $hi ORDER BY pos) TO $out (FORMAT parquet, ROW_GROUP_SIZE $rg)",
+            {
+                "files": [pieces[i] for i in span],
+                "starts": [starts[i] for i in span],
+                "lo": lo,
+                "hi": hi,
+                "out": piece_slice,
+                "rg": OUTPUT_ROW_GROUP_ROWS,
+            },
+        )
+        slices.append(piece_slice)
+    # One scan per slice, in a UNION ALL: a single-file scan carries its file's statistics, so
+    # the columns without NULLs are written `required`, as from the one-pass tables; a multi-file
+    # scan has none. The node's columns are written `optional` as the one-pass join makes them.
+    columns = ", ".join(
+        f'CASE WHEN "{c}" IS NULL THEN NULL ELSE "{c}" END AS "{c}"' if c in NULLABLE_COLUMNS else f'"{c}"'
+        for c in SUMMARY_COLUMNS
+    )
+    union = " UNION ALL ".join(f"SELECT * FROM read_parquet($s{i})" for i in range(len(slices)))
+    con.execute("SET preserve_insertion_order = true")  # the slices' order is the output's
+    con.execute(
+        f"COPY (SELECT {columns} FROM ({union})) TO $out (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE $rg)",
+        {**{f"s{i}": s for i, s in enumerate(slices)}, "out": str(out), "rg": OUTPUT_ROW_GROUP_ROWS},
+    )
+    con.execute("SET preserve_insertion_order = false")
+    return totals[0], totals[1], totals[2], starts[-1]
 
 
 def period_start(report_period: str | None) -> datetime | None:
@@ -479,7 +670,7 @@ def summarize_files(
         budget: DuckDB ``memory_limit``/``threads``/``temp_directory`` for the whole summary.
         report_period: ``"YYYY-MM"`` keeps only rows whose ``report_period_start`` is that
             month (the other rows are still read, validated and counted); ``None`` keeps all.
-        buckets: (namespace, usage date) hash buckets of the line-item aggregation; ``None``: from the
+        buckets: (namespace, pod, usage date) hash buckets of the line-item aggregation; ``None``: from the
             input's size and the budget (:func:`line_item_buckets`), 1: one pass, no spill.
 
     Returns:
@@ -503,41 +694,30 @@ def summarize_files(
     # The folder is shared by every report period: the target's lock, and only its own leftovers.
     with atomic_output(output) as staged, contextlib.closing(con):
         removed = staged.stale_removed
-        with PeakMemory(engine_probe=duckdb_probe(con)) as pm, duckdb_progress(con, log, "pod_usage summary"):
+        with PeakMemory(engine_probe=duckdb_probe(con)) as pm:
             try:
                 if buckets == 1:
-                    _aggregate_in_one_pass(con, src, params)
-                elif not _aggregate_by_bucket(con, groups, params, buckets, budget):
-                    raise _no_line_items(files, report_period)
+                    with duckdb_progress(con, log, "pod_usage summary"):
+                        counts = _summarize_in_one_pass(con, src, params, staged.path)
+                else:  # counts its own units (files, buckets, days): no per-statement percentages
+                    counts = _summarize_by_bucket(con, groups, params, buckets, budget, staged.path)
             except duckdb.Error as exc:
                 raise _located(exc, groups) from exc
-            rows_in, line_items = con.execute(
-                "SELECT coalesce(sum(rows_in), 0), coalesce(sum(line_items), 0) FROM ns_day"
-            ).fetchone()
-            rows_other, intervals, conflicts = con.execute(
-                "SELECT coalesce(sum(rows_other), 0), coalesce(sum(intervals), 0), "
-                "coalesce(sum(conflicts), 0) FROM node_day"
-            ).fetchone()
-            if rows_in == 0:
+            if counts is None:
                 raise _no_line_items(files, report_period)
-            con.execute(
-                f"COPY ({FINAL_SQL}) TO $out (FORMAT parquet, COMPRESSION zstd)",
-                {"out": str(staged.path), "cpu_div": CPU_HOURS_DIVISOR, "mem_div": MEMORY_GB_HOURS_DIVISOR},
-            )
-            rows_out = pq.ParquetFile(staged.path).metadata.num_rows
     return SummaryStats(
         output=str(output),
         report_period=report_period,
         files_read=len(files),
         bytes_read=bytes_read,
-        rows_in=int(rows_in),
-        rows_other_periods=int(rows_other),
-        line_items=int(line_items),
-        duplicate_line_items=int(rows_in - line_items),
-        rows_out=int(rows_out),
+        rows_in=int(counts.rows_in),
+        rows_other_periods=int(counts.rows_other),
+        line_items=int(counts.line_items),
+        duplicate_line_items=int(counts.rows_in - counts.line_items),
+        rows_out=int(counts.rows_out),
         bytes_out=output.stat().st_size,
-        node_intervals=int(intervals),
-        capacity_conflicts=int(conflicts),
+        node_intervals=int(counts.intervals),
+        capacity_conflicts=int(counts.conflicts),
         seconds=time.perf_counter() - started,
         memory=pm.report,
         stale_temps_removed=removed,

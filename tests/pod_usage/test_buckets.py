@@ -1,4 +1,4 @@
-"""The bucketed line-item aggregation (issue 15) gives the one-pass result, bit for bit."""
+"""The bucketed summary (issue 15) gives the one-pass result, byte for byte."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import pytest
 
 from bench.baselines.pod_usage_pandas import summarize_in_memory
 from memsafe.budget import Budget
+from pod_usage import summary
 from pod_usage.format import PodUsageInputError
 from pod_usage.generate import generate
 from pod_usage.summary import (
@@ -66,6 +67,8 @@ def test_bucketed_equals_one_pass(tmp_path, buckets, report_period):
     one = summarize_files(files, tmp_path / "one.parquet", budget, report_period=report_period, buckets=1)
     split = summarize_files(files, tmp_path / "split.parquet", budget, report_period=report_period, buckets=buckets)
     assert (one.line_item_buckets, split.line_item_buckets) == (1, buckets)
+    # The output written day by day and in row-group slices is the one sorted COPY's file.
+    assert (tmp_path / "split.parquet").read_bytes() == (tmp_path / "one.parquet").read_bytes()
     assert {k: getattr(split, k) for k in COUNTS} == {k: getattr(one, k) for k in COUNTS}
     assert split.duplicate_line_items > 1500 and split.capacity_conflicts == (0 if report_period else 1)
     assert pq.read_schema(tmp_path / "split.parquet") == pq.read_schema(tmp_path / "one.parquet")
@@ -77,6 +80,43 @@ def test_bucketed_equals_one_pass(tmp_path, buckets, report_period):
         by = frame.set_index(["namespace", "pod_count"]).query("namespace in ('ns', 'ns2')")
         assert by["pod_usage_cpu_core_hours"].tolist() == [(7200 + 1800 + 1800) / 3600, 20 / 3600]
     assert list(spill.iterdir()) == []  # the bucket spill and DuckDB's temp files are gone
+
+
+def test_output_written_by_day_has_the_one_pass_row_groups(tmp_path, monkeypatch):
+    """The bucketed output is built one usage date at a time and cut into row-group slices; with
+    the smallest row groups a sorted COPY writes (one 2,048-row vector) there are three, their
+    boundaries inside days (about 134 rows a day), and the bytes still match."""
+    row_group_rows = 2048
+    monkeypatch.setattr(summary, "OUTPUT_ROW_GROUP_ROWS", row_group_rows)
+    files = generate(tmp_path / "raw", 100_000, files=2, seed=5, nodes=60, namespaces=100).files  # 4,149 rows out
+    budget = Budget(memory_mb=512, threads=2, spill_dir=str(tmp_path / "spill"))
+    one = summarize_files(files, tmp_path / "one.parquet", budget, buckets=1)
+    split = summarize_files(files, tmp_path / "split.parquet", budget, buckets=5)
+    meta = pq.ParquetFile(tmp_path / "split.parquet").metadata
+    sizes = [meta.row_group(i).num_rows for i in range(meta.num_row_groups)]
+    assert split.rows_out == one.rows_out == sum(sizes) > 2 * row_group_rows
+    assert set(sizes[:-1]) == {row_group_rows} and 0 < sizes[-1] <= row_group_rows
+    assert sum(sizes) % row_group_rows != 0  # the last slice is a part of one
+    assert (tmp_path / "split.parquet").read_bytes() == (tmp_path / "one.parquet").read_bytes()
+    assert list((tmp_path / "spill").iterdir()) == []
+
+
+@pytest.mark.parametrize(("buckets", "percentages"), [(1, True), (3, False)], ids=["one-pass", "bucketed"])
+def test_duckdb_progress_only_where_no_units_are_counted(tmp_path, monkeypatch, buckets, percentages):
+    """The bucketed path counts files, buckets and days itself: DuckDB's per-statement
+    percentages would only interleave with those lines."""
+    watched = []
+    real = summary.duckdb_progress
+
+    def recording(con, logger, what, *args, **kwargs):
+        watched.append(what)
+        return real(con, logger, what, *args, **kwargs)
+
+    monkeypatch.setattr(summary, "duckdb_progress", recording)
+    files = _inputs(tmp_path)[-3:]  # the inline files: a quick run
+    budget = Budget(memory_mb=512, threads=2, spill_dir=str(tmp_path / "spill"))
+    summarize_files(files, tmp_path / "out.parquet", budget, buckets=buckets)
+    assert bool(watched) is percentages
 
 
 @pytest.mark.parametrize(
