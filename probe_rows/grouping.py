@@ -94,8 +94,8 @@ RESPLIT_SHARE = 0.65
 # 12 buckets 7.85, 24 buckets 8.16 (docs/probe_rows.md, issue 16 fourth round).
 SPILL_BUCKET_MB = 80
 # One spill pass writes to at most this many buckets: polars' partitioned sink holds buffers for
-# every bucket it writes, so its peak grows with the fan-out (20M shuffled, whole run: 590 MB with
-# 11 buckets, 768 MB with 109). An input that needs more buckets is spilled to this many first,
+# every bucket it writes, so its peak grows with the fan-out (20M shuffled, whole run: 576 MiB with
+# 11 buckets, 750 MiB with 109). An input that needs more buckets is spilled to this many first,
 # and each is split again (the re-split below) until a bucket fits: every pass has the same
 # fan-out, so the peak does not grow with the input; the price is one more pass over the spill
 # for an input over MAX_SPILL_FANOUT * SPILL_BUCKET_MB (about 1 GB estimated, 20M measurements).
@@ -440,7 +440,7 @@ def _bucketed(
                 and bucket.select(pl.col("src_addr").n_unique()).collect().item() > 1
             ):
                 # Read back a few files at a time, as the input was: one scan over all of them
-                # holds more of the bucket at once (60M shuffled with 4 buckets a pass: 742 MB).
+                # holds more of the bucket at once (60M shuffled with 4 buckets a pass: 725 MiB, 564 in groups).
                 sizes = [p.stat().st_size for p in parts]
                 frames = [pl.scan_ipc(g) for g in _file_groups(parts, sizes, int(share * ratio))]
                 parts_needed = math.ceil(size / (per_bucket * ratio))
