@@ -429,7 +429,8 @@ def _bucketed(
             if not parts:
                 grouping.add()
                 continue
-            size = sum(p.stat().st_size for p in parts)
+            sizes = [p.stat().st_size for p in parts]
+            size = sum(sizes)
             bucket = pl.scan_ipc(parts)
             # A bucket over RESPLIT_SHARE of the budget's share (skew) or RESPLIT_OVER_PLANNED times the planned
             # size (the fan-out cap) is split again with another hash seed, unless it holds a single probe (one
@@ -441,7 +442,6 @@ def _bucketed(
             ):
                 # Read back a few files at a time, as the input was: one scan over all of them
                 # holds more of the bucket at once (60M shuffled with 4 buckets a pass: 725 MiB, 564 in groups).
-                sizes = [p.stat().st_size for p in parts]
                 frames = [pl.scan_ipc(g) for g in _file_groups(parts, sizes, int(share * ratio))]
                 parts_needed = math.ceil(size / (per_bucket * ratio))
                 spill_and_group(frames, min(parts_needed, MAX_SPILL_FANOUT), seed + 1, depth + 1)
