@@ -130,7 +130,9 @@ def iter_file_batches(
                     yield from pf.iter_batches(batch_size=batch_rows, row_groups=[group], columns=cols)
                     continue
                 table = pf.read_row_group(group, columns=cols)
-                size = max(1, -(-rows // max(1, -(-rows // batch_rows))))  # equal batches, no tail
+                # Equal batches, no tail: as many as batch_rows needs, the rows shared out evenly.
+                pieces = max(1, -(-rows // batch_rows))
+                size = max(1, -(-rows // pieces))
                 for start in range(0, rows, size):
                     yield from table.slice(start, size).to_batches()
                 table = None  # not held while the next row group is decoded
