@@ -60,9 +60,15 @@ def months_of_days(days: np.ndarray, year: int) -> np.ndarray:
     return np.clip(month, 1, 12).astype(np.int8)
 
 
+@functools.lru_cache(maxsize=4096)
 def month_of_day(day: int, year: int) -> int:
-    """:func:`months_of_days` for one day."""
-    return int(months_of_days(np.array([day]), year)[0])
+    """:func:`months_of_days` for one day (cached: pass 2 asks it for every spilled day of every
+    month, 12 x 366 numpy calls a year otherwise)."""
+    try:
+        d = _EPOCH + dt.timedelta(days=day)
+    except OverflowError:  # e.g. the null-time sentinel 2**31 - 1: far after (or before) the year
+        return 12 if day > 0 else 1
+    return min(12, max(1, (d.year - year) * 12 + d.month))
 
 
 def parquet_glob(path: Path) -> str:

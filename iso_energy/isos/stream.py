@@ -169,12 +169,16 @@ class DaySpill:
         if group:
             yield group
 
-    def read(self, days: list[int]) -> pa.Table:
-        """The rows of ``days``, in raw-file order within a day."""
+    def read(self, days: list[int], consume: bool = False) -> pa.Table:
+        """The rows of ``days``, in raw-file order within a day. ``consume``: the days' files
+        are removed once mapped (the table keeps the mapping), so the removal is spread over
+        pass 2's threads instead of one folder removal at the end."""
         batches = []
         for day in days:
             for _, path in sorted(self.parts[day]):
                 batches.extend(ipc.open_stream(pa.memory_map(str(path))).read_all().to_batches())
+                if consume:
+                    path.unlink()
         return pa.Table.from_batches(batches, schema=self.schema)
 
 
@@ -307,7 +311,10 @@ def polars_batches(
         )
         return df.select(pick).with_columns(*wanted)
 
-    empty = parse(None).to_arrow()
+    # Text columns leave polars as Arrow string views: no copy (the default large strings are
+    # one copy of every text value); DuckDB reads views as VARCHAR.
+    views = pl.CompatLevel.newest()
+    empty = parse(None).to_arrow(compat_level=views)
 
     def gen() -> Iterator[pa.RecordBatch]:
         # Blocks of whole lines read from the file (never the whole file, never a memory map):
@@ -319,7 +326,7 @@ def polars_batches(
                 block += fh.readline()
                 df = parse(block)
                 counts.rows += df.height
-                yield from df.to_arrow().cast(empty.schema).to_batches(max_chunksize=BLOCK_ROWS)
+                yield from df.to_arrow(compat_level=views).cast(empty.schema).to_batches(max_chunksize=BLOCK_ROWS)
 
     return pa.RecordBatchReader.from_batches(empty.schema, gen()), typed
 
@@ -456,7 +463,7 @@ def write_month(
             # on its own (one sort per run, not per day: 366 daily files cost 366 sorts before).
             parts = []
             for single, run in itertools.groupby(days, key=lambda d: len(spill.parts[d]) == 1):
-                table = spill.read(list(run))
+                table = spill.read(list(run), consume=True)
                 rows_in += table.num_rows
                 if not (single and strictly_ordered(table, key)):
                     table = dedup_sorted(sort_group(table, key), key, value_columns, counts)
