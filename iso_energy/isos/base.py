@@ -29,6 +29,7 @@ import logging
 import os
 import shutil
 import tempfile
+import threading
 import time
 from abc import ABC
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
@@ -495,29 +496,64 @@ class IsoConverter(ABC):
 
                 def pass1(batch: list[Path]) -> None:
                     with self.prepared(batch, dataset, work) as ready:
-
-                        def one(item: tuple[Path, PreparedFile]) -> None:
-                            f, p = item
-                            s = self.sniff(p.path, dataset, source=p.source, line_offset=p.line_offset)
-                            cur = con.cursor()  # one DuckDB connection per thread
-                            try:
-                                self._stream_file(cur, s, dataset, year, spill.file(index[f], rank[f]), file_counts[f])
-                            finally:
-                                cur.close()
-
                         for f in batch:
                             file_counts[f] = stream.FileCounts()
                         progress = Progress(log, f"{self.iso_id} {dataset} {year} pass 1", len(batch), "files")
+                        sniffed = {
+                            f: self.sniff(p.path, dataset, source=p.source, line_offset=p.line_offset)
+                            for f, p in zip(batch, ready, strict=True)
+                        }
+                        units = self._pass1_units(sniffed, dataset, budget.engine_threads)
+                        # Per file read in parts: each part's spill and counts (None: it failed).
+                        parts: dict[Path, list[tuple[stream.FileSpill, stream.FileCounts] | None]] = {
+                            f: [None] * n for f, _, _, n in units if n > 1
+                        }
+                        left = {f: n for f, _, _, n in units}
+                        lock = threading.Lock()
 
-                        def counted(item: tuple[Path, PreparedFile]) -> None:
-                            one(item)
-                            progress.add(rows=file_counts[item[0]].rows, MB=item[0].stat().st_size / 1e6)
+                        def whole(f: Path) -> None:
+                            cur = con.cursor()  # one DuckDB connection per thread
+                            try:
+                                spilled = spill.file(index[f], rank[f])
+                                self._stream_file(cur, sniffed[f], dataset, year, spilled, file_counts[f])
+                            finally:
+                                cur.close()
+
+                        def one(unit: tuple[Path, tuple[int, int] | None, int, int]) -> None:
+                            f, span, i, _ = unit
+                            if span is None:
+                                whole(f)
+                            else:
+                                cur = con.cursor()
+                                try:
+                                    part, counts = spill.file(index[f], rank[f], i), stream.FileCounts()
+                                    if self._fast_path(cur, sniffed[f], dataset, year, part, counts, span):
+                                        parts[f][i] = (part, counts)
+                                finally:
+                                    cur.close()
+                            with lock:
+                                left[f] -= 1
+                                last = left[f] == 0
+                            if last:
+                                read = [c for _, c in filter(None, parts[f])] if f in parts else [file_counts[f]]
+                                progress.add(rows=sum(c.rows for c in read), MB=f.stat().st_size / 1e6)
 
                         try:
-                            # Files in parallel (polars and DuckDB release the GIL), as many as the
-                            # budget has engine threads (each file in flight holds a block).
+                            # Files (or parts of them) in parallel (polars and DuckDB release the
+                            # GIL), as many as the budget has engine threads (each holds a block).
                             with ThreadPoolExecutor(max_workers=budget.engine_threads) as pool:
-                                list(pool.map(counted, zip(batch, ready, strict=True)))
+                                list(pool.map(one, units))
+                            for f, got in parts.items():
+                                if all(got):
+                                    for part, counts in got:
+                                        part.commit()
+                                        file_counts[f].add(counts)
+                                    continue
+                                # A part the fast path could not read: the whole file again, as
+                                # one (the reference reader names the line at fault).
+                                for g in filter(None, got):
+                                    g[0].abort()
+                                whole(f)
                             progress.done()
                         except OSError as exc:
                             if exc.errno in (errno.ENOSPC, errno.EDQUOT):
@@ -617,6 +653,41 @@ class IsoConverter(ABC):
         re-read by DuckDB's strict CSV reader through the same SQL: it converts the file, or
         names the line at fault.
         """
+        if self._fast_path(con, s, dataset, year, spill, counts):
+            spill.end()
+            return
+        # The reference reader: strict, and its errors name the line.
+        fmt = self.datasets[dataset]
+        groups = [[s]]
+        try:
+            counts.rows = con.sql(
+                f"SELECT count(*) FROM ({self._read_sql(fmt, groups[0], 'files0')})", params=self._params(groups)
+            ).fetchall()[0][0]
+            self._spill_result(con.sql(self.stream_sql(dataset, s), params=self._params(groups)), year, spill, counts)
+        except (duckdb.Error, OSError) as exc:
+            spill.abort()
+            if isinstance(exc, OSError) and exc.errno is not None:
+                raise  # the spill's disk: the caller's BudgetError
+            # A DuckDB error past the first chunk reaches here through pyarrow's reader, as an
+            # OSError without errno: the same message, located the same way.
+            raise self._locate_error(con, groups, dataset, exc) from exc
+        spill.end()
+
+    def _fast_path(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        s: SniffedFile,
+        dataset: str,
+        year: int,
+        spill: stream.FileSpill,
+        counts: stream.FileCounts,
+        span: tuple[int, int] | None = None,
+    ) -> bool:
+        """Pass 1's fast path for ``s`` (or only its whole lines in bytes ``span``): polars
+        parses, DuckDB runs the operator's SQL; rows of ``year`` into ``spill`` (finished, not
+        committed), years into ``counts``. False when polars, Arrow or DuckDB cannot read it (the
+        spill is then aborted and ``counts`` reset): the caller reads the file with DuckDB's
+        strict reader. Raises :class:`BudgetError` when DuckDB runs out of memory or spill space."""
         fmt = self.datasets[dataset]
         try:
             src, typed = stream.polars_batches(
@@ -628,28 +699,46 @@ class IsoConverter(ABC):
                 fmt.dateformat,
                 counts,
                 needed=stream.columns_used(s.header, fmt),
+                span=span,
             )
             con.register("arrow_src", src)
             try:
                 self._spill_result(con.sql(self.stream_sql(dataset, s, typed)), year, spill, counts)
             finally:
                 con.unregister("arrow_src")
-            return
-        except (pl.exceptions.PolarsError, pa.ArrowException, duckdb.Error) as exc:
+            spill.finish()
+            return True
+        except (pl.exceptions.PolarsError, pa.ArrowException, duckdb.Error, OSError) as exc:
+            if isinstance(exc, OSError) and exc.errno is not None:
+                raise  # the spill's disk (ENOSPC ...): the caller's BudgetError, not a bad file
+            # (A parse error past the first block reaches here as an OSError without errno:
+            # DuckDB's "reading the stream registered as 'arrow_src' failed", raised by pyarrow.)
             if isinstance(exc, duckdb.OutOfMemoryException) or any(m in str(exc).lower() for m in RESOURCE_ERRORS):
                 raise _budget_error(con, f"{self.iso_id} {dataset}", str(exc)) from exc
             spill.abort()
             counts.rows, counts.years = 0, {}
-        # The reference reader: strict, and its errors name the line.
-        groups = [[s]]
-        try:
-            counts.rows = con.sql(
-                f"SELECT count(*) FROM ({self._read_sql(fmt, groups[0], 'files0')})", params=self._params(groups)
-            ).fetchall()[0][0]
-            self._spill_result(con.sql(self.stream_sql(dataset, s), params=self._params(groups)), year, spill, counts)
-        except duckdb.Error as exc:
-            spill.abort()
-            raise self._locate_error(con, groups, dataset, exc) from exc
+            return False
+
+    def _pass1_units(
+        self, sniffed: dict[Path, SniffedFile], dataset: str, threads: int
+    ) -> list[tuple[Path, tuple[int, int] | None, int, int]]:
+        """Pass 1's units of work, as (file, byte span or None for the whole file, part, parts).
+
+        Fewer files than engine threads (an added month's export, one big yearly file): each file
+        is cut into byte ranges of whole lines (:func:`stream.line_spans`), at least one parse
+        block each, so every thread has work. Not for a format with ``group_by_sql``: its pivot
+        needs all of a file's rows of one interval in one query.
+        """
+        want = -(-threads // max(1, len(sniffed)))  # parts per file
+        units = []
+        for f, s in sniffed.items():
+            n = min(want, s.path.stat().st_size // stream.BLOCK_BYTES)
+            if n < 2 or self.datasets[dataset].group_by_sql:
+                units.append((f, None, 0, 1))
+                continue
+            spans = stream.line_spans(s.path, s.skip, n)
+            units += [(f, span, i, len(spans)) for i, span in enumerate(spans)] if len(spans) > 1 else [(f, None, 0, 1)]
+        return units
 
     @staticmethod
     def _spill_result(rel, year: int, spill: stream.FileSpill, counts: stream.FileCounts) -> None:
@@ -666,7 +755,6 @@ class IsoConverter(ABC):
                 batch = batch.filter(pc.fill_null(pc.equal(ys, year), False))
             if batch.num_rows:
                 spill.add(batch.drop_columns(["_y", "_day"]), batch.column("_day").to_numpy())
-        spill.end()
 
 
 def _spill_error(conv: IsoConverter, dataset: str, folder: Path, exc: OSError) -> BudgetError:

@@ -70,6 +70,12 @@ class FileCounts:
     rows: int = 0
     years: dict[str, int] = field(default_factory=dict)
 
+    def add(self, other: FileCounts) -> None:
+        """Count ``other`` (another part of the same file) in."""
+        self.rows += other.rows
+        for y, n in other.years.items():
+            self.years[y] = self.years.get(y, 0) + n
+
 
 @dataclass
 class DedupCounts:
@@ -126,10 +132,11 @@ class DaySpill:
         self.keep: set[int] | None = None
         self._lock = threading.Lock()
 
-    def file(self, index: int, rank: int) -> FileSpill:
+    def file(self, index: int, rank: int, part: int = 0) -> FileSpill:
         """A spill for raw file number ``index``, whose place in name order is ``rank`` (kept
-        as column ``_rank``: the dedup tie-break among equal versions)."""
-        return FileSpill(self, index, rank)
+        as column ``_rank``: the dedup tie-break among equal versions); ``part``: which byte
+        range of the file (:func:`line_spans`) when it is read in several."""
+        return FileSpill(self, index, rank, part)
 
     def _schema_of(self, batch: pa.RecordBatch) -> pa.RecordBatch:
         with self._lock:
@@ -183,13 +190,16 @@ class DaySpill:
 
 
 class FileSpill:
-    """The spill files of one raw file: :meth:`add` batches, then :meth:`end` (they count) or
-    :meth:`abort` (they are removed)."""
+    """The spill files of one raw file (or of one part of it): :meth:`add` batches, then
+    :meth:`end` (they count) or :meth:`abort` (they are removed). A part of a file read in
+    several calls :meth:`finish` (its files closed) and, once every part has succeeded,
+    :meth:`commit`."""
 
-    def __init__(self, spill: DaySpill, index: int, rank: int) -> None:
-        self.spill, self.index, self.rank = spill, index, rank
+    def __init__(self, spill: DaySpill, index: int, rank: int, part: int = 0) -> None:
+        self.spill, self.index, self.rank, self.part = spill, index, rank, part
         self._writers: dict[int, tuple[pa.NativeFile, ipc.RecordBatchStreamWriter, Path]] = {}
         self._rows: dict[int, int] = {}
+        self._paths: dict[int, Path] = {}  # finished, not yet committed
 
     def add(self, batch: pa.RecordBatch, days: np.ndarray) -> None:
         """Append ``batch`` (whose rows fall on UTC ``days``, one int per row) to its days."""
@@ -221,7 +231,7 @@ class FileSpill:
     def _write(self, day: int, batch: pa.RecordBatch) -> None:
         w = self._writers.get(day)
         if w is None:
-            path = self.spill.folder / f"{self.index:06d}_{day}.arrow"
+            path = self.spill.folder / f"{self.index:06d}_{self.part:03d}_{day}.arrow"
             sink = pa.OSFile(str(path), "wb")
             w = (sink, ipc.new_stream(sink, self.spill.schema), path)
             self._writers[day] = w
@@ -237,16 +247,26 @@ class FileSpill:
         self._writers.clear()
         return paths
 
+    def finish(self) -> None:
+        """Close the files written so far (no more :meth:`add`); they count after :meth:`commit`."""
+        self._paths.update(self._close())
+
+    def commit(self) -> None:
+        """The rows spilled count (pass 2 reads them)."""
+        self.finish()
+        self.spill._commit(self._rows, self._paths, self.index)
+        self._rows, self._paths = {}, {}
+
     def end(self) -> None:
         """The raw file is complete: its rows count."""
-        self.spill._commit(self._rows, self._close(), self.index)
-        self._rows = {}
+        self.commit()
 
     def abort(self) -> None:
         """Forget what the raw file spilled so far."""
-        for path in self._close().values():
+        self.finish()
+        for path in self._paths.values():
             path.unlink(missing_ok=True)
-        self._rows = {}
+        self._rows, self._paths = {}, {}
 
 
 # Declared DuckDB types polars' CSV parser reads natively, with the same meaning.
@@ -273,8 +293,10 @@ def polars_batches(
     dateformat: str | None,
     counts: FileCounts,
     needed: set[str] | None = None,
+    span: tuple[int, int] | None = None,
 ) -> tuple[pa.RecordBatchReader, set[str]]:
-    """Stream ``path``'s data lines as record batches, parsed by polars (the fast path).
+    """Stream ``path``'s data lines as record batches, parsed by polars (the fast path); only
+    the whole lines in bytes ``span`` = (start, end) when given (:func:`line_spans`).
 
     Columns declared DOUBLE/INTEGER/BIGINT/BOOLEAN are parsed by polars' CSV reader; TIMESTAMP
     and DATE with the format's ``timestampformat``/``dateformat`` by polars' strptime (strict);
@@ -320,15 +342,46 @@ def polars_batches(
         # Blocks of whole lines read from the file (never the whole file, never a memory map):
         # the unit of parsing and of memory.
         with open(path, "rb") as fh:
-            for _ in range(skip + 1):  # lines before the header, and the header
-                fh.readline()
-            while block := fh.read(BLOCK_BYTES):
-                block += fh.readline()
+            if span is None:
+                for _ in range(skip + 1):  # lines before the header, and the header
+                    fh.readline()
+                end = None
+            else:
+                fh.seek(span[0])
+                end = span[1]
+            while block := fh.read(BLOCK_BYTES if end is None else max(0, min(BLOCK_BYTES, end - fh.tell()))):
+                if end is None or fh.tell() < end:  # ``end`` starts a line: never read past it
+                    block += fh.readline()
                 df = parse(block)
                 counts.rows += df.height
                 yield from df.to_arrow(compat_level=views).cast(empty.schema).to_batches(max_chunksize=BLOCK_ROWS)
 
     return pa.RecordBatchReader.from_batches(empty.schema, gen()), typed
+
+
+def line_spans(path: Path, skip: int, parts: int) -> list[tuple[int, int]]:
+    """Byte ranges (start, end) of ``path``'s data lines (after ``skip`` lines and the header)
+    cut into at most ``parts`` pieces of about equal size, each of whole lines: every range but
+    the first starts just after a newline. Reads a line at each cut, not the file."""
+    size = path.stat().st_size
+    with open(path, "rb") as fh:
+        for _ in range(skip + 1):
+            fh.readline()
+        start = fh.tell()
+        cuts = [start]
+        for k in range(1, parts):
+            target = start + (size - start) * k // parts
+            if target <= cuts[-1]:
+                continue
+            fh.seek(target - 1)  # a cut that falls on a line start stays there
+            fh.readline()
+            pos = fh.tell()
+            if pos >= size:
+                break
+            if pos > cuts[-1]:
+                cuts.append(pos)
+    cuts.append(size)
+    return [(a, b) for a, b in zip(cuts[:-1], cuts[1:], strict=True) if b > a] or [(start, size)]
 
 
 def dedup_sorted(table: pa.Table, key: tuple[str, ...], value_columns: list[str], counts: DedupCounts) -> pa.Table:

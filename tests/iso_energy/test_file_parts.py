@@ -1,0 +1,96 @@
+"""Pass 1 reads a file in parts (byte ranges of whole lines) when there are fewer files than
+engine threads: the result is the one of reading it whole, and a bad line in any part (or in
+any parse block of a file read whole) still fails with the file and line named."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import polars as pl
+import pyarrow.parquet as pq
+import pytest
+
+from iso_energy.isos import ISOS, stream
+from iso_energy.isos.schema import RawFileError
+from iso_energy.sample import generate
+from memsafe.budget import Budget
+
+
+def test_line_spans_cover_every_data_line_once(tmp_path):
+    lines = [f"{i},{'x' * (i % 37)},{i * 1.5}" for i in range(2_000)]
+    for ending, last in (("\r\n", ""), ("\n", "\n")):
+        path = tmp_path / "f.csv"
+        path.write_bytes(("preamble" + ending + "a,b,c" + ending + ending.join(lines) + last).encode())
+        data = path.read_bytes().split(b"a,b,c" + ending.encode(), 1)[1]
+        for parts in range(1, 9):
+            spans = stream.line_spans(path, skip=1, parts=parts)
+            assert len(spans) == parts
+            raw = path.read_bytes()
+            assert b"".join(raw[a:b] for a, b in spans) == data
+            assert all(raw[a - 1 : a] == b"\n" for a, _ in spans)
+            assert all(b1 == a2 for (_, b1), (a2, _) in zip(spans, spans[1:], strict=False))
+    tiny = tmp_path / "tiny.csv"
+    tiny.write_text("a,b,c\n1,2,3\n")
+    assert stream.line_spans(tiny, skip=0, parts=4) == [(6, 12)]
+
+
+@pytest.fixture
+def small_blocks(monkeypatch):
+    # Parts are at least one parse block: small blocks make a small file worth cutting.
+    monkeypatch.setattr(stream, "BLOCK_BYTES", 16 << 10)
+
+
+def convert(files: list[Path], out: Path, threads: int, tmp_path: Path, dataset: str = "lmp_da", iso: str = "pjm"):
+    budget = Budget(memory_mb=512, threads=threads, spill_dir=str(tmp_path / "spill"))
+    stats = ISOS[iso].convert_year(files, dataset, 2024, out, budget)
+    return stats, pl.read_parquet(sorted(out.glob("*.parquet")))
+
+
+def test_one_file_read_in_parts_equals_read_whole(tmp_path, small_blocks):
+    # One monthly export (a superseded revision, the one-day overlap into February): as the
+    # only file of a conversion on four threads it is read in four parts.
+    files = [
+        f
+        for f in generate(tmp_path / "raw", date(2024, 1, 1), date(2024, 2, 1), nodes=6, isos=["pjm"])
+        if "da_" in f.name
+    ]
+    assert len(files) == 1 and files[0].stat().st_size > 4 * stream.BLOCK_BYTES
+    units = ISOS["pjm"]._pass1_units({files[0]: ISOS["pjm"].sniff(files[0], "lmp_da")}, "lmp_da", threads=4)
+    assert [u[2:] for u in units] == [(0, 4), (1, 4), (2, 4), (3, 4)]
+    whole_stats, whole = convert(files, tmp_path / "whole", 1, tmp_path)
+    parts_stats, parts = convert(files, tmp_path / "parts", 4, tmp_path)
+    assert parts.equals(whole) and parts.height == whole_stats.rows_out > 0
+    for field in ("rows_in_year", "rows_out", "exact_duplicates", "conflicting_revisions", "file_counts"):
+        assert getattr(parts_stats, field) == getattr(whole_stats, field), field
+    assert (
+        pq.read_metadata(tmp_path / "parts" / "2024-01.parquet").num_rows
+        == whole.filter(pl.col("interval_start_utc").dt.month() == 1).height
+    )
+
+
+def test_a_format_that_pivots_is_never_cut(tmp_path, small_blocks):
+    files = generate(tmp_path / "raw", date(2024, 1, 1), date(2024, 1, 8), nodes=6, isos=["caiso"], datasets=["lmp_da"])
+    conv = ISOS["caiso"]
+    assert conv.datasets["lmp_da"].group_by_sql and files[0].stat().st_size > 4 * stream.BLOCK_BYTES
+    units = conv._pass1_units({files[0]: conv.sniff(files[0], "lmp_da")}, "lmp_da", threads=4)
+    assert units == [(files[0], None, 0, 1)]
+
+
+@pytest.mark.parametrize("threads", [1, 4])
+def test_a_bad_line_in_a_later_part_is_named(tmp_path, small_blocks, threads):
+    # threads=1: the file whole, the bad line in a later parse block (an Arrow stream error
+    # there used to escape as a bare OSError instead of naming the line); 4: in the last part.
+    files = [
+        f
+        for f in generate(tmp_path / "raw", date(2024, 1, 1), date(2024, 2, 1), nodes=6, isos=["pjm"])
+        if "da_" in f.name
+    ]
+    lines = files[0].read_text().splitlines(keepends=True)
+    bad = len(lines) - 10  # in the last part
+    lines[bad] = lines[bad].replace(",True,", ",maybe,", 1)
+    files[0].write_text("".join(lines))
+    with pytest.raises(RawFileError) as err:
+        convert(files, tmp_path / "out", threads, tmp_path)
+    assert f"line {bad + 1}" in str(err.value) and files[0].name in str(err.value)
+    assert not (tmp_path / "out").exists()
