@@ -94,3 +94,22 @@ def test_a_bad_line_in_a_later_part_is_named(tmp_path, small_blocks, threads):
         convert(files, tmp_path / "out", threads, tmp_path)
     assert f"line {bad + 1}" in str(err.value) and files[0].name in str(err.value)
     assert not (tmp_path / "out").exists()
+
+
+def test_an_added_month_read_in_parts_equals_a_full_reconversion(tmp_path, small_blocks):
+    # January converted, then February's export added: February is read in parts, and January
+    # (unchanged, but holding 1 February through the one-day overlap) is read again in parts
+    # for February's rows only.
+    files = [
+        f
+        for f in generate(tmp_path / "raw", date(2024, 1, 1), date(2024, 3, 1), nodes=6, isos=["pjm"])
+        if "da_" in f.name
+    ]
+    assert len(files) == 2
+    out = tmp_path / "year=2024"
+    convert(files[:1], out, 4, tmp_path)
+    stats, incremental = convert(files, out, 4, tmp_path)
+    assert (stats.months_carried, stats.months_written) == (1, 2)
+    full_stats, full = convert(files, tmp_path / "full", 1, tmp_path)
+    assert incremental.equals(full) and stats.rows_out == full_stats.rows_out
+    assert stats.exact_duplicates == full_stats.exact_duplicates > 0
