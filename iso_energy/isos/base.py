@@ -494,7 +494,13 @@ class IsoConverter(ABC):
                 spill = stream.DaySpill(work, year)
                 index = {f: i for i, f in enumerate(files)}
 
-                def pass1(batch: list[Path]) -> None:
+                # Byte spans of the files read in parts, with the months of their rows (for the
+                # manifest: a later run reads only the spans of the months it rewrites), and the
+                # bytes each file read.
+                new_spans: dict[Path, list[list]] = {}
+                bytes_read: dict[Path, int] = {}
+
+                def pass1(batch: list[Path], only: dict[Path, list[tuple[int, int]]] | None = None) -> None:
                     with self.prepared(batch, dataset, work) as ready:
                         for f in batch:
                             file_counts[f] = stream.FileCounts()
@@ -503,10 +509,11 @@ class IsoConverter(ABC):
                             f: self.sniff(p.path, dataset, source=p.source, line_offset=p.line_offset)
                             for f, p in zip(batch, ready, strict=True)
                         }
-                        units = self._pass1_units(sniffed, dataset, budget.engine_threads)
+                        units = self._pass1_units(sniffed, dataset, budget.engine_threads, only)
+                        spans_of = {f: [u[1] for u in units if u[0] == f] for f in batch}
                         # Per file read in parts: each part's spill and counts (None: it failed).
                         parts: dict[Path, list[tuple[stream.FileSpill, stream.FileCounts] | None]] = {
-                            f: [None] * n for f, _, _, n in units if n > 1
+                            f: [None] * n for f, span, _, n in units if span is not None
                         }
                         left = {f: n for f, _, _, n in units}
                         lock = threading.Lock()
@@ -536,18 +543,30 @@ class IsoConverter(ABC):
                                 last = left[f] == 0
                             if last:
                                 read = [c for _, c in filter(None, parts[f])] if f in parts else [file_counts[f]]
-                                progress.add(rows=sum(c.rows for c in read), MB=f.stat().st_size / 1e6)
+                                size = sum(b - a for a, b in spans_of[f]) if f in parts else f.stat().st_size
+                                progress.add(rows=sum(c.rows for c in read), MB=size / 1e6)
 
                         try:
                             # Files (or parts of them) in parallel (polars and DuckDB release the
                             # GIL), as many as the budget has engine threads (each holds a block).
                             with ThreadPoolExecutor(max_workers=budget.engine_threads) as pool:
                                 list(pool.map(one, units))
+                            for f in batch:
+                                bytes_read[f] = f.stat().st_size
                             for f, got in parts.items():
                                 if all(got):
+                                    months = [sorted(part.months()) for part, _ in got]
                                     for part, counts in got:
                                         part.commit()
                                         file_counts[f].add(counts)
+                                    if only and f in only:  # some parts of it only
+                                        bytes_read[f] = sum(b - a for a, b in spans_of[f])
+                                    # Months of a whole read only (not of a pass kept to some months),
+                                    # and offsets of the raw file itself (not of a prepared copy).
+                                    if spill.keep is None and fmt.prepare is None:
+                                        new_spans[f] = [
+                                            [a, b, m] for (a, b), m in zip(spans_of[f], months, strict=True)
+                                        ]
                                     continue
                                 # A part the fast path could not read: the whole file again, as
                                 # one (the reference reader names the line at fault).
@@ -568,7 +587,14 @@ class IsoConverter(ABC):
                     spill.keep = affected
                     again = [f for f, ms in todo.unchanged.items() if ms & affected or f in scan]
                     if again:
-                        pass1(again)
+                        # Of a file read in parts before, only the parts holding an affected month.
+                        only = {}
+                        for f in again:
+                            spans = old.files[keys[f]].get("spans") if f not in scan else None
+                            pick = [(a, b) for a, b, ms in spans or [] if set(ms) & affected]
+                            if pick:
+                                only[f] = pick
+                        pass1(again, only)
                 finally:
                     spill.close()
                 carried = sorted(int(m) for m in (old.months if old else {}) if int(m) not in affected)
@@ -609,7 +635,11 @@ class IsoConverter(ABC):
                     months = {k: n for k, n in prev.items() if int(k) not in affected or f not in file_counts}
                     months |= {f"{m:02d}": n for m, n in spill.file_months.get(index[f], {}).items()}
                     size, mtime = sigs[f]
-                    manifest.files[keys[f]] = {"size": size, "mtime_ns": mtime, "months": dict(sorted(months.items()))}
+                    entry = {"size": size, "mtime_ns": mtime, "months": dict(sorted(months.items()))}
+                    spans = new_spans.get(f) or (old.files[keys[f]].get("spans") if f in todo.unchanged else None)
+                    if spans:
+                        entry["spans"] = spans
+                    manifest.files[keys[f]] = entry
                 manifest.write(staged.path)
         total = manifest.totals()
         read = list(file_counts)
@@ -619,7 +649,7 @@ class IsoConverter(ABC):
             year=year,
             output=output,
             files_read=len(read),
-            bytes_read=sum(sigs[f][0] for f in read),
+            bytes_read=sum(bytes_read.get(f, sigs[f][0]) for f in read),
             rows_read=sum(c.rows for c in file_counts.values()),
             rows_in_year=total.rows_in,
             rows_out=total.rows_out,
@@ -720,24 +750,35 @@ class IsoConverter(ABC):
             return False
 
     def _pass1_units(
-        self, sniffed: dict[Path, SniffedFile], dataset: str, threads: int
+        self,
+        sniffed: dict[Path, SniffedFile],
+        dataset: str,
+        threads: int,
+        only: dict[Path, list[tuple[int, int]]] | None = None,
     ) -> list[tuple[Path, tuple[int, int] | None, int, int]]:
         """Pass 1's units of work, as (file, byte span or None for the whole file, part, parts).
 
-        Fewer files than engine threads (an added month's export, one big yearly file): each file
-        is cut into byte ranges of whole lines (:func:`stream.line_spans`), at least one parse
-        block each, so every thread has work. Not for a format with ``group_by_sql``: its pivot
-        needs all of a file's rows of one interval in one query.
+        A file is cut into byte ranges of whole lines (:func:`stream.line_spans`), at least one
+        parse block each: into parts of about :data:`stream.PART_BYTES` (their months go to the
+        manifest, so a later incremental run reads only the parts holding the months it
+        rewrites), and into more when there are fewer files than engine threads (an added
+        month's export, one big yearly file), so every thread has work. ``only``: files of which
+        just these spans are read. Never for a format with ``group_by_sql``: its pivot needs all
+        of a file's rows of one interval in one query.
         """
         want = -(-threads // max(1, len(sniffed)))  # parts per file
-        units = []
+        units: list[tuple[Path, tuple[int, int] | None, int, int]] = []
         for f, s in sniffed.items():
-            n = min(want, s.path.stat().st_size // stream.BLOCK_BYTES)
-            if n < 2 or self.datasets[dataset].group_by_sql:
+            if only and only.get(f):
+                units += [(f, span, i, len(only[f])) for i, span in enumerate(only[f])]
+                continue
+            size = s.path.stat().st_size
+            n = min(max(want, -(-size // stream.PART_BYTES)), size // stream.BLOCK_BYTES)
+            spans = stream.line_spans(s.path, s.skip, n) if n >= 2 and not self.datasets[dataset].group_by_sql else []
+            if len(spans) < 2:
                 units.append((f, None, 0, 1))
                 continue
-            spans = stream.line_spans(s.path, s.skip, n)
-            units += [(f, span, i, len(spans)) for i, span in enumerate(spans)] if len(spans) > 1 else [(f, None, 0, 1)]
+            units += [(f, span, i, len(spans)) for i, span in enumerate(spans)]
         return units
 
     @staticmethod

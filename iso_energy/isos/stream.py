@@ -58,6 +58,10 @@ GROUP_COPIES = 6
 # Bytes of whole lines parsed at once by polars in pass 1 (the unit of memory there).
 BLOCK_BYTES = 4 << 20
 SECONDS_PER_DAY = 86_400
+# Bytes of a raw file read as one part in pass 1 at most (a file is cut into byte ranges of
+# whole lines; the manifest records each range's months, so an incremental run re-reads only the
+# ranges holding a month it rewrites: 16 MB of a monthly export, not all of it, for its overlap day).
+PART_BYTES = 16 << 20
 # Rows per batch fetched from DuckDB in pass 1.
 BLOCK_ROWS = 65_536
 
@@ -246,6 +250,10 @@ class FileSpill:
             paths[day] = path
         self._writers.clear()
         return paths
+
+    def months(self) -> set[int]:
+        """Months (1..12) of the rows spilled so far."""
+        return {month_of_day(d, self.spill.year) for d in self._rows}
 
     def finish(self) -> None:
         """Close the files written so far (no more :meth:`add`); they count after :meth:`commit`."""

@@ -4,6 +4,7 @@ any parse block of a file read whole) still fails with the file and line named."
 
 from __future__ import annotations
 
+import json
 from datetime import date
 from pathlib import Path
 
@@ -37,8 +38,10 @@ def test_line_spans_cover_every_data_line_once(tmp_path):
 
 @pytest.fixture
 def small_blocks(monkeypatch):
-    # Parts are at least one parse block: small blocks make a small file worth cutting.
+    # Parts are at least one parse block: small blocks (and parts) make a small file worth cutting.
     monkeypatch.setattr(stream, "BLOCK_BYTES", 16 << 10)
+    monkeypatch.setattr(stream, "PART_BYTES", 1 << 40)
+    return monkeypatch
 
 
 def convert(files: list[Path], out: Path, threads: int, tmp_path: Path, dataset: str = "lmp_da", iso: str = "pjm"):
@@ -58,7 +61,7 @@ def test_one_file_read_in_parts_equals_read_whole(tmp_path, small_blocks):
     assert len(files) == 1 and files[0].stat().st_size > 4 * stream.BLOCK_BYTES
     units = ISOS["pjm"]._pass1_units({files[0]: ISOS["pjm"].sniff(files[0], "lmp_da")}, "lmp_da", threads=4)
     assert [u[2:] for u in units] == [(0, 4), (1, 4), (2, 4), (3, 4)]
-    whole_stats, whole = convert(files, tmp_path / "whole", 1, tmp_path)
+    whole_stats, whole = convert(files, tmp_path / "whole", 1, tmp_path)  # one thread: one part
     parts_stats, parts = convert(files, tmp_path / "parts", 4, tmp_path)
     assert parts.equals(whole) and parts.height == whole_stats.rows_out > 0
     for field in ("rows_in_year", "rows_out", "exact_duplicates", "conflicting_revisions", "file_counts"):
@@ -97,9 +100,10 @@ def test_a_bad_line_in_a_later_part_is_named(tmp_path, small_blocks, threads):
 
 
 def test_an_added_month_read_in_parts_equals_a_full_reconversion(tmp_path, small_blocks):
-    # January converted, then February's export added: February is read in parts, and January
-    # (unchanged, but holding 1 February through the one-day overlap) is read again in parts
-    # for February's rows only.
+    # January converted (cut into 64 KB parts, their months in the manifest), then February's
+    # export added: February is read in parts, and of January (unchanged, but holding 1 February
+    # through the one-day overlap) only the parts holding February rows are read again.
+    small_blocks.setattr(stream, "PART_BYTES", 64 << 10)
     files = [
         f
         for f in generate(tmp_path / "raw", date(2024, 1, 1), date(2024, 3, 1), nodes=6, isos=["pjm"])
@@ -108,8 +112,13 @@ def test_an_added_month_read_in_parts_equals_a_full_reconversion(tmp_path, small
     assert len(files) == 2
     out = tmp_path / "year=2024"
     convert(files[:1], out, 4, tmp_path)
+    spans = json.loads((out / "_manifest.json").read_text())["files"]
+    (jan,) = spans.values()
+    assert len(jan["spans"]) > 2 and jan["spans"][0][2] == [1] and 2 in jan["spans"][-1][2]
     stats, incremental = convert(files, out, 4, tmp_path)
     assert (stats.months_carried, stats.months_written) == (1, 2)
+    february_spans = sum(b - a for a, b, months in jan["spans"] if 2 in months)
+    assert stats.bytes_read == files[1].stat().st_size + february_spans < sum(f.stat().st_size for f in files)
     full_stats, full = convert(files, tmp_path / "full", 1, tmp_path)
     assert incremental.equals(full) and stats.rows_out == full_stats.rows_out
     assert stats.exact_duplicates == full_stats.exact_duplicates > 0
