@@ -32,7 +32,7 @@ from __future__ import annotations
 
 from iso_energy.isos.base import DatasetFormat, IsoConverter
 from iso_energy.isos.schema import AS_KEY, AS_SCHEMA
-from iso_energy.isos.sql import mapped_sql
+from iso_energy.isos.sql import mapped_sql, utc_sql
 
 # `type` is always filled in Data Miner's LMP feeds (HUB, ZONE, AGGREGATE, EHV, GEN, LOAD, ...);
 # a row without one is a plain pricing node.
@@ -75,8 +75,8 @@ def _hourly_lmps(suffix: str, market: str, feed: str) -> DatasetFormat:
         timestampformat="%m/%d/%Y %I:%M:%S %p",
         where_sql="row_is_current",
         select_sql=f"""
-            CAST(datetime_beginning_utc AS TIMESTAMPTZ) AS interval_start_utc,
-            CAST(datetime_beginning_utc AS TIMESTAMPTZ) + INTERVAL 1 HOUR AS interval_end_utc,
+            {utc_sql("datetime_beginning_utc")} AS interval_start_utc,
+            {utc_sql("datetime_beginning_utc", 60)} AS interval_end_utc,
             CAST(datetime_beginning_ept AS DATE) AS operating_date,
             pnode_id AS location_id, pnode_name AS location_name,
             coalesce(nullif(trim(type), ''), '{DEFAULT_LOCATION_TYPE}') AS location_type,
@@ -133,8 +133,8 @@ def _as_prices() -> DatasetFormat:
         key=AS_KEY,
         select_sql=f"""
             CASE WHEN starts_with(parse_filename(_file), 'da_') THEN 'DA' ELSE 'RT' END AS market,
-            timezone('UTC', datetime_beginning_utc) AS interval_start_utc,
-            timezone('UTC', datetime_beginning_utc) + INTERVAL 1 HOUR AS interval_end_utc,
+            {utc_sql("datetime_beginning_utc")} AS interval_start_utc,
+            {utc_sql("datetime_beginning_utc", 60)} AS interval_end_utc,
             CAST(datetime_beginning_ept AS DATE) AS operating_date,
             {mapped_sql(service, AS_REGIONS, "PJM reserve zone in", "starts_with")} AS region,
             {mapped_sql(service, AS_PRODUCT_CODES, "PJM ancillary service", "ends_with")} AS product,

@@ -23,6 +23,7 @@ SPP adds columns rarely and meaningfully, so an unknown column is an error
 from __future__ import annotations
 
 from iso_energy.isos.base import DatasetFormat, IsoConverter
+from iso_energy.isos.sql import utc_sql
 
 TZ = "America/Chicago"
 COLUMNS = {
@@ -73,7 +74,7 @@ _TYPE = (
 
 
 def _lmp_by_location(market: str, report: str, minutes: int) -> DatasetFormat:
-    start = f"(timezone('UTC', GMTIntervalEnd) - INTERVAL {minutes} MINUTE)"
+    start = utc_sql("GMTIntervalEnd", -minutes)
     return DatasetFormat(
         market=market,
         source=f"SPP {report}",
@@ -84,7 +85,7 @@ def _lmp_by_location(market: str, report: str, minutes: int) -> DatasetFormat:
         interval_minutes=minutes,
         select_sql=f"""
             {start} AS interval_start_utc,
-            timezone('UTC', GMTIntervalEnd) AS interval_end_utc,
+            {utc_sql("GMTIntervalEnd")} AS interval_end_utc,
             CAST(timezone('{TZ}', {start}) AS DATE) AS operating_date,
             "Settlement Location" AS location_id, Pnode AS location_name,
             {_TYPE} AS location_type,
