@@ -20,8 +20,13 @@ import polars as pl
 from memsafe.atomic import atomic_dir
 from probe_rows.split import SPLITS, is_test
 
-# Measurements per output file on the streaming path (about 64 MB in memory on 5 columns).
-STREAM_FILE_MEASUREMENTS = 1_000_000
+# Measurements per output file on the streaming path (about 15 MB estimated in memory on 5
+# columns). Memory holds up to this many per split in the buffers plus a file being written, whose
+# encoding by polars peaks at about 3 times the frame's size (100 MB for 1M measurements), so the
+# streaming peak is set by this (the worst coincidence of the two buffers, a write and a read):
+# 1M gave 487-497 MiB at 20M sorted and 552 at 200M; 500k gives 417-439 and 451-508 at the same
+# or less CPU time (docs/probe_rows.md, "Sorted input at seed size").
+STREAM_FILE_MEASUREMENTS = 500_000
 
 
 class SplitWriter:

@@ -383,3 +383,47 @@ def test_spill_fanout_is_capped_and_buckets_kept_small_with_the_same_output(gene
         assert _read(tmp_path / "out", split).equals(_read(tmp_path / "ref", split))
     assert reference.buckets == 1
     assert not any((tmp_path / "spill").iterdir()), "spill files must be removed"
+
+
+def test_streaming_reads_each_shard_in_bounded_in_memory_slices(generated, tmp_path, monkeypatch):
+    # The streaming path decodes a shard at most READ_ROWS rows at a time with polars' in-memory
+    # engine, never through its streaming engine's batches (``collect_batches``), whose memory rose
+    # shard after shard (docs/probe_rows.md, "Sorted input at seed size"). Counted: every read
+    # holds at most READ_ROWS rows, there are ceil(rows / READ_ROWS) reads a shard, the batches are
+    # at most batch_rows and together the shards' non-null rows in file order; and a whole run gives
+    # the bucketed path's output.
+    files = list_shards(generated["sorted"])
+    file_rows = [pl.scan_parquet(f).select(pl.len()).collect().item() for f in files]
+    with_nulls = _write(tmp_path / "nulls" / "s0.parquet", _rows([("a", "x", 0, 1.0), (None, "x", 1, 2.0)] * 1_250))
+    extras = {"ttl": pl.Int32}
+    not_null = pl.col("src_addr").is_not_null()
+    expected = pl.concat([grouping._scan([f], extras).filter(not_null).collect() for f in files])
+    monkeypatch.setattr(grouping, "READ_ROWS", 3_000)
+
+    def no_streaming_batches(*args, **kwargs):
+        raise AssertionError("polars' collect_batches on the streaming path")
+
+    monkeypatch.setattr(pl.LazyFrame, "collect_batches", no_streaming_batches)
+    reads: list[int] = []
+    collect = pl.LazyFrame.collect
+
+    def counted(self, *args, **kwargs):
+        frame = collect(self, *args, **kwargs)
+        reads.append(frame.height)
+        return frame
+
+    monkeypatch.setattr(pl.LazyFrame, "collect", counted)
+    batches = list(grouping._batches(files, file_rows, extras, 700))
+    assert len(reads) == sum(-(-n // 3_000) for n in file_rows)
+    assert max(reads) <= 3_000
+    assert max(b.height for b in batches) <= 700
+    assert pl.concat(batches).equals(expected)
+    nulls_dropped = list(grouping._batches([with_nulls], [2_500], {}, 700))
+    assert sum(b.height for b in nulls_dropped) == 1_250
+
+    monkeypatch.setattr(pl.LazyFrame, "collect", collect)
+    reference = group_probes(generated["shuffled"], tmp_path / "ref", _budget(tmp_path))
+    stats = group_probes(generated["sorted"], tmp_path / "out", _budget(tmp_path, batch_rows=700))
+    assert (reference.path, stats.path) == ("bucketed", "streaming")
+    for split in ("train", "test"):
+        assert _read(tmp_path / "out", split).equals(_read(tmp_path / "ref", split))
