@@ -491,7 +491,9 @@ class IsoConverter(ABC):
             # Sampled every 0.1 s: DuckDB holds little here (no year-wide sort), and each probe costs CPU.
             # Spill counts the day files and prepared copies in ``work`` as well as DuckDB's own.
             with PeakMemory(engine_probe=duckdb_probe(con, spill_folder=work), interval=0.1) as pm:
-                spill = stream.DaySpill(work, year)
+                spill = stream.DaySpill(
+                    work, year, memory_bytes=int(budget.engine_memory_mb * 2**20 * stream.HELD_SHARE)
+                )
                 index = {f: i for i, f in enumerate(files)}
 
                 # Byte spans of the files read in parts, with the months of their rows (for the
@@ -511,6 +513,12 @@ class IsoConverter(ABC):
                         }
                         units = self._pass1_units(sniffed, dataset, budget.engine_threads, only)
                         spans_of = {f: [u[1] for u in units if u[0] == f] for f in batch}
+                        spill.expect(
+                            sum(
+                                f.stat().st_size if spans_of[f] == [None] else sum(b - a for a, b in spans_of[f])
+                                for f in batch
+                            )
+                        )
                         # Per file read in parts: each part's spill and counts (None: it failed).
                         parts: dict[Path, list[tuple[stream.FileSpill, stream.FileCounts] | None]] = {
                             f: [None] * n for f, span, _, n in units if span is not None

@@ -62,6 +62,10 @@ SECONDS_PER_DAY = 86_400
 # whole lines; the manifest records each range's months, so an incremental run re-reads only the
 # ranges holding a month it rewrites: 16 MB of a monthly export, not all of it, for its overlap day).
 PART_BYTES = 16 << 20
+# Share of the engine's memory the day pieces may take while held in memory (a year that fits is
+# never written to disk and read back; past it the whole spill turns to files): 298 MB of a
+# 2,048 MB budget, the normalised rows of about 2.5M LMP rows.
+HELD_SHARE = 1 / 6
 # Rows per batch fetched from DuckDB in pass 1.
 BLOCK_ROWS = 65_536
 
@@ -119,22 +123,82 @@ def cast_sql(
 
 
 class DaySpill:
-    """Rows of one year cut by UTC day into Arrow stream files under ``folder``: one per (raw
-    file, day), written through a :class:`FileSpill` per raw file, so a raw file that fails
-    half-way is dropped whole before it is re-read by the reference path. Files may be spilled
-    from several threads at once."""
+    """Rows of one year cut by UTC day: one piece per (raw file, part, day), written through a
+    :class:`FileSpill` per raw file (or part), so a raw file that fails half-way is dropped
+    whole before it is re-read by the reference path. Pieces may be spilled from several threads
+    at once.
 
-    def __init__(self, folder: Path, year: int) -> None:
+    While the pieces together stay within ``memory_bytes`` they are held in memory (Arrow
+    batches): a year that fits a share of the budget is never written to disk and read back.
+    Raw bytes announced as coming (:meth:`expect`) that would not fit, or the first piece that
+    would pass it, turn the whole spill to Arrow stream files under ``folder`` (what is held is
+    written out then).
+    """
+
+    def __init__(self, folder: Path, year: int, memory_bytes: int = 0) -> None:
         self.folder = folder
         self.year = year
         self.rows: dict[int, int] = {}  # day -> rows of finished files
-        self.parts: dict[int, list[tuple[int, Path]]] = {}  # day -> (file index, spill file)
+        # day -> (file index, part, spill file or held batches)
+        self.parts: dict[int, list[tuple[int, int, Path | list[pa.RecordBatch]]]] = {}
         self.file_months: dict[int, dict[int, int]] = {}  # file index -> month -> rows
         self.bytes = 0
         self.schema: pa.Schema | None = None
         # Months (1..12, see partition.months_of_days) whose rows are kept; None: every month.
         self.keep: set[int] | None = None
+        self.memory_bytes = memory_bytes
+        self.held_bytes = 0  # reserved by pieces held in memory
+        self.on_disk = memory_bytes <= 0
         self._lock = threading.Lock()
+
+    def expect(self, nbytes: int) -> None:
+        """About ``nbytes`` more are coming (the raw bytes about to be read: a normalised row
+        takes about as many bytes as its CSV line): the spill turns to files now, before
+        holding anything more, when they would not fit. A year decided too big from the start
+        then holds nothing; the estimate being low is caught by :meth:`_hold`."""
+        with self._lock:
+            if not self.on_disk and self.held_bytes + nbytes > self.memory_bytes:
+                self._turn_to_files()
+
+    def _hold(self, nbytes: int) -> bool:
+        """Reserve ``nbytes`` for a batch held in memory; False (and the spill turns to files)
+        when that would pass :attr:`memory_bytes`."""
+        with self._lock:
+            if self.on_disk:
+                return False
+            if self.held_bytes + nbytes <= self.memory_bytes:
+                self.held_bytes += nbytes
+                return True
+            self._turn_to_files()
+            return False
+
+    def _turn_to_files(self) -> None:
+        """(Under the lock.) From now on pieces go to files."""
+        self.on_disk = True
+        # Committed pieces held in memory go to files now; pieces in flight write theirs at
+        # their next batch or when they finish.
+        for day, entries in self.parts.items():
+            for i, (index, part, payload) in enumerate(entries):
+                if isinstance(payload, list):
+                    entries[i] = (index, part, self.write_file(index, part, day, payload))
+        self.held_bytes = 0
+
+    def release(self, nbytes: int) -> None:
+        """Give back a reservation (a piece dropped, or written to a file)."""
+        with self._lock:
+            self.held_bytes = max(0, self.held_bytes - nbytes)
+
+    def path(self, index: int, part: int, day: int) -> Path:
+        """The stream file of one piece."""
+        return self.folder / f"{index:06d}_{part:03d}_{day}.arrow"
+
+    def write_file(self, index: int, part: int, day: int, batches: list[pa.RecordBatch]) -> Path:
+        """Write held ``batches`` of one piece to its stream file."""
+        path = self.path(index, part, day)
+        with pa.OSFile(str(path), "wb") as sink, ipc.new_stream(sink, self.schema) as writer:
+            for b in batches:
+                writer.write_batch(b)
+        return path
 
     def file(self, index: int, rank: int, part: int = 0) -> FileSpill:
         """A spill for raw file number ``index``, whose place in name order is ``rank`` (kept
@@ -148,10 +212,14 @@ class DaySpill:
                 self.schema = batch.schema
         return batch if batch.schema == self.schema else batch.cast(self.schema)
 
-    def _commit(self, rows: dict[int, int], paths: dict[int, Path], index: int) -> None:
+    def _commit(
+        self, rows: dict[int, int], pieces: dict[int, Path | list[pa.RecordBatch]], index: int, part: int
+    ) -> None:
         with self._lock:
-            for day, path in paths.items():
-                self.parts.setdefault(day, []).append((index, path))
+            for day, payload in pieces.items():
+                if isinstance(payload, list) and self.on_disk:  # turned to files meanwhile
+                    payload = self.write_file(index, part, day, payload)
+                self.parts.setdefault(day, []).append((index, part, payload))
             months = self.file_months.setdefault(index, {})
             for day, n in rows.items():
                 self.rows[day] = self.rows.get(day, 0) + n
@@ -163,7 +231,15 @@ class DaySpill:
         return {month_of_day(d, self.year) for d in self.rows}
 
     def close(self) -> None:
-        self.bytes = sum(p.stat().st_size for ps in self.parts.values() for _, p in ps)
+        self.bytes = sum(
+            p.stat().st_size if isinstance(p, Path) else sum(b.nbytes for b in p)
+            for ps in self.parts.values()
+            for _, _, p in ps
+        )
+
+    def one_file(self, day: int) -> bool:
+        """Whether one raw file holds all of ``day``'s rows (in one or several parts)."""
+        return len({index for index, _, _ in self.parts[day]}) == 1
 
     def groups(self, max_rows: int, month: int | None = None) -> Iterator[list[int]]:
         """Runs of consecutive spilled days (in order) of at most ``max_rows`` rows (or one day),
@@ -186,10 +262,16 @@ class DaySpill:
         pass 2's threads instead of one folder removal at the end."""
         batches = []
         for day in days:
-            for _, path in sorted(self.parts[day]):
-                batches.extend(ipc.open_stream(pa.memory_map(str(path))).read_all().to_batches())
-                if consume:
-                    path.unlink()
+            entries = sorted(self.parts[day], key=lambda e: e[:2])  # file order, then part order
+            for _, _, payload in entries:
+                if isinstance(payload, Path):
+                    batches.extend(ipc.open_stream(pa.memory_map(str(payload))).read_all().to_batches())
+                    if consume:
+                        payload.unlink()
+                else:
+                    batches.extend(payload)
+            if consume:  # held batches are let go once the table is built
+                self.parts[day] = [e for e in entries if isinstance(e[2], Path)]
         return pa.Table.from_batches(batches, schema=self.schema)
 
 
@@ -204,6 +286,8 @@ class FileSpill:
         self._writers: dict[int, tuple[pa.NativeFile, ipc.RecordBatchStreamWriter, Path]] = {}
         self._rows: dict[int, int] = {}
         self._paths: dict[int, Path] = {}  # finished, not yet committed
+        self._held: dict[int, list[pa.RecordBatch]] = {}  # day -> batches held in memory
+        self._held_bytes = 0
 
     def add(self, batch: pa.RecordBatch, days: np.ndarray) -> None:
         """Append ``batch`` (whose rows fall on UTC ``days``, one int per row) to its days."""
@@ -233,14 +317,31 @@ class FileSpill:
             self._write(int(sorted_days[s]), ordered.slice(s, e - s))
 
     def _write(self, day: int, batch: pa.RecordBatch) -> None:
+        self._rows[day] = self._rows.get(day, 0) + batch.num_rows
+        if not self._writers and self.spill._hold(batch.nbytes):
+            self._held.setdefault(day, []).append(batch)
+            self._held_bytes += batch.nbytes
+            return
+        self._to_files()
+        self._writer(day).write_batch(batch)
+
+    def _writer(self, day: int) -> ipc.RecordBatchStreamWriter:
         w = self._writers.get(day)
         if w is None:
-            path = self.spill.folder / f"{self.index:06d}_{self.part:03d}_{day}.arrow"
+            path = self.spill.path(self.index, self.part, day)
             sink = pa.OSFile(str(path), "wb")
             w = (sink, ipc.new_stream(sink, self.spill.schema), path)
             self._writers[day] = w
-        w[1].write_batch(batch)
-        self._rows[day] = self._rows.get(day, 0) + batch.num_rows
+        return w[1]
+
+    def _to_files(self) -> None:
+        """The spill turned to files: what this piece holds goes first (its order kept)."""
+        for day, batches in self._held.items():
+            for b in batches:
+                self._writer(day).write_batch(b)
+        self._held.clear()
+        self.spill.release(self._held_bytes)
+        self._held_bytes = 0
 
     def _close(self) -> dict[int, Path]:
         paths = {}
@@ -257,13 +358,16 @@ class FileSpill:
 
     def finish(self) -> None:
         """Close the files written so far (no more :meth:`add`); they count after :meth:`commit`."""
+        if self._held and self.spill.on_disk:
+            self._to_files()
         self._paths.update(self._close())
 
     def commit(self) -> None:
         """The rows spilled count (pass 2 reads them)."""
         self.finish()
-        self.spill._commit(self._rows, self._paths, self.index)
-        self._rows, self._paths = {}, {}
+        pieces: dict[int, Path | list[pa.RecordBatch]] = {**self._held, **self._paths}
+        self.spill._commit(self._rows, pieces, self.index, self.part)
+        self._rows, self._paths, self._held, self._held_bytes = {}, {}, {}, 0
 
     def end(self) -> None:
         """The raw file is complete: its rows count."""
@@ -271,10 +375,11 @@ class FileSpill:
 
     def abort(self) -> None:
         """Forget what the raw file spilled so far."""
-        self.finish()
+        self._paths.update(self._close())
         for path in self._paths.values():
             path.unlink(missing_ok=True)
-        self._rows, self._paths = {}, {}
+        self.spill.release(self._held_bytes)
+        self._rows, self._paths, self._held, self._held_bytes = {}, {}, {}, 0
 
 
 # Declared DuckDB types polars' CSV parser reads natively, with the same meaning.
@@ -523,7 +628,7 @@ def write_month(
             # never share a key, and the sort is by time first, so this equals sorting each day
             # on its own (one sort per run, not per day: 366 daily files cost 366 sorts before).
             parts = []
-            for single, run in itertools.groupby(days, key=lambda d: len(spill.parts[d]) == 1):
+            for single, run in itertools.groupby(days, key=spill.one_file):
                 table = spill.read(list(run), consume=True)
                 rows_in += table.num_rows
                 if not (single and strictly_ordered(table, key)):
