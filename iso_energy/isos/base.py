@@ -513,12 +513,12 @@ class IsoConverter(ABC):
                         }
                         units = self._pass1_units(sniffed, dataset, budget.engine_threads, only)
                         spans_of = {f: [u[1] for u in units if u[0] == f] for f in batch}
-                        spill.expect(
-                            sum(
-                                f.stat().st_size if spans_of[f] == [None] else sum(b - a for a, b in spans_of[f])
-                                for f in batch
-                            )
-                        )
+                        # Bytes each file reads: whole, or only the spans asked for.
+                        to_read = {
+                            f: sum(b - a for a, b in spans_of[f]) if only and f in only else f.stat().st_size
+                            for f in batch
+                        }
+                        spill.expect(sum(to_read.values()))
                         # Per file read in parts: each part's spill and counts (None: it failed).
                         parts: dict[Path, list[tuple[stream.FileSpill, stream.FileCounts] | None]] = {
                             f: [None] * n for f, span, _, n in units if span is not None
@@ -551,24 +551,20 @@ class IsoConverter(ABC):
                                 last = left[f] == 0
                             if last:
                                 read = [c for _, c in filter(None, parts[f])] if f in parts else [file_counts[f]]
-                                size = sum(b - a for a, b in spans_of[f]) if f in parts else f.stat().st_size
-                                progress.add(rows=sum(c.rows for c in read), MB=size / 1e6)
+                                progress.add(rows=sum(c.rows for c in read), MB=to_read[f] / 1e6)
 
                         try:
                             # Files (or parts of them) in parallel (polars and DuckDB release the
                             # GIL), as many as the budget has engine threads (each holds a block).
                             with ThreadPoolExecutor(max_workers=budget.engine_threads) as pool:
                                 list(pool.map(one, units))
-                            for f in batch:
-                                bytes_read[f] = f.stat().st_size
+                            bytes_read.update(to_read)
                             for f, got in parts.items():
                                 if all(got):
                                     months = [sorted(part.months()) for part, _ in got]
                                     for part, counts in got:
                                         part.commit()
                                         file_counts[f].add(counts)
-                                    if only and f in only:  # some parts of it only
-                                        bytes_read[f] = sum(b - a for a, b in spans_of[f])
                                     # Months of a whole read only (not of a pass kept to some months),
                                     # and offsets of the raw file itself (not of a prepared copy).
                                     if spill.keep is None and fmt.prepare is None:
@@ -581,6 +577,7 @@ class IsoConverter(ABC):
                                 for g in filter(None, got):
                                     g[0].abort()
                                 whole(f)
+                                bytes_read[f] = f.stat().st_size
                             progress.done()
                         except OSError as exc:
                             if exc.errno in (errno.ENOSPC, errno.EDQUOT):
